@@ -1,0 +1,36 @@
+# The two set-up commands: `make run` (the IRIS API on 127.0.0.1) and `make test`.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STACK ?= dev
+PORT ?= 8000
+
+.PHONY: run test lint bench clean
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required (the Lambda base image runs 3.11); got " + sys.version' \
+		|| { echo "Set PYTHON to a Python 3.11 interpreter, e.g. make PYTHON=/usr/bin/python3.11"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.local-installed: $(BIN)/python backend/requirements.txt local_api/requirements.txt
+	$(BIN)/python -m pip install --quiet -r local_api/requirements.txt
+	touch $@
+
+$(VENV)/.dev-installed: $(BIN)/python requirements.txt requirements-dev.txt backend/requirements.txt local_api/requirements.txt
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	touch $@ $(VENV)/.local-installed
+
+run: $(VENV)/.local-installed
+	$(BIN)/python -m local_api --stack $(STACK) --port $(PORT)
+
+test: $(VENV)/.dev-installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/python -m pytest
+
+bench: $(VENV)/.dev-installed
+	$(BIN)/python benchmarks/handler_bench.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

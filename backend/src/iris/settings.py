@@ -1,0 +1,131 @@
+"""Runtime settings: one typed object read from the environment at start-up.
+
+Only the standard library is imported here: this module is on the cold-start path.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+PROVIDERS = ("openai", "offline")
+
+# API Gateway HTTP APIs give an integration 30 s at most; the LLM call with all its
+# retries must finish inside it with room left for the rest of the request.
+API_GATEWAY_LIMIT_S = 30.0
+LLM_BUDGET_S = 28.0
+
+# Lambda's synchronous payload limit is 6 MB, and a binary body grows by a third in base64.
+MAX_BODY_LIMIT_BYTES = 4_000_000
+
+
+class SettingsError(ValueError):
+    """A runtime setting is missing or out of range; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    llm_provider: str = "offline"
+    openai_model: str = "gpt-4o-mini-2024-07-18"
+    openai_max_tokens: int = 512
+    openai_timeout_s: float = 12.0
+    openai_max_retries: int = 1
+    openai_base_url: str | None = None
+    openai_api_key: str | None = field(default=None, repr=False)
+    openai_api_key_param: str | None = None
+    cache_table: str | None = None
+    cache_ttl_hours: int = 24
+    max_body_bytes: int = 1_048_576
+    log_level: str = "INFO"
+
+    def __post_init__(self) -> None:
+        problems = []
+        if self.llm_provider not in PROVIDERS:
+            problems.append(
+                f"IRIS_LLM_PROVIDER={self.llm_provider!r} is not allowed; use one of {PROVIDERS}"
+            )
+        if not 1 <= self.openai_max_tokens <= 16_384:
+            problems.append(
+                f"OPENAI_MAX_TOKENS={self.openai_max_tokens} is out of range; allowed 1-16384"
+            )
+        if self.openai_timeout_s <= 0:
+            problems.append(f"OPENAI_TIMEOUT_S={self.openai_timeout_s} must be above 0")
+        if not 0 <= self.openai_max_retries <= 5:
+            problems.append(
+                f"OPENAI_MAX_RETRIES={self.openai_max_retries} is out of range; allowed 0-5"
+            )
+        worst_case = self.openai_timeout_s * (self.openai_max_retries + 1)
+        if worst_case > LLM_BUDGET_S:
+            problems.append(
+                f"OPENAI_TIMEOUT_S={self.openai_timeout_s:g} x {self.openai_max_retries + 1} "
+                f"attempts (OPENAI_MAX_RETRIES={self.openai_max_retries}) = {worst_case:g} s "
+                f"does not fit the {LLM_BUDGET_S:g} s budget under API Gateway's "
+                f"{API_GATEWAY_LIMIT_S:g} s integration limit"
+            )
+        if not 1 <= self.cache_ttl_hours <= 8_760:
+            problems.append(
+                f"IRIS_CACHE_TTL_HOURS={self.cache_ttl_hours} is out of range; allowed 1-8760"
+            )
+        if not 1 <= self.max_body_bytes <= MAX_BODY_LIMIT_BYTES:
+            problems.append(
+                f"IRIS_MAX_BODY_BYTES={self.max_body_bytes} is out of range; "
+                f"allowed 1-{MAX_BODY_LIMIT_BYTES} (Lambda's 6 MB payload limit, base64 included)"
+            )
+        if self.log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+            problems.append(
+                f"IRIS_LOG_LEVEL={self.log_level!r} is not allowed; "
+                "use DEBUG, INFO, WARNING or ERROR"
+            )
+        if problems:
+            raise SettingsError("; ".join(problems))
+
+    @property
+    def openai_configured(self) -> bool:
+        return bool(self.openai_api_key or self.openai_api_key_param)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+
+        def text(name: str) -> str | None:
+            value = env.get(name, "").strip()
+            return value or None
+
+        def number(name: str, kind: type[int] | type[float], default: int | float):
+            raw = text(name)
+            if raw is None:
+                return default
+            try:
+                return kind(raw)
+            except ValueError:
+                expected = "a whole number" if kind is int else "a number"
+                raise SettingsError(f"{name}={raw!r} is not {expected}") from None
+
+        defaults = cls.__dataclass_fields__
+        api_key, api_key_param = text("OPENAI_API_KEY"), text("OPENAI_API_KEY_PARAM")
+        provider = text("IRIS_LLM_PROVIDER") or (
+            "openai" if api_key or api_key_param else "offline"
+        )
+        return cls(
+            llm_provider=provider.lower(),
+            openai_model=text("OPENAI_MODEL") or defaults["openai_model"].default,
+            openai_max_tokens=number(
+                "OPENAI_MAX_TOKENS", int, defaults["openai_max_tokens"].default
+            ),
+            openai_timeout_s=number(
+                "OPENAI_TIMEOUT_S", float, defaults["openai_timeout_s"].default
+            ),
+            openai_max_retries=number(
+                "OPENAI_MAX_RETRIES", int, defaults["openai_max_retries"].default
+            ),
+            openai_base_url=text("OPENAI_BASE_URL"),
+            openai_api_key=api_key,
+            openai_api_key_param=api_key_param,
+            cache_table=text("IRIS_CACHE_TABLE"),
+            cache_ttl_hours=number(
+                "IRIS_CACHE_TTL_HOURS", int, defaults["cache_ttl_hours"].default
+            ),
+            max_body_bytes=number("IRIS_MAX_BODY_BYTES", int, defaults["max_body_bytes"].default),
+            log_level=(text("IRIS_LOG_LEVEL") or defaults["log_level"].default).upper(),
+        )

@@ -1,0 +1,116 @@
+"""Lambda entry point (the image's CMD): API Gateway events -> Mangum -> a2wsgi -> Flask.
+
+Mangum speaks ASGI and Flask speaks WSGI, so the app is wrapped in a2wsgi's adapter;
+`Mangum(app)` on the bare Flask app would answer 500 to every request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import json
+import logging
+from typing import Any
+
+from a2wsgi import WSGIMiddleware
+from mangum import Mangum
+
+from server import app
+
+log = logging.getLogger("iris")
+
+# lifespan="off": Flask has no startup/shutdown hooks, and "auto" would run the
+# lifespan cycle on every invocation.
+asgi_handler = Mangum(WSGIMiddleware(app), lifespan="off")
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    if is_warmup_ping(event):
+        return {"warmed": True}
+    if not is_http_event(event):
+        return unsupported_event_response(event)
+    try:
+        event = with_body_length(event)
+    except binascii.Error:
+        return error_response(400, "malformed_body", "The request body is not valid base64.")
+    _ensure_event_loop()
+    return asgi_handler(event, context)
+
+
+def is_warmup_ping(event: Any) -> bool:
+    """An EventBridge schedule that keeps containers warm: answered without running Flask."""
+    return (
+        isinstance(event, dict)
+        and event.get("source") == "aws.events"
+        and event.get("detail-type") == "Scheduled Event"
+    )
+
+
+def is_http_event(event: Any) -> bool:
+    """API Gateway HTTP API (payload 1.0 or 2.0) or REST API proxy events."""
+    return (
+        isinstance(event, dict)
+        and "requestContext" in event
+        and ("version" in event or "resource" in event)
+    )
+
+
+def with_body_length(event: dict[str, Any]) -> dict[str, Any]:
+    """A copy of the event whose content-length is the length of the decoded body.
+
+    The WSGI adapter reads exactly content-length bytes: an event without the header
+    (API Gateway does not always send it) or with the base64 length would lose the body.
+    """
+    body = event.get("body") or ""
+    if event.get("isBase64Encoded"):
+        length = len(base64.b64decode(body))
+    else:
+        length = len(body.encode("utf-8"))
+
+    fixed = dict(event)
+    fixed["headers"] = _with_header(event.get("headers") or {}, "content-length", str(length))
+    if event.get("multiValueHeaders"):
+        fixed["multiValueHeaders"] = _with_header(
+            event["multiValueHeaders"], "content-length", [str(length)]
+        )
+    return fixed
+
+
+def _with_header(headers: dict[str, Any], name: str, value: Any) -> dict[str, Any]:
+    """Headers are case-insensitive: drop every spelling of `name` before setting it."""
+    kept = {key: val for key, val in headers.items() if key.lower() != name}
+    kept[name] = value
+    return kept
+
+
+def unsupported_event_response(event: Any) -> dict[str, Any]:
+    # Log the shape of the event, never its values: they may carry personal data.
+    keys = sorted(map(str, event))[:20] if isinstance(event, dict) else type(event).__name__
+    log.warning("unsupported event", extra={"event_keys": keys})
+    return error_response(
+        400,
+        "unsupported_event",
+        "This function answers API Gateway HTTP events and scheduled warm-up pings only.",
+    )
+
+
+def error_response(status: int, code: str, message: str) -> dict[str, Any]:
+    """The API's JSON error shape, for the answers given before Flask runs."""
+    return {
+        "statusCode": status,
+        "headers": {"content-type": "application/json"},
+        "body": json.dumps({"error": {"code": code, "message": message}}),
+        "isBase64Encoded": False,
+    }
+
+
+def _ensure_event_loop() -> None:
+    """Mangum runs each request on asyncio.get_event_loop(), which fails once a loop was closed."""
+    try:
+        loop = asyncio.get_event_loop_policy().get_event_loop()
+        if not loop.is_closed():
+            return
+    except RuntimeError:
+        pass
+    asyncio.set_event_loop(asyncio.new_event_loop())
