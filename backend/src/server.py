@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from iris import create_app
+from iris.app import create_app
 from iris.settings import Settings
 
 app = create_app(Settings.from_env())

@@ -14,7 +14,7 @@ def health() -> dict[str, str]:
 
 @health_bp.get("/api/iris/health")
 def iris_health() -> dict[str, object]:
-    from iris import current_settings
+    from iris.app import current_settings
 
     settings = current_settings()
     return {

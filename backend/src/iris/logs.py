@@ -9,8 +9,11 @@ import json
 import logging
 import sys
 import time
+from contextvars import ContextVar
 
-from flask import g, has_request_context
+# Set at the start of each request (or authorizer invocation); Flask-free so the
+# authorizer can log the same way without importing Flask.
+request_id_var: ContextVar[str | None] = ContextVar("iris_request_id", default=None)
 
 # Attributes every LogRecord has; anything else was passed with extra= and is logged as a field.
 _RECORD_FIELDS = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
@@ -25,8 +28,9 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
-        if has_request_context() and "request_id" in g:
-            entry["requestId"] = g.request_id
+        request_id = request_id_var.get()
+        if request_id:
+            entry["requestId"] = request_id
         entry.update(
             (key, value) for key, value in vars(record).items() if key not in _RECORD_FIELDS
         )

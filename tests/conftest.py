@@ -1,0 +1,40 @@
+"""Fixtures shared by every test: no test may reach AWS or OpenAI."""
+
+from __future__ import annotations
+
+import pytest
+
+_AWS_ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": "eu-west-1",
+    "AWS_REGION": "eu-west-1",
+}
+_IRIS_ENV = (
+    "IRIS_LLM_PROVIDER",
+    "OPENAI_MODEL",
+    "OPENAI_MAX_TOKENS",
+    "OPENAI_TIMEOUT_S",
+    "OPENAI_MAX_RETRIES",
+    "OPENAI_BASE_URL",
+    "OPENAI_API_KEY",
+    "OPENAI_API_KEY_PARAM",
+    "IRIS_API_KEYS",
+    "IRIS_API_KEYS_PARAM",
+    "IRIS_CACHE_TABLE",
+    "IRIS_CACHE_TTL_HOURS",
+    "IRIS_MAX_BODY_BYTES",
+    "IRIS_LOG_LEVEL",
+)
+
+
+@pytest.fixture(autouse=True)
+def isolated_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fake AWS credentials and a clean IRIS environment for every test."""
+    for name in _IRIS_ENV:
+        monkeypatch.delenv(name, raising=False)
+    for name in ("AWS_PROFILE", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in _AWS_ENV.items():
+        monkeypatch.setenv(name, value)
