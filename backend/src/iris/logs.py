@@ -10,6 +10,7 @@ import logging
 import sys
 import time
 from contextvars import ContextVar
+from typing import TextIO
 
 # Set at the start of each request (or authorizer invocation); Flask-free so the
 # authorizer can log the same way without importing Flask.
@@ -39,12 +40,27 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
+class StdoutHandler(logging.StreamHandler):
+    """Writes to whatever `sys.stdout` is when a record is emitted.
+
+    The Lambda runtime and pytest's capture both replace `sys.stdout` after start-up; a
+    stream bound when logging was configured would keep writing to the replaced one.
+    """
+
+    def __init__(self) -> None:
+        logging.Handler.__init__(self)
+
+    @property
+    def stream(self) -> TextIO:
+        return sys.stdout
+
+
 def configure_logging(level: str) -> logging.Logger:
     """Give the "iris" logger its own JSON handler on stdout (CloudWatch reads stdout)."""
     logger = logging.getLogger("iris")
     logger.setLevel(level)
     if not any(isinstance(h.formatter, JsonFormatter) for h in logger.handlers):
-        handler = logging.StreamHandler(sys.stdout)
+        handler = StdoutHandler()
         handler.setFormatter(JsonFormatter())
         logger.addHandler(handler)
     logger.propagate = False
