@@ -49,7 +49,8 @@ class Settings:
             problems.append(
                 f"OPENAI_MAX_TOKENS={self.openai_max_tokens} is out of range; allowed 1-16384"
             )
-        if self.openai_timeout_s <= 0:
+        # Written as `not > 0` so that NaN, which fails every comparison, is refused too.
+        if not self.openai_timeout_s > 0:
             problems.append(f"OPENAI_TIMEOUT_S={self.openai_timeout_s} must be above 0")
         if not 0 <= self.openai_max_retries <= 5:
             problems.append(
