@@ -1,0 +1,184 @@
+"""Settings.from_env: defaults, the LLM provider choice, and refusals that name what is wrong."""
+
+from __future__ import annotations
+
+import pytest
+
+from iris.settings import (
+    API_GATEWAY_LIMIT_S,
+    LLM_BUDGET_S,
+    MAX_BODY_LIMIT_BYTES,
+    Settings,
+    SettingsError,
+)
+
+LAMBDA_PAYLOAD_LIMIT_BYTES = 6 * 1024 * 1024
+
+
+def test_defaults_from_an_empty_environment() -> None:
+    settings = Settings.from_env({})
+
+    assert settings == Settings()
+    assert settings.llm_provider == "offline"
+    assert settings.openai_model == "gpt-4o-mini-2024-07-18"
+    assert settings.openai_max_tokens == 512
+    assert settings.openai_timeout_s == 12.0
+    assert settings.openai_max_retries == 1
+    assert settings.openai_base_url is None
+    assert settings.openai_api_key is None
+    assert settings.openai_api_key_param is None
+    assert settings.openai_configured is False
+    assert settings.cache_table is None
+    assert settings.cache_ttl_hours == 24
+    assert settings.max_body_bytes == 1_048_576
+    assert settings.log_level == "INFO"
+
+
+def test_blank_values_fall_back_to_the_defaults() -> None:
+    blank = {name: "  " for name in ("OPENAI_MODEL", "OPENAI_MAX_TOKENS", "IRIS_CACHE_TABLE")}
+
+    assert Settings.from_env(blank) == Settings()
+
+
+def test_every_variable_is_read() -> None:
+    settings = Settings.from_env(
+        {
+            "IRIS_LLM_PROVIDER": "OpenAI",
+            "OPENAI_MODEL": "gpt-4o-2024-08-06",
+            "OPENAI_MAX_TOKENS": "1024",
+            "OPENAI_TIMEOUT_S": "9",
+            "OPENAI_MAX_RETRIES": "2",
+            "OPENAI_BASE_URL": "http://127.0.0.1:9999/v1",
+            "OPENAI_API_KEY_PARAM": "/iris/dev/openai-api-key",
+            "IRIS_CACHE_TABLE": "iris-dev-cache",
+            "IRIS_CACHE_TTL_HOURS": "48",
+            "IRIS_MAX_BODY_BYTES": "65536",
+            "IRIS_LOG_LEVEL": "debug",
+        }
+    )
+
+    assert settings == Settings(
+        llm_provider="openai",
+        openai_model="gpt-4o-2024-08-06",
+        openai_max_tokens=1024,
+        openai_timeout_s=9.0,
+        openai_max_retries=2,
+        openai_base_url="http://127.0.0.1:9999/v1",
+        openai_api_key_param="/iris/dev/openai-api-key",
+        cache_table="iris-dev-cache",
+        cache_ttl_hours=48,
+        max_body_bytes=65536,
+        log_level="DEBUG",
+    )
+
+
+@pytest.mark.parametrize(
+    ("environ", "provider", "configured"),
+    [
+        pytest.param({}, "offline", False, id="no-key"),
+        pytest.param({"OPENAI_API_KEY": "sk-test"}, "openai", True, id="key"),
+        pytest.param({"OPENAI_API_KEY_PARAM": "/iris/dev/key"}, "openai", True, id="key-param"),
+        pytest.param(
+            {"OPENAI_API_KEY": "sk-test", "IRIS_LLM_PROVIDER": "offline"},
+            "offline",
+            True,
+            id="explicit-offline-wins",
+        ),
+        pytest.param({"IRIS_LLM_PROVIDER": "openai"}, "openai", False, id="openai-without-key"),
+    ],
+)
+def test_provider_follows_the_key(environ: dict[str, str], provider: str, configured: bool) -> None:
+    settings = Settings.from_env(environ)
+
+    assert settings.llm_provider == provider
+    assert settings.openai_configured is configured
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "allowed"),
+    [
+        ("IRIS_LLM_PROVIDER", "anthropic", "use one of ('openai', 'offline')"),
+        ("OPENAI_MAX_TOKENS", "0", "allowed 1-16384"),
+        ("OPENAI_MAX_TOKENS", "16385", "allowed 1-16384"),
+        ("OPENAI_MAX_TOKENS", "many", "is not a whole number"),
+        ("OPENAI_MAX_TOKENS", "1.5", "is not a whole number"),
+        ("OPENAI_TIMEOUT_S", "0", "must be above 0"),
+        ("OPENAI_TIMEOUT_S", "-3", "must be above 0"),
+        ("OPENAI_TIMEOUT_S", "nan", "must be above 0"),
+        ("OPENAI_TIMEOUT_S", "soon", "is not a number"),
+        ("OPENAI_MAX_RETRIES", "-1", "allowed 0-5"),
+        ("OPENAI_MAX_RETRIES", "6", "allowed 0-5"),
+        ("OPENAI_MAX_RETRIES", "two", "is not a whole number"),
+        ("IRIS_CACHE_TTL_HOURS", "0", "allowed 1-8760"),
+        ("IRIS_CACHE_TTL_HOURS", "8761", "allowed 1-8760"),
+        ("IRIS_MAX_BODY_BYTES", "0", f"allowed 1-{MAX_BODY_LIMIT_BYTES}"),
+        ("IRIS_MAX_BODY_BYTES", "6291456", f"allowed 1-{MAX_BODY_LIMIT_BYTES}"),
+        ("IRIS_MAX_BODY_BYTES", "1MB", "is not a whole number"),
+        ("IRIS_LOG_LEVEL", "LOUD", "use DEBUG, INFO, WARNING or ERROR"),
+    ],
+)
+def test_invalid_value_names_variable_value_and_what_is_allowed(
+    name: str, value: str, allowed: str
+) -> None:
+    with pytest.raises(SettingsError) as raised:
+        Settings.from_env({name: value})
+
+    message = str(raised.value)
+    assert name in message
+    assert value.lower() in message.lower()
+    assert allowed in message
+
+
+def test_every_problem_is_reported_at_once() -> None:
+    with pytest.raises(SettingsError) as raised:
+        Settings.from_env({"OPENAI_MAX_TOKENS": "0", "IRIS_LOG_LEVEL": "LOUD"})
+
+    assert "OPENAI_MAX_TOKENS=0" in str(raised.value)
+    assert "IRIS_LOG_LEVEL='LOUD'" in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("timeout", "retries"),
+    [("15", "1"), ("10", "2"), ("29", "0"), ("inf", "0")],
+)
+def test_timeout_times_attempts_over_the_budget_is_refused(timeout: str, retries: str) -> None:
+    with pytest.raises(SettingsError) as raised:
+        Settings.from_env({"OPENAI_TIMEOUT_S": timeout, "OPENAI_MAX_RETRIES": retries})
+
+    message = str(raised.value)
+    assert f"OPENAI_TIMEOUT_S={float(timeout):g}" in message
+    assert f"{int(retries) + 1} attempts" in message
+    assert f"{LLM_BUDGET_S:g} s budget" in message
+    assert f"{API_GATEWAY_LIMIT_S:g} s integration limit" in message
+
+
+@pytest.mark.parametrize(("timeout", "retries"), [("14", "1"), ("28", "0"), ("5.5", "4")])
+def test_timeout_times_attempts_inside_the_budget_is_accepted(timeout: str, retries: str) -> None:
+    settings = Settings.from_env({"OPENAI_TIMEOUT_S": timeout, "OPENAI_MAX_RETRIES": retries})
+
+    assert settings.openai_timeout_s * (settings.openai_max_retries + 1) <= LLM_BUDGET_S
+    assert LLM_BUDGET_S < API_GATEWAY_LIMIT_S
+
+
+def test_largest_body_limit_fits_lambdas_payload_after_base64() -> None:
+    base64_size = 4 * -(-MAX_BODY_LIMIT_BYTES // 3)
+
+    assert base64_size < LAMBDA_PAYLOAD_LIMIT_BYTES
+    assert Settings(max_body_bytes=MAX_BODY_LIMIT_BYTES).max_body_bytes == MAX_BODY_LIMIT_BYTES
+    with pytest.raises(SettingsError, match="IRIS_MAX_BODY_BYTES"):
+        Settings(max_body_bytes=MAX_BODY_LIMIT_BYTES + 1)
+
+
+def test_api_key_is_kept_out_of_repr() -> None:
+    settings = Settings.from_env({"OPENAI_API_KEY": "sk-live-do-not-print"})
+
+    assert settings.openai_api_key == "sk-live-do-not-print"
+    assert "sk-live-do-not-print" not in repr(settings)
+    assert "sk-live-do-not-print" not in str(settings)
+
+
+def test_settings_are_frozen() -> None:
+    settings = Settings()
+
+    with pytest.raises(AttributeError):
+        settings.llm_provider = "openai"  # type: ignore[misc]
