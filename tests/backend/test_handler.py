@@ -1,0 +1,586 @@
+"""Complete API Gateway events through the real Lambda entry point, `lambda_handler.handler`.
+
+Every answer is checked whole: status, headers (content type, the Lambda request id) and body.
+Payload 2.0 (HTTP API, what the stack deploys) and 1.0 (REST API proxy) events are both sent
+wherever the two differ on the way in. Item numbers refer to the project's PITFALLS list.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import importlib
+import json
+import logging
+import re
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from a2wsgi import WSGIMiddleware
+from flask import Flask, Response, request
+from mangum import Mangum
+
+import lambda_handler
+import server
+from iris.app import create_app
+from iris.settings import Settings
+from tests.events import LambdaContext, http_api_v2_event, rest_v1_event, scheduled_event
+
+Handler = Callable[[Any, Any], Any]
+EventBuilder = Callable[..., dict[str, Any]]
+
+ANALYZE = "/api/iris/analyze"
+JSON_TYPE = {"Content-Type": "application/json"}
+UTF8_TEXT = "Grüße, 東京 🌸"
+SNAKE_CASE = re.compile(r"[a-z]+(_[a-z]+)*")
+LAMBDA_PAYLOAD_LIMIT_BYTES = 6 * 1024 * 1024
+BINARY = bytes(range(256))
+
+
+@pytest.fixture
+def cold_start(monkeypatch: pytest.MonkeyPatch) -> Callable[..., Handler]:
+    """A fresh container: the handler module imported again under the test's environment.
+
+    `server` builds its app from the environment at import time; re-importing it here means
+    no variable from the shell that first imported it (an OpenAI key, say) leaks into a test.
+    """
+
+    def start(**environ: str) -> Handler:
+        for name, value in environ.items():
+            monkeypatch.setenv(name, value)
+        importlib.reload(server)
+        importlib.reload(lambda_handler)
+        return lambda_handler.handler
+
+    return start
+
+
+@pytest.fixture
+def handler(cold_start: Callable[..., Handler]) -> Handler:
+    return cold_start()
+
+
+@pytest.fixture(params=[http_api_v2_event, rest_v1_event], ids=["v2", "v1"])
+def make_event(request: pytest.FixtureRequest) -> EventBuilder:
+    return request.param
+
+
+def probe_app() -> Flask:
+    """The real app factory plus routes that report what Flask received, or fail on purpose."""
+    app = create_app(Settings())
+
+    @app.route("/probe", methods=["GET", "POST"])
+    def probe() -> dict[str, Any]:
+        data = request.get_data()
+        return {
+            "text": data.decode("utf-8"),
+            "length": len(data),
+            "args": request.args.to_dict(flat=False),
+            "cookies": request.cookies.to_dict(),
+        }
+
+    @app.get("/probe/bytes")
+    def probe_bytes() -> Response:
+        return Response(BINARY, mimetype="application/octet-stream")
+
+    @app.get("/probe/boom")
+    def probe_boom() -> Response:
+        raise RuntimeError("secret-detail")
+
+    return app
+
+
+@pytest.fixture
+def probe_handler(handler: Handler, monkeypatch: pytest.MonkeyPatch) -> Handler:
+    """The real `handler` function, with the probe app wrapped exactly as the real app is."""
+    monkeypatch.setattr(
+        lambda_handler, "asgi_handler", Mangum(WSGIMiddleware(probe_app()), lifespan="off")
+    )
+    return handler
+
+
+@pytest.fixture
+def flask_must_not_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(event: Any, context: Any) -> Any:
+        pytest.fail("the event reached Mangum and Flask")
+
+    monkeypatch.setattr(lambda_handler, "asgi_handler", refuse)
+
+
+def invoke(handler: Handler, event: Any) -> tuple[dict[str, Any], LambdaContext]:
+    context = LambdaContext()
+    return handler(event, context), context
+
+
+def json_answer(answer: dict[str, Any], status: int, context: LambdaContext) -> Any:
+    """Check what every JSON answer from the Flask app shares; return the parsed body."""
+    assert answer["statusCode"] == status, answer
+    assert answer["headers"]["content-type"] == "application/json"
+    assert answer["headers"]["x-request-id"] == context.aws_request_id
+    assert answer["isBase64Encoded"] is False
+    assert "Traceback" not in answer["body"]
+    return json.loads(answer["body"])
+
+
+def error_of(body: Any) -> dict[str, str]:
+    """The API's error shape, {"error": {"code", "message"}}, and nothing else."""
+    assert set(body) == {"error"}
+    error = body["error"]
+    assert set(error) == {"code", "message"}
+    assert SNAKE_CASE.fullmatch(error["code"]), error
+    assert isinstance(error["message"], str) and error["message"]
+    assert "Traceback" not in error["message"]
+    return error
+
+
+def analyze_event(
+    make_event: EventBuilder,
+    body: str,
+    *,
+    headers: dict[str, str] | None = None,
+    as_base64: bool = False,
+) -> dict[str, Any]:
+    return make_event(
+        "POST",
+        ANALYZE,
+        body=body,
+        headers=JSON_TYPE if headers is None else headers,
+        as_base64=as_base64,
+    )
+
+
+def has_content_length(event: dict[str, Any]) -> bool:
+    return any(name.lower() == "content-length" for name in event["headers"])
+
+
+# Routes
+
+
+@pytest.mark.parametrize("path", ["/health", "/api/iris/health"])
+def test_health_answers_ok(handler: Handler, make_event: EventBuilder, path: str) -> None:
+    answer, context = invoke(handler, make_event("GET", path))
+
+    body = json_answer(answer, 200, context)
+    assert body["status"] == "ok"
+    if path == "/health":
+        assert body == {"status": "ok"}
+
+
+def test_iris_health_reports_the_offline_provider_without_a_key(handler: Handler) -> None:
+    answer, context = invoke(handler, http_api_v2_event("GET", "/api/iris/health"))
+
+    body = json_answer(answer, 200, context)
+    assert body["provider"] == "offline"
+    assert body["llmConfigured"] is True
+
+
+@pytest.mark.parametrize("text", ["The cat sat on the mat.", UTF8_TEXT], ids=["ascii", "utf8"])
+@pytest.mark.parametrize("as_base64", [False, True], ids=["plain", "base64"])
+def test_analyze_answers_with_the_offline_provider(
+    handler: Handler, make_event: EventBuilder, text: str, as_base64: bool
+) -> None:
+    event = analyze_event(make_event, json.dumps({"text": text}), as_base64=as_base64)
+    assert not has_content_length(event)
+
+    answer, context = invoke(handler, event)
+
+    body = json_answer(answer, 200, context)
+    assert body["analysis"]
+    assert "offline" in body["model"]
+    assert isinstance(body["cached"], bool)
+
+
+def test_unknown_path_is_a_json_404(handler: Handler, make_event: EventBuilder) -> None:
+    answer, context = invoke(handler, make_event("GET", "/no/such/route"))
+
+    assert error_of(json_answer(answer, 404, context))["code"] == "not_found"
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allowed"), [("POST", "/health", "GET"), ("GET", ANALYZE, "POST")]
+)
+def test_wrong_method_is_a_json_405_with_allow(
+    handler: Handler, make_event: EventBuilder, method: str, path: str, allowed: str
+) -> None:
+    answer, context = invoke(handler, make_event(method, path))
+
+    assert error_of(json_answer(answer, 405, context))["code"] == "method_not_allowed"
+    assert allowed in answer["headers"]["allow"].split(", ")
+
+
+# Request bodies (PITFALLS 3 and 12)
+
+
+@pytest.mark.parametrize(
+    "content_length", [None, "base64-length", "0", "9999"], ids=["none", "b64len", "zero", "big"]
+)
+@pytest.mark.parametrize("as_base64", [False, True], ids=["plain", "base64"])
+def test_body_reaches_flask_byte_for_byte(
+    probe_handler: Handler, make_event: EventBuilder, as_base64: bool, content_length: str | None
+) -> None:
+    """Whatever content-length the event carries (if any), Flask reads the decoded body."""
+    encoded = base64.b64encode(UTF8_TEXT.encode()).decode()
+    headers = {}
+    if content_length is not None:
+        headers["Content-Length"] = (
+            str(len(encoded)) if content_length == "base64-length" else content_length
+        )
+    event = make_event("POST", "/probe", body=UTF8_TEXT, as_base64=as_base64, headers=headers)
+
+    answer, context = invoke(probe_handler, event)
+
+    body = json_answer(answer, 200, context)
+    assert body["text"] == UTF8_TEXT
+    assert body["length"] == len(UTF8_TEXT.encode("utf-8")) == 20
+
+
+def test_without_the_length_fix_flask_sees_no_body(
+    probe_handler: Handler, make_event: EventBuilder
+) -> None:
+    """Proof that the test above can fail: Mangum alone passes no content-length to Flask."""
+    event = make_event("POST", "/probe", body=UTF8_TEXT)
+
+    fixed, fixed_context = invoke(probe_handler, event)
+    bare, bare_context = invoke(lambda_handler.asgi_handler, event)
+
+    assert json_answer(fixed, 200, fixed_context)["length"] == 20
+    assert json_answer(bare, 200, bare_context)["length"] == 0
+
+
+def test_analyze_body_without_content_length(handler: Handler, make_event: EventBuilder) -> None:
+    """API Gateway may omit content-length: `handler` answers 200 where bare Mangum gives 400."""
+    event = analyze_event(make_event, json.dumps({"text": UTF8_TEXT}))
+    assert not has_content_length(event)
+
+    answer, context = invoke(handler, event)
+    bare, bare_context = invoke(lambda_handler.asgi_handler, event)
+
+    assert json_answer(answer, 200, context)["analysis"]
+    error_of(json_answer(bare, 400, bare_context))
+    assert not has_content_length(event), "the handler must not modify the caller's event"
+
+
+def test_malformed_base64_body_is_a_json_400(
+    make_event: EventBuilder, flask_must_not_run: None
+) -> None:
+    event = analyze_event(make_event, "{}")
+    event["body"], event["isBase64Encoded"] = "not base64!", True
+
+    answer, _ = invoke(lambda_handler.handler, event)
+
+    assert answer["statusCode"] == 400
+    assert answer["headers"] == {"content-type": "application/json"}
+    assert error_of(json.loads(answer["body"]))["code"] == "malformed_body"
+
+
+@pytest.mark.parametrize("as_base64", [False, True], ids=["plain", "base64"])
+def test_body_over_the_configured_limit_is_a_json_413(
+    cold_start: Callable[..., Handler], make_event: EventBuilder, as_base64: bool
+) -> None:
+    handler = cold_start(IRIS_MAX_BODY_BYTES="64")
+    event = analyze_event(make_event, json.dumps({"text": "a" * 100}), as_base64=as_base64)
+
+    answer, context = invoke(handler, event)
+
+    assert error_of(json_answer(answer, 413, context))["code"] == "body_too_large"
+
+
+def test_default_body_limit_is_well_under_lambdas_payload_limit(handler: Handler) -> None:
+    """PITFALLS 12: Lambda refuses payloads over 6 MB; the app answers a JSON 413 well before."""
+    limit = server.app.extensions["iris.settings"].max_body_bytes
+    assert 4 * -(-limit // 3) < LAMBDA_PAYLOAD_LIMIT_BYTES / 2
+    text = "a" * limit
+    event = analyze_event(http_api_v2_event, json.dumps({"text": text}))
+
+    answer, context = invoke(handler, event)
+
+    assert error_of(json_answer(answer, 413, context))["code"] == "body_too_large"
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{"Content-Type": "text/plain"}, {"Content-Type": "application/x-www-form-urlencoded"}, {}],
+    ids=["text", "form", "none"],
+)
+def test_non_json_content_type_is_a_json_415(
+    handler: Handler, make_event: EventBuilder, headers: dict[str, str]
+) -> None:
+    event = analyze_event(make_event, json.dumps({"text": "hello"}), headers=headers)
+
+    answer, context = invoke(handler, event)
+
+    assert error_of(json_answer(answer, 415, context))["code"] == "unsupported_media_type"
+
+
+@pytest.mark.parametrize(
+    "body",
+    ['{"text": ', "text=hello", "", "{'text': 'hello'}"],
+    ids=["truncated", "form-encoded", "empty", "single-quotes"],
+)
+def test_malformed_json_is_a_json_400(
+    handler: Handler, make_event: EventBuilder, body: str
+) -> None:
+    answer, context = invoke(handler, analyze_event(make_event, body))
+
+    error_of(json_answer(answer, 400, context))
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"text": 42},
+        {"text": ["hello"]},
+        {"text": None},
+        {"text": {"value": "hello"}},
+        {"text": ""},
+        {"text": "   \n\t"},
+        {},
+        {"content": "hello"},
+        ["hello"],
+        "hello",
+    ],
+    ids=[
+        "number",
+        "list",
+        "null",
+        "object",
+        "empty",
+        "blank",
+        "no-fields",
+        "other-field",
+        "array-body",
+        "string-body",
+    ],
+)
+def test_invalid_fields_are_a_json_400(
+    handler: Handler, make_event: EventBuilder, payload: Any
+) -> None:
+    answer, context = invoke(handler, analyze_event(make_event, json.dumps(payload)))
+
+    error_of(json_answer(answer, 400, context))
+
+
+def test_internal_error_is_a_json_500_without_its_details(
+    probe_handler: Handler, make_event: EventBuilder, capsys: pytest.CaptureFixture[str]
+) -> None:
+    answer, context = invoke(probe_handler, make_event("GET", "/probe/boom"))
+
+    assert error_of(json_answer(answer, 500, context))["code"] == "internal_error"
+    assert "secret-detail" not in answer["body"]
+    assert "RuntimeError" not in answer["body"]
+    logged = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    failure = next(entry for entry in logged if entry["message"] == "unhandled error")
+    assert failure["error_type"] == "RuntimeError"
+    assert failure["requestId"] == context.aws_request_id
+
+
+# What API Gateway adds to a request, and binary answers
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        http_api_v2_event("GET", "/probe", cookies=["session=abc", "theme=dark"]),
+        rest_v1_event("GET", "/probe", headers={"Cookie": "session=abc; theme=dark"}),
+    ],
+    ids=["v2-cookies-list", "v1-cookie-header"],
+)
+def test_cookies_reach_flask(probe_handler: Handler, event: dict[str, Any]) -> None:
+    answer, context = invoke(probe_handler, event)
+
+    assert json_answer(answer, 200, context)["cookies"] == {"session": "abc", "theme": "dark"}
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        http_api_v2_event("GET", "/probe", query="a=1&a=2&q=Gr%C3%BC%C3%9Fe"),
+        rest_v1_event("GET", "/probe", query={"a": ["1", "2"], "q": ["Grüße"]}),
+    ],
+    ids=["v2-raw-query", "v1-multi-value"],
+)
+def test_repeated_query_parameters_reach_flask(
+    probe_handler: Handler, event: dict[str, Any]
+) -> None:
+    answer, context = invoke(probe_handler, event)
+
+    assert json_answer(answer, 200, context)["args"] == {"a": ["1", "2"], "q": ["Grüße"]}
+
+
+def test_binary_answer_is_base64_encoded(probe_handler: Handler, make_event: EventBuilder) -> None:
+    answer, context = invoke(probe_handler, make_event("GET", "/probe/bytes"))
+
+    assert answer["statusCode"] == 200
+    assert answer["headers"]["content-type"] == "application/octet-stream"
+    assert answer["headers"]["x-request-id"] == context.aws_request_id
+    assert answer["isBase64Encoded"] is True
+    assert base64.b64decode(answer["body"]) == BINARY
+
+
+# PITFALLS 1 and 2: how the app is wrapped
+
+
+def test_bare_flask_app_under_mangum_answers_500(handler: Handler) -> None:
+    """Mangum speaks ASGI: without the WSGI adapter every request is a 500."""
+    event = http_api_v2_event("GET", "/health")
+
+    answer, context = invoke(handler, event)
+    bare, _ = invoke(Mangum(server.app, lifespan="off"), event)
+
+    assert json_answer(answer, 200, context) == {"status": "ok"}
+    assert bare["statusCode"] == 500
+    assert isinstance(lambda_handler.asgi_handler.app, WSGIMiddleware)
+    assert lambda_handler.asgi_handler.app.app is server.app
+
+
+def test_lifespan_is_off(handler: Handler, caplog: pytest.LogCaptureFixture) -> None:
+    def lifespan_records() -> list[logging.LogRecord]:
+        return [
+            record
+            for record in caplog.records
+            if record.name == "mangum.lifespan" or "non-HTTP scope" in record.getMessage()
+        ]
+
+    assert lambda_handler.asgi_handler.lifespan == "off"
+    with caplog.at_level(logging.DEBUG):
+        answer, context = invoke(handler, http_api_v2_event("GET", "/health"))
+    assert json_answer(answer, 200, context) == {"status": "ok"}
+    assert lifespan_records() == []
+
+    # The same check does see a lifespan cycle when one runs.
+    with caplog.at_level(logging.DEBUG):
+        auto = Mangum(lambda_handler.asgi_handler.app, lifespan="auto")
+        invoke(auto, http_api_v2_event("GET", "/health"))
+    assert lifespan_records()
+
+
+# PITFALLS 4 and 5: stages and the root path
+
+
+def test_named_stage_prefix_is_not_a_route(handler: Handler) -> None:
+    """A named stage puts its name in front of every path, so every route 404s.
+
+    The stack deploys the `$default` stage (and route), whose paths arrive unprefixed.
+    """
+    staged = http_api_v2_event("GET", "/prod/health")
+    staged["requestContext"]["stage"] = "prod"
+    default = http_api_v2_event("GET", "/health")
+    assert default["requestContext"]["stage"] == default["routeKey"] == "$default"
+
+    staged_answer, staged_context = invoke(handler, staged)
+    answer, context = invoke(handler, default)
+
+    assert error_of(json_answer(staged_answer, 404, staged_context))["code"] == "not_found"
+    assert json_answer(answer, 200, context) == {"status": "ok"}
+
+
+def test_root_path_reaches_the_app(handler: Handler) -> None:
+    """Through the `$default` route `/` reaches Flask, which answers its own JSON 404."""
+    answer, context = invoke(handler, http_api_v2_event("GET", "/"))
+
+    assert error_of(json_answer(answer, 404, context))["code"] == "not_found"
+
+
+# PITFALLS 6: the request id
+
+
+def test_request_id_is_lambdas_in_header_and_log(
+    handler: Handler, make_event: EventBuilder, capsys: pytest.CaptureFixture[str]
+) -> None:
+    answers = [invoke(handler, make_event("GET", "/health")) for _ in range(2)]
+
+    logged = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    request_logs = [entry for entry in logged if entry["message"] == "request"]
+    for (answer, context), entry in zip(answers, request_logs, strict=True):
+        assert answer["headers"]["x-request-id"] == context.aws_request_id
+        assert entry["requestId"] == context.aws_request_id
+        assert (entry["method"], entry["path"], entry["status"]) == ("GET", "/health", 200)
+    assert answers[0][1].aws_request_id != answers[1][1].aws_request_id
+
+
+# PITFALLS 7: the event loop
+
+
+def _close_current_loop() -> None:
+    # Closed before being replaced, so that no unclosed loop is left for the garbage collector.
+    try:
+        asyncio.get_event_loop_policy().get_event_loop().close()
+    except RuntimeError:
+        pass
+
+
+def _after_asyncio_run() -> None:
+    _close_current_loop()
+    asyncio.run(asyncio.sleep(0))
+    with pytest.raises(RuntimeError, match="no current event loop"):
+        asyncio.get_event_loop()
+
+
+def _after_loop_closed() -> None:
+    _close_current_loop()
+    assert asyncio.get_event_loop_policy().get_event_loop().is_closed()
+
+
+@pytest.mark.parametrize("disturb", [_after_asyncio_run, _after_loop_closed], ids=["run", "closed"])
+def test_handler_survives_a_lost_event_loop(handler: Handler, disturb: Callable[[], None]) -> None:
+    for _ in range(2):
+        disturb()
+        answer, context = invoke(handler, http_api_v2_event("GET", "/health"))
+        assert json_answer(answer, 200, context) == {"status": "ok"}
+
+
+# PITFALLS 8: events that are not HTTP requests
+
+
+def test_warmup_ping_answers_without_flask(flask_must_not_run: None) -> None:
+    answer, _ = invoke(lambda_handler.handler, scheduled_event())
+
+    assert answer == {"warmed": True}
+
+
+S3_EVENT = {
+    "Records": [
+        {
+            "eventVersion": "2.1",
+            "eventSource": "aws:s3",
+            "eventName": "ObjectCreated:Put",
+            "s3": {"bucket": {"name": "iris-uploads"}, "object": {"key": "cv-jane-doe.pdf"}},
+        }
+    ]
+}
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        S3_EVENT,
+        {},
+        [],
+        "ping",
+        None,
+        {"key1": "value1", "key2": "value2", "key3": "value3"},
+        {**scheduled_event(), "source": "aws.s3", "detail-type": "Object Created"},
+        {"requestContext": {"elb": {"targetGroupArn": "arn:aws:elasticloadbalancing:..."}}},
+    ],
+    ids=["s3", "empty", "list", "string", "null", "console", "eventbridge", "alb"],
+)
+def test_non_http_event_is_a_json_400(event: Any, flask_must_not_run: None) -> None:
+    answer, _ = invoke(lambda_handler.handler, event)
+
+    assert answer["statusCode"] == 400
+    assert answer["headers"] == {"content-type": "application/json"}
+    assert answer["isBase64Encoded"] is False
+    assert error_of(json.loads(answer["body"]))["code"] == "unsupported_event"
+
+
+def test_unsupported_event_logs_its_shape_not_its_values(
+    flask_must_not_run: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    invoke(lambda_handler.handler, S3_EVENT)
+
+    out = capsys.readouterr().out
+    entry = json.loads(out)
+    assert entry["message"] == "unsupported event"
+    assert entry["event_keys"] == ["Records"]
+    assert "cv-jane-doe" not in out
