@@ -1,0 +1,115 @@
+"""X-API-Key authorizer: an HTTP API Lambda REQUEST authorizer, payload 2.0, simple responses.
+
+A separate function built from the same image, on the path of every guarded request, so it
+imports only the standard library and Flask-free `iris` helpers. The accepted keys come from
+the SSM SecureString named by IRIS_API_KEYS_PARAM (deployed) or from IRIS_API_KEYS (local
+runs); several comma-separated keys are accepted at once so a key can be rotated without
+downtime. No key ever reaches a log line.
+"""
+
+from __future__ import annotations
+
+import functools
+import hmac
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from iris.logs import configure_logging, request_id_var
+from iris.parameters import read_secure_parameter
+
+API_KEY_HEADER = "x-api-key"
+# Real keys are far shorter; anything longer is refused before it is compared.
+MAX_KEY_BYTES = 256
+
+log = configure_logging((os.environ.get("IRIS_LOG_LEVEL") or "INFO").strip().upper())
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    request_id_var.set(getattr(context, "aws_request_id", None))
+    reason, slot = decide(event)
+    fields = {"authorized": slot is not None, "reason": reason, **_request_fields(event)}
+    if slot is None:
+        log.info("authorization decision", extra=fields)
+        return {"isAuthorized": False}
+    log.info("authorization decision", extra={**fields, "keySlot": slot})
+    return {"isAuthorized": True, "context": {"keySlot": slot}}
+
+
+def decide(event: Mapping[str, Any]) -> tuple[str, str | None]:
+    """(reason, matching key slot or None); fails closed when the keys are unavailable."""
+    try:
+        keys = accepted_keys()
+    except Exception as error:  # whatever broke the read, the answer must be "deny"
+        log.error("api keys could not be read", extra={"error_type": type(error).__name__})
+        return "keys_unavailable", None
+    if not keys:
+        log.error("no api keys are configured: every request is denied")
+        return "no_keys_configured", None
+
+    presented = presented_key(event)
+    if not presented:
+        return "missing", None
+    if len(presented.encode("utf-8")) > MAX_KEY_BYTES:
+        return "too_long", None
+    slot = matching_slot(presented, keys)
+    return ("match", slot) if slot else ("no_match", None)
+
+
+def presented_key(event: Mapping[str, Any]) -> str | None:
+    """The X-API-Key value: from the headers (any case), else from the identity source."""
+    headers = event.get("headers") or {}
+    for name, value in headers.items():
+        if name.lower() == API_KEY_HEADER and isinstance(value, str):
+            return value
+    identity = event.get("identitySource") or []
+    if identity and isinstance(identity[0], str):
+        return identity[0]
+    return None
+
+
+def matching_slot(presented: str, keys: tuple[str, ...]) -> str | None:
+    """The slot ("key-1", "key-2", ...) of the matching key, or None.
+
+    Every key is compared, whatever matched before, so the time taken does not tell
+    which slot (if any) matched.
+    """
+    candidate = presented.encode("utf-8")
+    results = [hmac.compare_digest(candidate, key.encode("utf-8")) for key in keys]
+    for position, matched in enumerate(results, start=1):
+        if matched:
+            return f"key-{position}"
+    return None
+
+
+def parse_keys(raw: str) -> tuple[str, ...]:
+    """Comma-separated keys, each stripped; empty entries are ignored."""
+    return tuple(key for key in (part.strip() for part in raw.split(",")) if key)
+
+
+@functools.cache
+def accepted_keys() -> tuple[str, ...]:
+    """The accepted keys, read once per container; a failed read is retried on the next call.
+
+    IRIS_API_KEYS (local runs) wins over IRIS_API_KEYS_PARAM (the deployed function's).
+    """
+    direct = os.environ.get("IRIS_API_KEYS", "")
+    if direct.strip():
+        return parse_keys(direct)
+    parameter = os.environ.get("IRIS_API_KEYS_PARAM", "").strip()
+    if parameter:
+        return parse_keys(read_secure_parameter(parameter))
+    return ()
+
+
+def reset_keys_cache() -> None:
+    """Forget the keys, as a new container would (for tests and key-rotation drills)."""
+    accepted_keys.cache_clear()
+
+
+def _request_fields(event: Mapping[str, Any]) -> dict[str, Any]:
+    request_context = event.get("requestContext") or {}
+    return {
+        "apiRequestId": request_context.get("requestId"),
+        "routeKey": event.get("routeKey"),
+    }
