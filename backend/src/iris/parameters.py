@@ -1,0 +1,43 @@
+"""SSM SecureString values, read once per container.
+
+Flask-free and boto3-free at import time: the API-key authorizer imports this module on
+every cold start, and `/health` must not pay for boto3. The value never reaches a log line
+or an exception message.
+"""
+
+from __future__ import annotations
+
+import functools
+
+__all__ = ["SecureParameterError", "read_secure_parameter"]
+
+
+class SecureParameterError(RuntimeError):
+    """An SSM parameter could not be read; the message names the parameter and the reason."""
+
+    def __init__(self, name: str, reason: str) -> None:
+        super().__init__(f"SSM parameter {name!r} could not be read: {reason}")
+        self.name = name
+        self.reason = reason
+
+
+@functools.cache
+def read_secure_parameter(name: str) -> str:
+    """The decrypted value of the SecureString `name`.
+
+    Cached per name for the life of the container (a rotated value reaches a container when it
+    starts again); a failed read is not cached, so the next call tries again.
+    `read_secure_parameter.cache_clear()` forgets every value, as a new container would.
+    """
+    import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        answer = boto3.client("ssm").get_parameter(Name=name, WithDecryption=True)
+    except ClientError as error:
+        raise SecureParameterError(
+            name, error.response["Error"].get("Code", "ClientError")
+        ) from None
+    except BotoCoreError as error:
+        raise SecureParameterError(name, type(error).__name__) from None
+    return answer["Parameter"]["Value"]
