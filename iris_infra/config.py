@@ -1,0 +1,337 @@
+"""The stack's configuration: read once, typed, and validated before any resource is declared."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import yaml
+
+PROJECT = "iris-infra"
+
+# The image platform follows the function's architecture: a mismatch dies with "exec format error".
+PLATFORMS = {"arm64": "linux/arm64", "x86_64": "linux/amd64"}
+
+# The only values CloudWatch Logs accepts for a log group's retention.
+LOG_RETENTION_DAYS = (
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731,
+    1096, 1827, 2192, 2557, 2922, 3288, 3653,
+)  # fmt: skip
+
+# An HTTP API integration waits 30 s at most, whatever the function's own timeout.
+API_GATEWAY_TIMEOUT_SECONDS = 30
+# The OpenAI client gets two attempts; both, plus this margin, must fit in the function's time.
+OPENAI_MAX_RETRIES = 1
+OPENAI_MARGIN_SECONDS = 2
+MIN_SECONDS_PER_ATTEMPT = 3
+MIN_TIMEOUT_SECONDS = (OPENAI_MAX_RETRIES + 1) * MIN_SECONDS_PER_ATTEMPT + OPENAI_MARGIN_SECONDS
+
+SECRET_KEYS = ("openaiApiKey", "apiKeys")
+_STACK_NAME = re.compile(r"[A-Za-z0-9_-]{1,40}")
+_ORIGIN = re.compile(r"(https?)://([A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*)(:[0-9]{1,5})?")
+
+
+class ConfigError(ValueError):
+    """The stack configuration is invalid; `problems` lists every bad key and what is allowed."""
+
+    def __init__(self, stack: str, problems: list[str]) -> None:
+        self.stack = stack
+        self.problems = tuple(problems)
+        listing = "\n".join(f"  - {problem}" for problem in problems)
+        super().__init__(f"stack '{stack}' has invalid configuration:\n{listing}")
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    """Every `iris-infra:` setting of one stack. Field names mirror the camelCase config keys."""
+
+    stack: str
+    # Secrets: plain strings when validated offline, secret Outputs when read from Pulumi.
+    openai_api_key: pulumi.Input[str] = field(repr=False)
+    api_keys: pulumi.Input[str] | None = field(default=None, repr=False)
+    cors_origins: tuple[str, ...] = ("http://localhost:5173",)
+    openai_model: str = "gpt-4o-mini-2024-07-18"
+    openai_max_tokens: int = 512
+    memory_mb: int = 1024
+    timeout_seconds: int = 30
+    architecture: str = "arm64"
+    log_retention_days: int = 14
+    throttle_burst_limit: int = 20
+    throttle_rate_limit: int = 10
+    reserved_concurrency: int | None = None
+    cache_ttl_hours: int = 24
+    authorizer_cache_ttl_seconds: int = 300
+    warmup_interval_minutes: int = 0
+
+    def __post_init__(self) -> None:
+        problems = self._problems()
+        if problems:
+            raise ConfigError(self.stack, problems)
+
+    @classmethod
+    def from_raw(cls, stack: str, raw: Mapping[str, Any]) -> StackConfig:
+        """Validate raw values keyed by config key (`memoryMb`: "1024" or 1024) offline."""
+        problems: list[str] = []
+        values: dict[str, Any] = {}
+        for key, value in raw.items():
+            name = _FIELD_BY_KEY.get(key)
+            if name is None:
+                problems.append(
+                    f"{key} is not a setting of this stack; known keys: {', '.join(CONFIG_KEYS)}"
+                )
+            elif value is not None:
+                parsed = _parse(key, value, problems)
+                if parsed is not None:
+                    values[name] = parsed
+        try:
+            config = cls(stack=stack, openai_api_key=values.pop("openai_api_key", ""), **values)
+        except ConfigError as error:
+            problems.extend(error.problems)
+        else:
+            if not problems:
+                return config
+        raise ConfigError(stack, problems)
+
+    @classmethod
+    def from_pulumi(cls) -> StackConfig:
+        """The running stack's configuration; secrets stay secret Outputs, never plain strings."""
+        config = pulumi.Config(PROJECT)
+        raw: dict[str, Any] = {
+            key: config.get(key) for key in CONFIG_KEYS if key not in SECRET_KEYS
+        }
+        raw.update({key: config.get_secret(key) for key in SECRET_KEYS})
+        stack_config = cls.from_raw(pulumi.get_stack(), raw)
+        for message in stack_config.warnings():
+            pulumi.log.warn(message)
+        return stack_config
+
+    @property
+    def is_production(self) -> bool:
+        return self.stack.startswith("prod")
+
+    @property
+    def platform(self) -> str:
+        return PLATFORMS[self.architecture]
+
+    @property
+    def name_prefix(self) -> str:
+        """Prefix of the physical names that must be known up front (functions, log groups)."""
+        return f"iris-{self.stack}"
+
+    @property
+    def parameter_prefix(self) -> str:
+        return f"/iris/{self.stack}"
+
+    @property
+    def openai_timeout_seconds(self) -> float:
+        """Per-attempt OpenAI timeout: every attempt plus the margin fits the function's time."""
+        budget = min(self.timeout_seconds, API_GATEWAY_TIMEOUT_SECONDS) - OPENAI_MARGIN_SECONDS
+        return budget / (OPENAI_MAX_RETRIES + 1)
+
+    @property
+    def openai_max_retries(self) -> int:
+        return OPENAI_MAX_RETRIES
+
+    def warnings(self) -> list[str]:
+        """Valid but risky choices, reported with pulumi.log.warn."""
+        if self.is_production and self.api_keys is None:
+            return [
+                f"stack '{self.stack}' has no apiKeys: /api/iris/* is open to anyone who finds "
+                "the URL and every call spends OpenAI credit; set one with "
+                f"`pulumi config set --secret apiKeys <key> --stack {self.stack}`"
+            ]
+        return []
+
+    def _problems(self) -> list[str]:
+        problems: list[str] = []
+        if not _STACK_NAME.fullmatch(self.stack):
+            problems.append(
+                f"stack name {self.stack!r} cannot be used in AWS resource names; "
+                "use 1-40 letters, digits, '-' or '_'"
+            )
+        if _is_blank(self.openai_api_key):
+            problems.append(
+                "openaiApiKey is not set; set it with "
+                f"`pulumi config set --secret openaiApiKey <key> --stack {self.stack}`"
+            )
+        if self.api_keys is not None and _is_blank(self.api_keys):
+            problems.append(
+                "apiKeys is set but empty; give at least one key or remove it with "
+                f"`pulumi config rm apiKeys --stack {self.stack}`"
+            )
+        problems.extend(_origin_problems(self.cors_origins, self.stack, self.is_production))
+        if not self.openai_model.strip():
+            problems.append("openaiModel is empty; give a model name, e.g. gpt-4o-mini-2024-07-18")
+        _check_range(problems, "openaiMaxTokens", self.openai_max_tokens, 1, 16_384)
+        _check_range(problems, "memoryMb", self.memory_mb, 128, 10_240)
+        problems.extend(self._timeout_problems())
+        if self.architecture not in PLATFORMS:
+            problems.append(
+                f"architecture={self.architecture!r} is not allowed; use one of "
+                f"{', '.join(PLATFORMS)}"
+            )
+        if self.log_retention_days not in LOG_RETENTION_DAYS:
+            problems.append(
+                f"logRetentionDays={self.log_retention_days} is not a CloudWatch Logs retention; "
+                f"allowed: {', '.join(map(str, LOG_RETENTION_DAYS))}"
+            )
+        _check_range(problems, "throttleBurstLimit", self.throttle_burst_limit, 1, 5_000)
+        _check_range(problems, "throttleRateLimit", self.throttle_rate_limit, 1, 10_000)
+        if self.reserved_concurrency is not None:
+            _check_range(
+                problems,
+                "reservedConcurrency",
+                self.reserved_concurrency,
+                1,
+                1_000,
+                "(0 would stop the function; remove the key for unreserved concurrency)",
+            )
+        _check_range(problems, "cacheTtlHours", self.cache_ttl_hours, 1, 720)
+        _check_range(
+            problems,
+            "authorizerCacheTtlSeconds",
+            self.authorizer_cache_ttl_seconds,
+            0,
+            3_600,
+            "(API Gateway's limit; 0 turns the authorizer cache off)",
+        )
+        if not (self.warmup_interval_minutes == 0 or 1 <= self.warmup_interval_minutes <= 60):
+            problems.append(
+                f"warmupIntervalMinutes={self.warmup_interval_minutes} is out of range; "
+                "allowed 0 (no warm-up) or 1-60"
+            )
+        return problems
+
+    def _timeout_problems(self) -> list[str]:
+        allowed = f"allowed {MIN_TIMEOUT_SECONDS}-{API_GATEWAY_TIMEOUT_SECONDS}"
+        if self.timeout_seconds > API_GATEWAY_TIMEOUT_SECONDS:
+            return [
+                f"timeoutSeconds={self.timeout_seconds} is above {API_GATEWAY_TIMEOUT_SECONDS}: "
+                f"an HTTP API integration cannot wait longer than {API_GATEWAY_TIMEOUT_SECONDS} s, "
+                f"so a longer function timeout only turns slow answers into 503s; {allowed}"
+            ]
+        if self.timeout_seconds < MIN_TIMEOUT_SECONDS:
+            return [
+                f"timeoutSeconds={self.timeout_seconds} leaves "
+                f"{max(self.openai_timeout_seconds, 0):g} s per OpenAI attempt "
+                f"({OPENAI_MAX_RETRIES + 1} attempts and {OPENAI_MARGIN_SECONDS} s of margin must "
+                f"fit); at least {MIN_SECONDS_PER_ATTEMPT} s is needed; {allowed}"
+            ]
+        return []
+
+
+def _key_of(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+_FIELD_BY_KEY = {_key_of(f.name): f.name for f in fields(StackConfig) if f.name != "stack"}
+CONFIG_KEYS = tuple(_FIELD_BY_KEY)
+_INT_KEYS = {_key_of(f.name) for f in fields(StackConfig) if f.type in ("int", "int | None")}
+
+
+def _parse(key: str, value: Any, problems: list[str]) -> Any:
+    """One raw value as the field's type, or None after recording why it cannot be."""
+    if key in SECRET_KEYS:
+        return value
+    if key == "corsOrigins":
+        origins = _parse_list(value)
+        if origins is None:
+            problems.append(
+                f"corsOrigins={value!r} is not a list of origins; set it with "
+                "`pulumi config set --path 'corsOrigins[0]' https://app.example.com`"
+            )
+        return origins
+    if key in _INT_KEYS:
+        if isinstance(value, bool):
+            number = None
+        elif isinstance(value, int):
+            number = value
+        else:
+            try:
+                number = int(str(value).strip())
+            except ValueError:
+                number = None
+        if number is None:
+            problems.append(f"{key}={value!r} is not a whole number")
+        return number
+    return str(value).strip()
+
+
+def _parse_list(value: Any) -> tuple[str, ...] | None:
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            try:
+                value = json.loads(text)
+            except json.JSONDecodeError:
+                return None
+        else:
+            value = [part.strip() for part in text.split(",") if part.strip()]
+    if isinstance(value, list | tuple) and all(isinstance(item, str) for item in value):
+        return tuple(value)
+    return None
+
+
+def _origin_problems(origins: tuple[str, ...], stack: str, is_production: bool) -> list[str]:
+    if not origins:
+        return ["corsOrigins is empty; list the frontend origins, e.g. https://app.example.com"]
+    problems = []
+    if "*" in origins:
+        if is_production:
+            problems.append(
+                f"corsOrigins contains '*', which is refused on stack '{stack}' (stacks named "
+                "prod*): list the frontend's origins, e.g. https://app.example.com"
+            )
+        elif len(origins) > 1:
+            problems.append("corsOrigins mixes '*' with other origins; use '*' alone or none")
+    for origin in origins:
+        if origin != "*" and not _is_origin(origin):
+            problems.append(
+                f"corsOrigins entry {origin!r} is not an origin; use scheme://host[:port] with "
+                "http or https and no trailing slash or path, e.g. https://app.example.com"
+            )
+    return problems
+
+
+def _is_origin(origin: str) -> bool:
+    match = _ORIGIN.fullmatch(origin)
+    return bool(match) and (match.group(4) is None or 1 <= int(match.group(4)[1:]) <= 65_535)
+
+
+def _is_blank(value: pulumi.Input[str] | None) -> bool:
+    """Missing or whitespace; an Output (a real secret) is taken as present, never unwrapped."""
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def _check_range(
+    problems: list[str], key: str, value: int, low: int, high: int, note: str = ""
+) -> None:
+    if not low <= value <= high:
+        problems.append(
+            f"{key}={value} is out of range; allowed {low}-{high}" + (f" {note}" if note else "")
+        )
+
+
+def read_stack_settings(stack: str, project_dir: Path) -> dict[str, Any]:
+    """Plain (non-secret) settings of a stack from its files: Pulumi.yaml defaults overlaid with
+    Pulumi.<stack>.yaml, keyed without the `iris-infra:` namespace. Encrypted values are left out.
+    """
+    project = yaml.safe_load((project_dir / "Pulumi.yaml").read_text(encoding="utf-8"))
+    settings: dict[str, Any] = {
+        key: declaration["default"]
+        for key, declaration in (project.get("config") or {}).items()
+        if isinstance(declaration, dict) and "default" in declaration
+    }
+    stack_file = project_dir / f"Pulumi.{stack}.yaml"
+    document = yaml.safe_load(stack_file.read_text(encoding="utf-8")) or {}
+    for key, value in (document.get("config") or {}).items():
+        namespace, _, name = key.partition(":")
+        if namespace == PROJECT and not (isinstance(value, dict) and "secure" in value):
+            settings[name] = value
+    return settings

@@ -1,0 +1,240 @@
+"""Pulumi mocks for the infra tests: every resource is recorded with its type, name and inputs.
+
+The mocks answer like AWS would (ARNs, endpoints, a pushed image digest) so the program's
+`apply` chains run; calls answer in the provider's camelCase.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import warnings
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+import pytest
+
+from iris_infra.config import PROJECT, StackConfig, read_stack_settings
+
+# pulumi_aws loads its modules on first use, and loading `lambda_` warns about a deprecated
+# resource this program never uses. Load every module the program uses once, here, so that
+# warnings stay errors everywhere else.
+with warnings.catch_warnings():
+    warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"pulumi_aws\.")
+    PROGRAM_RESOURCE_TYPES = (
+        aws.apigatewayv2.Api,
+        aws.cloudwatch.LogGroup,
+        aws.dynamodb.Table,
+        aws.ecr.Repository,
+        aws.iam.Role,
+        aws.lambda_.Function,
+        aws.ssm.Parameter,
+    )
+
+PROJECT_DIR = Path(__file__).resolve().parents[2]
+ACCOUNT_ID = "123456789012"
+REGION = "eu-west-1"
+
+# Distinctive secret values: finding one anywhere but its SSM parameter is a leak.
+OPENAI_KEY_SENTINEL = "sk-SENTINEL-openai-4f1c9e7a"
+API_KEYS_SENTINEL = "SENTINEL-apikey-one-8d2b,SENTINEL-apikey-two-3e6f"
+SENTINELS = (OPENAI_KEY_SENTINEL, *API_KEYS_SENTINEL.split(","))
+
+
+@dataclass(frozen=True)
+class Recorded:
+    type: str
+    name: str
+    inputs: dict[str, Any]
+    outputs: dict[str, Any]
+
+
+def _digest(*parts: str) -> str:
+    return hashlib.sha256("/".join(parts).encode()).hexdigest()
+
+
+class RecordingMocks(pulumi.runtime.Mocks):
+    def __init__(self) -> None:
+        self.resources: list[Recorded] = []
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict]:
+        physical_name = args.inputs.get("name") or f"{args.name}-{_digest(args.name)[:7]}"
+        outputs = {**args.inputs, "name": physical_name, **self._computed(args, physical_name)}
+        resource_id = outputs.pop("id", f"{physical_name}-id")
+        self.resources.append(Recorded(args.typ, args.name, dict(args.inputs), outputs))
+        return resource_id, outputs
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> dict:
+        answers = {
+            "aws:index/getCallerIdentity:getCallerIdentity": {
+                "accountId": ACCOUNT_ID,
+                "arn": f"arn:aws:iam::{ACCOUNT_ID}:user/tester",
+                "userId": "AIDATESTER",
+                "id": ACCOUNT_ID,
+            },
+            "aws:index/getRegion:getRegion": {
+                "region": REGION,
+                "name": REGION,
+                "endpoint": f"ec2.{REGION}.amazonaws.com",
+                "description": "Europe (Ireland)",
+                "id": REGION,
+            },
+            "aws:ecr/getAuthorizationToken:getAuthorizationToken": {
+                "authorizationToken": "QVdTOm1vY2stZWNyLXBhc3N3b3Jk",
+                "expiresAt": "2030-01-01T00:00:00Z",
+                "id": ACCOUNT_ID,
+                "password": "mock-ecr-password",
+                "proxyEndpoint": f"https://{ACCOUNT_ID}.dkr.ecr.{REGION}.amazonaws.com",
+                "registryId": args.args.get("registryId", ACCOUNT_ID),
+                "region": REGION,
+                "userName": "AWS",
+            },
+        }
+        if args.token not in answers:
+            raise NotImplementedError(f"no mock answer for the call {args.token}")
+        return answers[args.token]
+
+    def _computed(self, args: pulumi.runtime.MockResourceArgs, name: str) -> dict[str, Any]:
+        arn_prefix = f"arn:aws:{{}}:{REGION}:{ACCOUNT_ID}"
+        match args.typ:
+            case "aws:ecr/repository:Repository":
+                return {
+                    "arn": f"{arn_prefix.format('ecr')}:repository/{name}",
+                    "registryId": ACCOUNT_ID,
+                    "repositoryUrl": f"{ACCOUNT_ID}.dkr.ecr.{REGION}.amazonaws.com/{name}",
+                }
+            case "docker:index/image:Image":
+                repository = args.inputs["imageName"].rsplit(":", 1)[0]
+                return {"repoDigest": f"{repository}@sha256:{_digest(args.name, repository)}"}
+            case "aws:ssm/parameter:Parameter":
+                return {"arn": f"{arn_prefix.format('ssm')}:parameter{name}"}
+            case "aws:iam/role:Role":
+                return {"arn": f"arn:aws:iam::{ACCOUNT_ID}:role/{name}"}
+            case "aws:cloudwatch/logGroup:LogGroup":
+                return {"arn": f"{arn_prefix.format('logs')}:log-group:{name}"}
+            case "aws:dynamodb/table:Table":
+                return {"arn": f"{arn_prefix.format('dynamodb')}:table/{name}"}
+            case "aws:lambda/function:Function":
+                arn = f"{arn_prefix.format('lambda')}:function:{name}"
+                return {
+                    "arn": arn,
+                    "invokeArn": (
+                        f"arn:aws:apigateway:{REGION}:lambda:path/2015-03-31/functions/"
+                        f"{arn}/invocations"
+                    ),
+                }
+            case "aws:apigatewayv2/api:Api":
+                api_id = _digest(args.name)[:10]
+                return {
+                    "id": api_id,
+                    "apiEndpoint": f"https://{api_id}.execute-api.{REGION}.amazonaws.com",
+                    "executionArn": f"{arn_prefix.format('execute-api')}:{api_id}",
+                }
+            case "aws:cloudwatch/eventRule:EventRule":
+                return {"arn": f"{arn_prefix.format('events')}:rule/{name}"}
+        return {"arn": f"{arn_prefix.format('mock')}:{args.typ}/{name}"}
+
+    def use(self, stack: str = "dev", *, preview: bool = False) -> RecordingMocks:
+        """Fresh records and a mocked engine for `stack`, with no config set."""
+        self.resources.clear()
+        pulumi.runtime.set_mocks(self, project=PROJECT, stack=stack, preview=preview)
+        pulumi.runtime.set_all_config({}, secret_keys=[])
+        return self
+
+    def of_type(self, type_: str) -> list[Recorded]:
+        return [resource for resource in self.resources if resource.type == type_]
+
+    def resource(self, type_: str, name: str) -> Recorded:
+        found = [r for r in self.resources if r.type == type_ and r.name == name]
+        assert len(found) == 1, f"expected one {type_} named {name}, found {len(found)}"
+        return found[0]
+
+    def inputs_json(self, exclude_type: str | None = None) -> str:
+        """Every recorded input as one JSON text, for searching values that must not be there."""
+        return json.dumps([r.inputs for r in self.resources if r.type != exclude_type], default=str)
+
+
+MOCKS = RecordingMocks()
+
+
+@dataclass(frozen=True)
+class Sentinels:
+    openai_api_key: str = OPENAI_KEY_SENTINEL
+    api_keys: str = API_KEYS_SENTINEL
+    every_value: tuple[str, ...] = SENTINELS
+
+
+def _resolve(program: Callable[[], Any]) -> Any:
+    """Run `program` under the mocks and return what it returned, every Output resolved.
+
+    Assertions then run on plain values after the engine finished, so a check can never be
+    skipped silently: if the program's outputs never resolve, there is no value and this raises.
+    """
+    resolved: list[Any] = []
+
+    @pulumi.runtime.test
+    def run() -> pulumi.Output[Any]:
+        return pulumi.Output.from_input(program()).apply(resolved.append)
+
+    run()
+    if not resolved:
+        raise AssertionError("the program's outputs never resolved (unknown in a preview?)")
+    return resolved[0]
+
+
+@pytest.fixture
+def mocks() -> Iterator[RecordingMocks]:
+    yield MOCKS.use()
+    pulumi.runtime.set_all_config({}, secret_keys=[])
+
+
+@pytest.fixture
+def resolve() -> Callable[[Callable[[], Any]], Any]:
+    return _resolve
+
+
+@pytest.fixture
+def sentinels() -> Sentinels:
+    return Sentinels()
+
+
+@pytest.fixture
+def stack_config() -> Callable[..., StackConfig]:
+    """A validated config from the committed stack file, with sentinel secrets and overrides
+    (an override of None removes the key)."""
+
+    def make(stack: str, **overrides: Any) -> StackConfig:
+        raw: dict[str, Any] = {
+            **read_stack_settings(stack, PROJECT_DIR),
+            "openaiApiKey": OPENAI_KEY_SENTINEL,
+            "apiKeys": API_KEYS_SENTINEL,
+            **overrides,
+        }
+        return StackConfig.from_raw(stack, {k: v for k, v in raw.items() if v is not None})
+
+    return make
+
+
+@pytest.fixture
+def engine_config() -> Callable[..., None]:
+    """Set config the way the Pulumi CLI hands it to the program: namespaced keys, text values."""
+
+    def set_config(values: dict[str, Any], secret_keys: tuple[str, ...] = ()) -> None:
+        pulumi.runtime.set_all_config(
+            {
+                f"{PROJECT}:{key}": value if isinstance(value, str) else json.dumps(value)
+                for key, value in values.items()
+            },
+            secret_keys=[f"{PROJECT}:{key}" for key in secret_keys],
+        )
+
+    return set_config
+
+
+@pytest.fixture
+def project_dir() -> Path:
+    return PROJECT_DIR

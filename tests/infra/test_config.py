@@ -1,0 +1,280 @@
+"""StackConfig: the committed stack files validate, every bad setting is refused with its key,
+value and what is allowed, and the project file's defaults are the dataclass's defaults."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import pulumi
+import pytest
+import yaml
+
+from iris_infra.config import (
+    API_GATEWAY_TIMEOUT_SECONDS,
+    CONFIG_KEYS,
+    LOG_RETENTION_DAYS,
+    OPENAI_MARGIN_SECONDS,
+    SECRET_KEYS,
+    ConfigError,
+    StackConfig,
+    read_stack_settings,
+)
+
+VALID = {"openaiApiKey": "sk-test"}
+# Optional keys Pulumi.yaml cannot declare: a declared key without a default is required.
+UNDECLARED_KEYS = {*SECRET_KEYS, "reservedConcurrency"}
+
+
+def refuse(stack: str, raw: dict[str, Any]) -> ConfigError:
+    with pytest.raises(ConfigError) as caught:
+        StackConfig.from_raw(stack, {**VALID, **raw})
+    return caught.value
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_committed_stack_files_validate(stack, stack_config):
+    config = stack_config(stack)
+    assert config.stack == stack
+    assert config.is_production is (stack == "prod")
+
+
+def test_stack_files_set_the_cost_guard_rails(project_dir):
+    dev, prod = (read_stack_settings(stack, project_dir) for stack in ("dev", "prod"))
+    assert "reservedConcurrency" not in dev
+    assert prod["reservedConcurrency"] >= 1
+    for settings in (dev, prod):
+        assert {"throttleBurstLimit", "throttleRateLimit", "corsOrigins"} <= settings.keys()
+    assert prod["throttleRateLimit"] >= dev["throttleRateLimit"]
+
+
+def test_stack_settings_leave_out_encrypted_values(tmp_path, project_dir):
+    (tmp_path / "Pulumi.yaml").write_text((project_dir / "Pulumi.yaml").read_text())
+    (tmp_path / "Pulumi.dev.yaml").write_text(
+        "config:\n"
+        "  aws:region: us-east-1\n"
+        "  iris-infra:openaiApiKey:\n    secure: v1:abc\n"
+        "  iris-infra:memoryMb: 2048\n"
+    )
+    settings = read_stack_settings("dev", tmp_path)
+    assert settings["memoryMb"] == 2048
+    assert "openaiApiKey" not in settings and "region" not in settings
+    assert settings["timeoutSeconds"] == 30  # the project default
+
+
+def test_project_file_defaults_are_the_dataclass_defaults(project_dir):
+    project = yaml.safe_load((project_dir / "Pulumi.yaml").read_text())
+    declared = project["config"]
+    defaults = {
+        key: field.default
+        for key, field in zip(CONFIG_KEYS, dataclasses.fields(StackConfig)[1:], strict=True)
+    }
+    assert set(declared) == set(CONFIG_KEYS) - UNDECLARED_KEYS
+    for key, declaration in declared.items():
+        assert declaration["description"].strip(), key
+        assert declaration["type"] in {"string", "integer", "array"}, key
+        default = defaults[key]
+        expected = list(default) if isinstance(default, tuple) else default
+        assert declaration["default"] == expected, key
+    assert defaults["reservedConcurrency"] is None
+
+
+def test_project_file_runs_this_program_with_pip_and_the_venv(project_dir):
+    project = yaml.safe_load((project_dir / "Pulumi.yaml").read_text())
+    assert project["name"] == "iris-infra"
+    assert project["runtime"] == {
+        "name": "python",
+        "options": {"toolchain": "pip", "virtualenv": ".venv"},
+    }
+
+
+def test_raw_text_values_are_parsed_like_pulumi_hands_them_over():
+    config = StackConfig.from_raw(
+        "dev",
+        {
+            **VALID,
+            "memoryMb": "2048",
+            "corsOrigins": '["https://a.example.com", "http://localhost:3000"]',
+            "reservedConcurrency": "5",
+        },
+    )
+    assert config.memory_mb == 2048
+    assert config.cors_origins == ("https://a.example.com", "http://localhost:3000")
+    assert config.reserved_concurrency == 5
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ({"memoryMb": 64}, "memoryMb=64 is out of range; allowed 128-10240"),
+        ({"memoryMb": "lots"}, "memoryMb='lots' is not a whole number"),
+        ({"timeoutSeconds": 45}, "timeoutSeconds=45 is above 30"),
+        ({"timeoutSeconds": 5}, "timeoutSeconds=5 leaves 1.5 s per OpenAI attempt"),
+        ({"architecture": "arm"}, "architecture='arm' is not allowed; use one of arm64, x86_64"),
+        ({"logRetentionDays": 10}, "logRetentionDays=10 is not a CloudWatch Logs retention"),
+        ({"throttleBurstLimit": 0}, "throttleBurstLimit=0 is out of range; allowed 1-5000"),
+        ({"throttleRateLimit": 20000}, "throttleRateLimit=20000 is out of range; allowed 1-10000"),
+        ({"reservedConcurrency": 0}, "reservedConcurrency=0 is out of range; allowed 1-1000"),
+        ({"cacheTtlHours": 0}, "cacheTtlHours=0 is out of range; allowed 1-720"),
+        ({"cacheTtlHours": 721}, "cacheTtlHours=721 is out of range; allowed 1-720"),
+        (
+            {"authorizerCacheTtlSeconds": 3601},
+            "authorizerCacheTtlSeconds=3601 is out of range; allowed 0-3600",
+        ),
+        ({"warmupIntervalMinutes": 61}, "warmupIntervalMinutes=61 is out of range"),
+        ({"openaiMaxTokens": 0}, "openaiMaxTokens=0 is out of range; allowed 1-16384"),
+        ({"openaiModel": " "}, "openaiModel is empty"),
+        ({"corsOrigins": []}, "corsOrigins is empty"),
+        ({"corsOrigins": ["https://app.example.com/"]}, "'https://app.example.com/' is not an"),
+        ({"corsOrigins": ["https://app.example.com/ui"]}, "'https://app.example.com/ui' is not"),
+        ({"corsOrigins": ["app.example.com"]}, "'app.example.com' is not an origin"),
+        ({"corsOrigins": ["ftp://files.example.com"]}, "'ftp://files.example.com' is not an"),
+        ({"corsOrigins": ["http://localhost:99999"]}, "'http://localhost:99999' is not an"),
+        ({"corsOrigins": ["*", "https://a.example.com"]}, "mixes '*' with other origins"),
+        ({"corsOrigins": 42}, "corsOrigins=42 is not a list of origins"),
+        ({"apiKeys": "  "}, "apiKeys is set but empty"),
+        ({"memorySize": 512}, "memorySize is not a setting of this stack; known keys:"),
+    ],
+)
+def test_bad_settings_are_refused_with_key_value_and_allowed_values(raw, expected):
+    error = refuse("dev", raw)
+    assert any(expected in problem for problem in error.problems), error.problems
+    assert error.stack == "dev"
+
+
+def test_a_timeout_above_the_gateway_limit_says_why():
+    (problem,) = refuse("dev", {"timeoutSeconds": 31}).problems
+    assert "HTTP API integration cannot wait longer than 30 s" in problem
+    assert "allowed 8-30" in problem
+
+
+def test_log_retention_lists_cloudwatchs_values():
+    (problem,) = refuse("dev", {"logRetentionDays": 2}).problems
+    assert ", ".join(map(str, LOG_RETENTION_DAYS)) in problem
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod", "prod-eu"])
+def test_a_missing_openai_key_names_the_command_that_sets_it(stack):
+    with pytest.raises(ConfigError) as caught:
+        StackConfig.from_raw(stack, {})
+    assert caught.value.problems == (
+        "openaiApiKey is not set; set it with "
+        f"`pulumi config set --secret openaiApiKey <key> --stack {stack}`",
+    )
+
+
+@pytest.mark.parametrize("stack", ["prod", "prod-eu", "production"])
+def test_a_wildcard_origin_is_refused_on_prod_stacks(stack):
+    (problem,) = refuse(stack, {"corsOrigins": ["*"]}).problems
+    assert "'*'" in problem and f"stack '{stack}'" in problem
+
+
+@pytest.mark.parametrize("stack", ["dev", "staging", "preprod"])
+def test_a_wildcard_origin_is_allowed_elsewhere(stack):
+    assert StackConfig.from_raw(stack, {**VALID, "corsOrigins": ["*"]}).cors_origins == ("*",)
+
+
+@pytest.mark.parametrize("origin", ["https://app.example.com", "http://localhost:5173"])
+def test_well_formed_origins_are_accepted(origin):
+    assert StackConfig.from_raw("prod", {**VALID, "corsOrigins": [origin]}).cors_origins == (
+        origin,
+    )
+
+
+def test_every_problem_is_reported_at_once():
+    error = refuse(
+        "prod",
+        {"openaiApiKey": None, "memoryMb": 1, "corsOrigins": ["*"], "architecture": "sparc"},
+    )
+    assert len(error.problems) == 4
+    message = str(error)
+    for fragment in ("openaiApiKey", "memoryMb=1", "'*'", "architecture='sparc'"):
+        assert fragment in message
+
+
+def test_stack_names_that_cannot_name_aws_resources_are_refused():
+    (problem,) = refuse("prod.eu", {}).problems
+    assert "stack name 'prod.eu'" in problem
+
+
+@pytest.mark.parametrize("timeout", range(8, 31))
+def test_openai_attempts_fit_inside_the_function_timeout(timeout):
+    config = StackConfig.from_raw("dev", {**VALID, "timeoutSeconds": timeout})
+    attempts = config.openai_max_retries + 1
+    assert config.openai_max_retries == 1
+    assert config.openai_timeout_seconds >= 3
+    worst_case = attempts * config.openai_timeout_seconds + OPENAI_MARGIN_SECONDS
+    assert worst_case <= min(timeout, API_GATEWAY_TIMEOUT_SECONDS)
+
+
+def test_architecture_decides_the_image_platform():
+    assert StackConfig.from_raw("dev", {**VALID, "architecture": "arm64"}).platform == (
+        "linux/arm64"
+    )
+    assert StackConfig.from_raw("dev", {**VALID, "architecture": "x86_64"}).platform == (
+        "linux/amd64"
+    )
+
+
+def test_secrets_stay_out_of_the_repr():
+    config = StackConfig.from_raw("dev", {"openaiApiKey": "sk-visible?", "apiKeys": "k1,k2"})
+    assert "sk-visible?" not in repr(config) and "k1" not in repr(config)
+
+
+def test_prod_without_api_keys_is_warned_about():
+    (warning,) = StackConfig.from_raw("prod", VALID).warnings()
+    assert "apiKeys" in warning and "--stack prod" in warning
+    assert StackConfig.from_raw("prod", {**VALID, "apiKeys": "k1"}).warnings() == []
+    assert StackConfig.from_raw("dev", VALID).warnings() == []
+
+
+def test_from_pulumi_reads_the_engine_config_and_keeps_secrets_secret(
+    mocks, engine_config, resolve
+):
+    engine_config(
+        {
+            "openaiApiKey": "sk-from-engine",
+            "apiKeys": "k1,k2",
+            "memoryMb": "2048",
+            "corsOrigins": ["https://app.example.com"],
+        },
+        secret_keys=("openaiApiKey", "apiKeys"),
+    )
+
+    def program():
+        config = StackConfig.from_pulumi()
+        assert isinstance(config.openai_api_key, pulumi.Output)
+        assert isinstance(config.api_keys, pulumi.Output)
+        return {
+            "stack": config.stack,
+            "memory": config.memory_mb,
+            "origins": list(config.cors_origins),
+            "key_is_secret": config.openai_api_key.is_secret(),
+            "api_keys_are_secret": config.api_keys.is_secret(),
+            "key": config.openai_api_key,
+        }
+
+    assert resolve(program) == {
+        "stack": "dev",
+        "memory": 2048,
+        "origins": ["https://app.example.com"],
+        "key_is_secret": True,
+        "api_keys_are_secret": True,
+        "key": "sk-from-engine",
+    }
+
+
+def test_from_pulumi_refuses_a_stack_without_an_openai_key(mocks, engine_config):
+    engine_config({"memoryMb": "1024"})
+    with pytest.raises(ConfigError, match="pulumi config set --secret openaiApiKey <key>"):
+        StackConfig.from_pulumi()
+
+
+def test_from_pulumi_warns_when_prod_has_no_api_keys(mocks, engine_config, resolve, caplog):
+    mocks.use("prod")
+    engine_config(
+        {"openaiApiKey": "sk-x", "corsOrigins": ["https://app.example.com"]},
+        secret_keys=("openaiApiKey",),
+    )
+    resolve(lambda: StackConfig.from_pulumi().stack)
+    assert any("has no apiKeys" in record.getMessage() for record in caplog.records)
