@@ -49,8 +49,28 @@ SENTINELS = (OPENAI_KEY_SENTINEL, *API_KEYS_SENTINEL.split(","))
 class Recorded:
     type: str
     name: str
+    id: str
     inputs: dict[str, Any]
     outputs: dict[str, Any]
+
+
+# How the engine marks a secret value inside resource inputs.
+SECRET_SIGNATURE = ("4dabf18193072939515e22adb298388d", "1b47061264138c4ac30d75fd1eb44270")
+
+
+def is_secret_value(value: Any) -> bool:
+    return isinstance(value, dict) and value.get(SECRET_SIGNATURE[0]) == SECRET_SIGNATURE[1]
+
+
+def plain(value: Any) -> Any:
+    """`value` with every secret marker removed, for asserting on what is inside."""
+    if is_secret_value(value):
+        return plain(value["value"])
+    if isinstance(value, dict):
+        return {key: plain(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [plain(item) for item in value]
+    return value
 
 
 def _digest(*parts: str) -> str:
@@ -65,7 +85,9 @@ class RecordingMocks(pulumi.runtime.Mocks):
         physical_name = args.inputs.get("name") or f"{args.name}-{_digest(args.name)[:7]}"
         outputs = {**args.inputs, "name": physical_name, **self._computed(args, physical_name)}
         resource_id = outputs.pop("id", f"{physical_name}-id")
-        self.resources.append(Recorded(args.typ, args.name, dict(args.inputs), outputs))
+        self.resources.append(
+            Recorded(args.typ, args.name, resource_id, dict(args.inputs), outputs)
+        )
         return resource_id, outputs
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> dict:
@@ -144,6 +166,9 @@ class RecordingMocks(pulumi.runtime.Mocks):
         pulumi.runtime.set_mocks(self, project=PROJECT, stack=stack, preview=preview)
         pulumi.runtime.set_all_config({}, secret_keys=[])
         return self
+
+    is_secret = staticmethod(is_secret_value)
+    plain = staticmethod(plain)
 
     def of_type(self, type_: str) -> list[Recorded]:
         return [resource for resource in self.resources if resource.type == type_]

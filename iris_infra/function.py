@@ -1,0 +1,150 @@
+"""A Lambda function from the container image, with its own role, policy and log group."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_aws as aws
+
+
+@dataclass(frozen=True)
+class FunctionArgs:
+    function_name: str
+    image_uri: pulumi.Input[str]
+    architecture: str
+    memory_mb: int
+    timeout_seconds: int
+    log_retention_days: int
+    # Settings and parameter names only: a secret value here would be readable by anyone who can
+    # read the function's configuration.
+    environment: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    # The SSM parameters this function may read, and nothing else.
+    parameter_arns: Sequence[pulumi.Input[str]] = ()
+    # The DynamoDB table it may read and write, if any.
+    table_arn: pulumi.Input[str] | None = None
+    # Replaces the image's CMD, so one image serves several handlers.
+    command: str | None = None
+    reserved_concurrency: int | None = None
+    description: str = ""
+
+
+class Function(pulumi.ComponentResource):
+    function_name: pulumi.Output[str]
+    arn: pulumi.Output[str]
+    invoke_arn: pulumi.Output[str]
+    role_arn: pulumi.Output[str]
+    log_group_name: pulumi.Output[str]
+
+    def __init__(
+        self, name: str, args: FunctionArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("iris:index:Function", name, {}, opts)
+        child = pulumi.ResourceOptions(parent=self)
+
+        # Exists before the function so its logs get a retention instead of "never expire".
+        log_group = aws.cloudwatch.LogGroup(
+            f"{name}-logs",
+            name=f"/aws/lambda/{args.function_name}",
+            retention_in_days=args.log_retention_days,
+            opts=child,
+        )
+
+        # The identity the function runs as; only the Lambda service may assume it.
+        role = aws.iam.Role(
+            f"{name}-role",
+            assume_role_policy=json.dumps(_assume_role_policy("lambda.amazonaws.com")),
+            description=f"Runs {args.function_name}",
+            opts=child,
+        )
+
+        # Least privilege: its own log group, its own parameters, its own table.
+        policy = aws.iam.RolePolicy(
+            f"{name}-policy",
+            role=role.id,
+            policy=pulumi.Output.json_dumps(
+                _execution_policy(log_group.arn, args.parameter_arns, args.table_arn)
+            ),
+            opts=child,
+        )
+
+        # The function itself, pinned to the image digest so every new build updates it.
+        function = aws.lambda_.Function(
+            f"{name}-function",
+            name=args.function_name,
+            description=args.description,
+            package_type="Image",
+            image_uri=args.image_uri,
+            image_config=(
+                aws.lambda_.FunctionImageConfigArgs(commands=[args.command])
+                if args.command
+                else None
+            ),
+            architectures=[args.architecture],
+            memory_size=args.memory_mb,
+            timeout=args.timeout_seconds,
+            role=role.arn,
+            environment=aws.lambda_.FunctionEnvironmentArgs(variables=dict(args.environment)),
+            logging_config=aws.lambda_.FunctionLoggingConfigArgs(
+                log_format="JSON", log_group=log_group.name
+            ),
+            reserved_concurrent_executions=args.reserved_concurrency,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[policy]),
+        )
+
+        self.function_name = function.name
+        self.arn = function.arn
+        self.invoke_arn = function.invoke_arn
+        self.role_arn = role.arn
+        self.log_group_name = log_group.name
+        self.register_outputs(
+            {
+                "function_name": self.function_name,
+                "arn": self.arn,
+                "invoke_arn": self.invoke_arn,
+                "role_arn": self.role_arn,
+                "log_group_name": self.log_group_name,
+            }
+        )
+
+
+def _assume_role_policy(service: str) -> dict:
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": service},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+
+
+def _statement(sid: str, actions: list[str], resources: list[pulumi.Input[str]]) -> dict:
+    return {"Sid": sid, "Effect": "Allow", "Action": actions, "Resource": resources}
+
+
+def _execution_policy(
+    log_group_arn: pulumi.Input[str],
+    parameter_arns: Sequence[pulumi.Input[str]],
+    table_arn: pulumi.Input[str] | None,
+) -> dict:
+    statements = [
+        _statement(
+            "WriteOwnLogs",
+            ["logs:CreateLogStream", "logs:PutLogEvents"],
+            [log_group_arn, pulumi.Output.concat(log_group_arn, ":*")],
+        )
+    ]
+    if parameter_arns:
+        statements.append(
+            _statement("ReadOwnParameters", ["ssm:GetParameter"], list(parameter_arns))
+        )
+    if table_arn is not None:
+        statements.append(
+            _statement("UseCacheTable", ["dynamodb:GetItem", "dynamodb:PutItem"], [table_arn])
+        )
+    return {"Version": "2012-10-17", "Statement": statements}

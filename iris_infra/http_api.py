@@ -1,0 +1,212 @@
+"""The public HTTP API: API Gateway in front of the function, with CORS, throttling, access logs
+and, when API keys are configured, an X-API-Key authorizer on the /api/iris/* routes.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+# API Gateway answers CORS preflights itself from these; the local run mirrors them.
+CORS_ALLOW_METHODS = ("GET", "POST", "OPTIONS")
+CORS_ALLOW_HEADERS = ("content-type", "x-api-key")
+CORS_EXPOSE_HEADERS = ("x-request-id",)
+CORS_MAX_AGE_SECONDS = 600
+
+# Open routes: the liveness probe, and $default so unknown paths and wrong methods reach the
+# app's JSON 404/405. Browser preflights never reach a route: API Gateway answers them.
+OPEN_ROUTES = ("GET /health", "$default")
+# Routes behind the authorizer when API keys are configured. Never ANY or OPTIONS: an authorizer
+# on those would refuse browser preflights.
+GUARDED_ROUTES = ("GET /api/iris/health", "POST /api/iris/analyze")
+
+API_KEY_HEADER = "x-api-key"
+INTEGRATION_TIMEOUT_MS = 30_000
+
+ACCESS_LOG_FORMAT = json.dumps(
+    {
+        "requestId": "$context.requestId",
+        "requestTime": "$context.requestTime",
+        "routeKey": "$context.routeKey",
+        "status": "$context.status",
+        "responseLength": "$context.responseLength",
+        "latencyMs": "$context.responseLatency",
+        "integrationLatencyMs": "$context.integrationLatency",
+        "integrationError": "$context.integrationErrorMessage",
+        "authorizerError": "$context.authorizer.error",
+    }
+)
+
+
+@dataclass(frozen=True)
+class ApiKeyAuthorizerArgs:
+    function_name: pulumi.Input[str]
+    invoke_arn: pulumi.Input[str]
+    cache_ttl_seconds: int
+
+
+@dataclass(frozen=True)
+class HttpApiArgs:
+    api_name: str
+    function_name: pulumi.Input[str]
+    function_invoke_arn: pulumi.Input[str]
+    cors_origins: Sequence[str]
+    throttle_burst_limit: int
+    throttle_rate_limit: int
+    log_retention_days: int
+    authorizer: ApiKeyAuthorizerArgs | None = None
+
+
+class HttpApi(pulumi.ComponentResource):
+    api_id: pulumi.Output[str]
+    url: pulumi.Output[str]
+    execution_arn: pulumi.Output[str]
+    authorizer_id: pulumi.Output[str] | None
+
+    def __init__(
+        self, name: str, args: HttpApiArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("iris:index:HttpApi", name, {}, opts)
+        child = pulumi.ResourceOptions(parent=self)
+
+        # The API; its CORS configuration is the only CORS the deployed service has.
+        api = aws.apigatewayv2.Api(
+            f"{name}-api",
+            name=args.api_name,
+            protocol_type="HTTP",
+            cors_configuration=aws.apigatewayv2.ApiCorsConfigurationArgs(
+                allow_origins=list(args.cors_origins),
+                allow_methods=list(CORS_ALLOW_METHODS),
+                allow_headers=list(CORS_ALLOW_HEADERS),
+                expose_headers=list(CORS_EXPOSE_HEADERS),
+                max_age=CORS_MAX_AGE_SECONDS,
+                allow_credentials=False,
+            ),
+            opts=child,
+        )
+
+        # One access-log line per request, kept no longer than the function's logs.
+        access_logs = aws.cloudwatch.LogGroup(
+            f"{name}-access-logs",
+            name=f"/aws/apigateway/{args.api_name}",
+            retention_in_days=args.log_retention_days,
+            opts=child,
+        )
+
+        # $default: no stage prefix in the path, so the app's routes match as written.
+        aws.apigatewayv2.Stage(
+            f"{name}-stage",
+            api_id=api.id,
+            name="$default",
+            auto_deploy=True,
+            default_route_settings=aws.apigatewayv2.StageDefaultRouteSettingsArgs(
+                throttling_burst_limit=args.throttle_burst_limit,
+                throttling_rate_limit=args.throttle_rate_limit,
+            ),
+            access_log_settings=aws.apigatewayv2.StageAccessLogSettingsArgs(
+                destination_arn=access_logs.arn,
+                format=ACCESS_LOG_FORMAT,
+            ),
+            opts=child,
+        )
+
+        # Hands every routed request to the function as a payload 2.0 event.
+        integration = aws.apigatewayv2.Integration(
+            f"{name}-integration",
+            api_id=api.id,
+            integration_type="AWS_PROXY",
+            integration_method="POST",
+            integration_uri=args.function_invoke_arn,
+            payload_format_version="2.0",
+            timeout_milliseconds=INTEGRATION_TIMEOUT_MS,
+            opts=child,
+        )
+
+        # Lets this API, and no other, invoke the function.
+        aws.lambda_.Permission(
+            f"{name}-invoke-permission",
+            action="lambda:InvokeFunction",
+            function=args.function_name,
+            principal="apigateway.amazonaws.com",
+            source_arn=pulumi.Output.concat(api.execution_arn, "/*/*"),
+            opts=child,
+        )
+
+        self.authorizer_id = None
+        if args.authorizer is not None:
+            authorizer = self._api_key_authorizer(name, api, args.authorizer)
+            self.authorizer_id = authorizer.id
+
+        target = pulumi.Output.concat("integrations/", integration.id)
+        for route_key in OPEN_ROUTES:
+            # An open route: no credentials needed.
+            aws.apigatewayv2.Route(
+                f"{name}-route-{_slug(route_key)}",
+                api_id=api.id,
+                route_key=route_key,
+                target=target,
+                authorization_type="NONE",
+                opts=child,
+            )
+        for route_key in GUARDED_ROUTES:
+            # An IRIS route, behind the X-API-Key authorizer when one is configured.
+            aws.apigatewayv2.Route(
+                f"{name}-route-{_slug(route_key)}",
+                api_id=api.id,
+                route_key=route_key,
+                target=target,
+                authorization_type="CUSTOM" if self.authorizer_id is not None else "NONE",
+                authorizer_id=self.authorizer_id,
+                opts=child,
+            )
+
+        self.api_id = api.id
+        self.execution_arn = api.execution_arn
+        self.url = api.api_endpoint.apply(lambda endpoint: endpoint.rstrip("/"))
+        self.register_outputs(
+            {
+                "api_id": self.api_id,
+                "url": self.url,
+                "execution_arn": self.execution_arn,
+                "authorizer_id": self.authorizer_id,
+            }
+        )
+
+    def _api_key_authorizer(
+        self, name: str, api: aws.apigatewayv2.Api, args: ApiKeyAuthorizerArgs
+    ) -> aws.apigatewayv2.Authorizer:
+        child = pulumi.ResourceOptions(parent=self)
+
+        # Checks X-API-Key with the authorizer function; decisions are cached per key.
+        authorizer = aws.apigatewayv2.Authorizer(
+            f"{name}-authorizer",
+            api_id=api.id,
+            name="x-api-key",
+            authorizer_type="REQUEST",
+            authorizer_uri=args.invoke_arn,
+            authorizer_payload_format_version="2.0",
+            enable_simple_responses=True,
+            identity_sources=[f"$request.header.{API_KEY_HEADER}"],
+            authorizer_result_ttl_in_seconds=args.cache_ttl_seconds,
+            opts=child,
+        )
+
+        # Lets this API's authorizer, and nothing else, invoke the authorizer function.
+        aws.lambda_.Permission(
+            f"{name}-authorizer-permission",
+            action="lambda:InvokeFunction",
+            function=args.function_name,
+            principal="apigateway.amazonaws.com",
+            source_arn=pulumi.Output.concat(api.execution_arn, "/authorizers/", authorizer.id),
+            opts=child,
+        )
+        return authorizer
+
+
+def _slug(route_key: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", route_key.lower()).strip("-")

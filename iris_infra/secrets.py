@@ -1,0 +1,66 @@
+"""Config secrets as SSM SecureStrings: functions get parameter names, never the values."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+
+@dataclass(frozen=True)
+class SecretsArgs:
+    parameter_prefix: str
+    openai_api_key: pulumi.Input[str]
+    api_keys: pulumi.Input[str] | None = None
+
+
+class Secrets(pulumi.ComponentResource):
+    openai_api_key_parameter_name: pulumi.Output[str]
+    openai_api_key_parameter_arn: pulumi.Output[str]
+    api_keys_parameter_name: pulumi.Output[str] | None
+    api_keys_parameter_arn: pulumi.Output[str] | None
+
+    def __init__(
+        self, name: str, args: SecretsArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("iris:index:Secrets", name, {}, opts)
+        child = pulumi.ResourceOptions(parent=self)
+
+        # The OpenAI key, read by the API function once per container.
+        openai_api_key = aws.ssm.Parameter(
+            f"{name}-openai-api-key",
+            name=f"{args.parameter_prefix}/openai-api-key",
+            type="SecureString",
+            tier="Standard",
+            value=pulumi.Output.secret(args.openai_api_key),
+            description="OpenAI API key of the IRIS analysis function",
+            opts=child,
+        )
+        self.openai_api_key_parameter_name = openai_api_key.name
+        self.openai_api_key_parameter_arn = openai_api_key.arn
+
+        self.api_keys_parameter_name = None
+        self.api_keys_parameter_arn = None
+        if args.api_keys is not None:
+            # The accepted X-API-Key values, read only by the authorizer function.
+            api_keys = aws.ssm.Parameter(
+                f"{name}-api-keys",
+                name=f"{args.parameter_prefix}/api-keys",
+                type="SecureString",
+                tier="Standard",
+                value=pulumi.Output.secret(args.api_keys),
+                description="Comma-separated X-API-Key values accepted by the IRIS authorizer",
+                opts=child,
+            )
+            self.api_keys_parameter_name = api_keys.name
+            self.api_keys_parameter_arn = api_keys.arn
+
+        self.register_outputs(
+            {
+                "openai_api_key_parameter_name": self.openai_api_key_parameter_name,
+                "openai_api_key_parameter_arn": self.openai_api_key_parameter_arn,
+                "api_keys_parameter_name": self.api_keys_parameter_name,
+                "api_keys_parameter_arn": self.api_keys_parameter_arn,
+            }
+        )

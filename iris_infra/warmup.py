@@ -1,0 +1,64 @@
+"""An EventBridge schedule that pings the function so a container stays warm.
+
+The handler answers EventBridge's "Scheduled Event" at once, without running Flask.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+
+@dataclass(frozen=True)
+class WarmupScheduleArgs:
+    function_name: pulumi.Input[str]
+    function_arn: pulumi.Input[str]
+    interval_minutes: int
+
+
+class WarmupSchedule(pulumi.ComponentResource):
+    rule_arn: pulumi.Output[str]
+
+    def __init__(
+        self, name: str, args: WarmupScheduleArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("iris:index:WarmupSchedule", name, {}, opts)
+        child = pulumi.ResourceOptions(parent=self)
+
+        # Fires every interval; the event itself is the ping.
+        rule = aws.cloudwatch.EventRule(
+            f"{name}-rule",
+            schedule_expression=rate_expression(args.interval_minutes),
+            description="Keeps a warm container for the IRIS API",
+            opts=child,
+        )
+
+        # Delivers the unmodified scheduled event, which the handler recognises as a ping.
+        aws.cloudwatch.EventTarget(
+            f"{name}-target",
+            rule=rule.name,
+            arn=args.function_arn,
+            opts=child,
+        )
+
+        # Lets this rule, and no other, invoke the function.
+        aws.lambda_.Permission(
+            f"{name}-permission",
+            action="lambda:InvokeFunction",
+            function=args.function_name,
+            principal="events.amazonaws.com",
+            source_arn=rule.arn,
+            opts=child,
+        )
+
+        self.rule_arn = rule.arn
+        self.register_outputs({"rule_arn": self.rule_arn})
+
+
+def rate_expression(minutes: int) -> str:
+    """EventBridge wants the singular unit for 1: `rate(1 minute)`, `rate(5 minutes)`."""
+    if minutes < 1:
+        raise ValueError(f"a warm-up interval must be at least 1 minute, got {minutes}")
+    return f"rate({minutes} minute{'s' if minutes != 1 else ''})"

@@ -1,0 +1,27 @@
+"""CacheTable: on-demand, keyed by `pk`, items expire by TTL, encrypted, PITR only when asked."""
+
+from __future__ import annotations
+
+import pytest
+
+from iris_infra.cache_table import CacheTable, CacheTableArgs
+
+TABLE = "aws:dynamodb/table:Table"
+
+
+@pytest.mark.parametrize("pitr", [False, True])
+def test_the_table_is_an_on_demand_ttl_cache(mocks, resolve, pitr):
+    def program():
+        cache = CacheTable("cache", CacheTableArgs(point_in_time_recovery=pitr))
+        return {"name": cache.table_name, "arn": cache.table_arn}
+
+    outputs = resolve(program)
+    table = mocks.resource(TABLE, "cache-table")
+    assert table.inputs["billingMode"] == "PAY_PER_REQUEST"
+    assert table.inputs["hashKey"] == "pk"
+    assert table.inputs["attributes"] == [{"name": "pk", "type": "S"}]
+    assert table.inputs["ttl"] == {"attributeName": "expires_at", "enabled": True}
+    assert table.inputs["serverSideEncryption"] == {"enabled": True}
+    assert table.inputs["pointInTimeRecovery"] == {"enabled": pitr}
+    assert "readCapacity" not in table.inputs and "writeCapacity" not in table.inputs
+    assert outputs == {"name": table.outputs["name"], "arn": table.outputs["arn"]}

@@ -1,0 +1,193 @@
+"""HttpApi: CORS in one place, open and guarded routes, a $default stage with throttling and
+access logs, and invoke permissions scoped to this API."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from iris_infra.http_api import (
+    CORS_ALLOW_HEADERS,
+    CORS_ALLOW_METHODS,
+    CORS_EXPOSE_HEADERS,
+    CORS_MAX_AGE_SECONDS,
+    ApiKeyAuthorizerArgs,
+    HttpApi,
+    HttpApiArgs,
+)
+
+ROUTE = "aws:apigatewayv2/route:Route"
+PERMISSION = "aws:lambda/permission:Permission"
+FUNCTION_INVOKE_ARN = (
+    "arn:aws:apigateway:eu-west-1:lambda:path/2015-03-31/functions/"
+    "arn:aws:lambda:eu-west-1:123456789012:function:iris-dev/invocations"
+)
+AUTHORIZER_INVOKE_ARN = FUNCTION_INVOKE_ARN.replace("iris-dev", "iris-dev-authorizer")
+
+
+def build(resolve, *, with_authorizer=False, origins=("https://app.example.com",)):
+    authorizer = (
+        ApiKeyAuthorizerArgs(
+            function_name="iris-dev-authorizer",
+            invoke_arn=AUTHORIZER_INVOKE_ARN,
+            cache_ttl_seconds=300,
+        )
+        if with_authorizer
+        else None
+    )
+
+    def program():
+        api = HttpApi(
+            "web",
+            HttpApiArgs(
+                api_name="iris-dev",
+                function_name="iris-dev",
+                function_invoke_arn=FUNCTION_INVOKE_ARN,
+                cors_origins=origins,
+                throttle_burst_limit=10,
+                throttle_rate_limit=5,
+                log_retention_days=7,
+                authorizer=authorizer,
+            ),
+        )
+        return {
+            "url": api.url,
+            "api_id": api.api_id,
+            "execution_arn": api.execution_arn,
+            "authorizer_id": api.authorizer_id,
+        }
+
+    return resolve(program)
+
+
+def routes(mocks):
+    return {route.inputs["routeKey"]: route.inputs for route in mocks.of_type(ROUTE)}
+
+
+def test_cors_is_configured_on_the_api(mocks, resolve):
+    build(resolve, origins=("https://app.example.com", "http://localhost:5173"))
+    api = mocks.resource("aws:apigatewayv2/api:Api", "web-api")
+    assert api.inputs["protocolType"] == "HTTP"
+    assert api.inputs["corsConfiguration"] == {
+        "allowOrigins": ["https://app.example.com", "http://localhost:5173"],
+        "allowMethods": ["GET", "POST", "OPTIONS"],
+        "allowHeaders": ["content-type", "x-api-key"],
+        "exposeHeaders": ["x-request-id"],
+        "maxAge": 600,
+        "allowCredentials": False,
+    }
+
+
+def test_the_cors_constants_are_what_the_local_run_mirrors():
+    assert CORS_ALLOW_METHODS == ("GET", "POST", "OPTIONS")
+    assert CORS_ALLOW_HEADERS == ("content-type", "x-api-key")
+    assert CORS_EXPOSE_HEADERS == ("x-request-id",)
+    assert CORS_MAX_AGE_SECONDS == 600
+
+
+def test_the_url_has_no_trailing_slash(mocks, resolve):
+    outputs = build(resolve)
+    api = mocks.resource("aws:apigatewayv2/api:Api", "web-api")
+    assert outputs["url"] == api.outputs["apiEndpoint"]
+    assert outputs["url"].startswith("https://") and not outputs["url"].endswith("/")
+
+
+def test_the_default_stage_throttles_and_logs_every_request(mocks, resolve):
+    build(resolve)
+    stage = mocks.resource("aws:apigatewayv2/stage:Stage", "web-stage")
+    access_logs = mocks.resource("aws:cloudwatch/logGroup:LogGroup", "web-access-logs")
+    assert stage.inputs["name"] == "$default"
+    assert stage.inputs["autoDeploy"] is True
+    assert stage.inputs["defaultRouteSettings"] == {
+        "throttlingBurstLimit": 10,
+        "throttlingRateLimit": 5,
+    }
+    assert stage.inputs["accessLogSettings"]["destinationArn"] == access_logs.outputs["arn"]
+    log_format = json.loads(stage.inputs["accessLogSettings"]["format"])
+    assert log_format["requestId"] == "$context.requestId"
+    assert log_format["status"] == "$context.status"
+    assert access_logs.inputs["retentionInDays"] == 7
+
+
+def test_the_integration_is_a_payload_2_proxy_within_the_30_second_limit(mocks, resolve):
+    build(resolve)
+    integration = mocks.resource("aws:apigatewayv2/integration:Integration", "web-integration")
+    assert integration.inputs["integrationType"] == "AWS_PROXY"
+    assert integration.inputs["integrationUri"] == FUNCTION_INVOKE_ARN
+    assert integration.inputs["payloadFormatVersion"] == "2.0"
+    assert 0 < integration.inputs["timeoutMilliseconds"] <= 30_000
+
+
+@pytest.mark.parametrize("with_authorizer", [False, True])
+def test_the_contract_routes_all_reach_the_function(mocks, resolve, with_authorizer):
+    build(resolve, with_authorizer=with_authorizer)
+    integration = mocks.resource("aws:apigatewayv2/integration:Integration", "web-integration")
+    found = routes(mocks)
+    assert set(found) == {
+        "GET /health",
+        "GET /api/iris/health",
+        "POST /api/iris/analyze",
+        "$default",
+    }
+    for route in found.values():
+        assert route["target"] == f"integrations/{integration.id}"
+
+
+def test_without_api_keys_every_route_is_open(mocks, resolve):
+    outputs = build(resolve)
+    assert outputs["authorizer_id"] is None
+    assert not mocks.of_type("aws:apigatewayv2/authorizer:Authorizer")
+    assert {route["authorizationType"] for route in routes(mocks).values()} == {"NONE"}
+
+
+def test_with_api_keys_the_iris_routes_are_guarded_and_health_stays_open(mocks, resolve):
+    outputs = build(resolve, with_authorizer=True)
+    found = routes(mocks)
+    for key in ("GET /api/iris/health", "POST /api/iris/analyze"):
+        assert found[key]["authorizationType"] == "CUSTOM"
+        assert found[key]["authorizerId"] == outputs["authorizer_id"]
+    for key in ("GET /health", "$default"):
+        assert found[key]["authorizationType"] == "NONE"
+        assert "authorizerId" not in found[key]
+
+
+def test_no_any_or_options_route_sits_behind_the_authorizer(mocks, resolve):
+    build(resolve, with_authorizer=True)
+    for key, route in routes(mocks).items():
+        if route["authorizationType"] != "NONE":
+            method = key.split(" ", 1)[0]
+            assert method not in {"ANY", "OPTIONS", "$default"}, key
+
+
+def test_the_authorizer_checks_the_api_key_header(mocks, resolve):
+    build(resolve, with_authorizer=True)
+    authorizer = mocks.resource("aws:apigatewayv2/authorizer:Authorizer", "web-authorizer")
+    api = mocks.resource("aws:apigatewayv2/api:Api", "web-api")
+    assert authorizer.inputs["apiId"] == api.id
+    assert authorizer.inputs["authorizerType"] == "REQUEST"
+    assert authorizer.inputs["authorizerUri"] == AUTHORIZER_INVOKE_ARN
+    assert authorizer.inputs["authorizerPayloadFormatVersion"] == "2.0"
+    assert authorizer.inputs["enableSimpleResponses"] is True
+    assert authorizer.inputs["identitySources"] == ["$request.header.x-api-key"]
+    assert authorizer.inputs["authorizerResultTtlInSeconds"] == 300
+
+
+def test_only_this_api_may_invoke_the_function(mocks, resolve):
+    outputs = build(resolve)
+    (permission,) = mocks.of_type(PERMISSION)
+    assert permission.inputs["function"] == "iris-dev"
+    assert permission.inputs["principal"] == "apigateway.amazonaws.com"
+    assert permission.inputs["action"] == "lambda:InvokeFunction"
+    assert permission.inputs["sourceArn"] == f"{outputs['execution_arn']}/*/*"
+    assert outputs["execution_arn"].startswith("arn:aws:execute-api:")
+
+
+def test_only_this_apis_authorizer_may_invoke_the_authorizer_function(mocks, resolve):
+    outputs = build(resolve, with_authorizer=True)
+    permission = mocks.resource(PERMISSION, "web-authorizer-permission")
+    assert permission.inputs["function"] == "iris-dev-authorizer"
+    assert permission.inputs["principal"] == "apigateway.amazonaws.com"
+    assert permission.inputs["sourceArn"] == (
+        f"{outputs['execution_arn']}/authorizers/{outputs['authorizer_id']}"
+    )
