@@ -1,7 +1,132 @@
-"""POST /api/iris/analyze."""
+"""POST /api/iris/analyze: validate the text, answer from the cache or the analyzer.
+
+The analyzer and the cache live on the app (one per container) and are built on the first
+analyze request, so `/health` and cold starts never pay for the LLM SDK or boto3.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from flask import Blueprint, current_app, request
+from werkzeug.exceptions import BadRequest
+
+from iris.cache import Cache, build_cache, cache_key
+from iris.errors import ApiError
+from iris.llm import (
+    PROMPT_VERSION,
+    Analysis,
+    Analyzer,
+    AnalyzerError,
+    answer_identity,
+    build_analyzer,
+)
+from iris.settings import Settings
+
+__all__ = ["MAX_TEXT_CHARS", "SERVICE_EXTENSION", "AnalysisService", "analyze_bp"]
 
 analyze_bp = Blueprint("analyze", __name__)
+log = logging.getLogger("iris")
+
+# About 5,000 tokens of English: enough for a long document, short of a runaway bill.
+MAX_TEXT_CHARS = 20_000
+SERVICE_EXTENSION = "iris.analysis"
+
+
+class AnalysisService:
+    """The cache and the analyzer of one app; the analyzer is built on the first cache miss.
+
+    A build that fails (no key, unreadable SSM parameter) is retried on the next request.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        cache: Cache | None = None,
+        analyzer_factory: Callable[[Settings], Analyzer] = build_analyzer,
+    ) -> None:
+        self.settings = settings
+        self.cache = cache if cache is not None else build_cache(settings)
+        self._identity = answer_identity(settings)
+        self._analyzer_factory = analyzer_factory
+        self._analyzer: Analyzer | None = None
+        self._lock = threading.Lock()
+
+    def analyze(self, text: str) -> tuple[Analysis, bool]:
+        """(analysis, whether it came from the cache); only successful analyses are stored."""
+        key = cache_key(self._identity, text)
+        entry = self.cache.get(key)
+        if entry is not None:
+            return entry.as_analysis(), True
+        analysis = self.analyzer().analyze(text)
+        self.cache.put(key, analysis)
+        return analysis, False
+
+    def analyzer(self) -> Analyzer:
+        if self._analyzer is None:
+            with self._lock:
+                if self._analyzer is None:
+                    self._analyzer = self._analyzer_factory(self.settings)
+        return self._analyzer
+
+
+def analysis_service() -> AnalysisService:
+    extensions = current_app.extensions
+    service = extensions.get(SERVICE_EXTENSION)
+    if service is None:
+        service = extensions.setdefault(
+            SERVICE_EXTENSION, AnalysisService(extensions["iris.settings"])
+        )
+    return service
+
+
+@analyze_bp.post("/api/iris/analyze")
+def analyze() -> dict[str, Any]:
+    text = _requested_text()
+    try:
+        analysis, cached = analysis_service().analyze(text)
+    except AnalyzerError as error:
+        # The detail (error type, upstream status and request id) is for the log only.
+        level = logging.ERROR if error.status == 503 else logging.WARNING
+        log.log(level, "analysis failed", extra={"code": error.code, **error.detail})
+        raise ApiError(error.status, error.code, error.message) from None
+    return {
+        "analysis": analysis.analysis,
+        "model": analysis.model,
+        "cached": cached,
+        "promptVersion": PROMPT_VERSION,
+    }
+
+
+def _requested_text() -> str:
+    if not request.is_json:
+        raise ApiError(
+            415,
+            "unsupported_media_type",
+            "The request body must be JSON (Content-Type: application/json).",
+        )
+    try:
+        payload = request.get_json()
+    except BadRequest:
+        raise ApiError(400, "invalid_json", "The request body is not valid JSON.") from None
+    if not isinstance(payload, dict):
+        raise ApiError(
+            400, "invalid_field", 'The request body must be a JSON object like {"text": "..."}.'
+        )
+    text = payload.get("text")
+    if not isinstance(text, str) or not text.strip():
+        raise ApiError(
+            400, "invalid_field", "The field 'text' is required and must be a non-blank string."
+        )
+    if len(text) > MAX_TEXT_CHARS:
+        raise ApiError(
+            400,
+            "text_too_long",
+            f"The field 'text' is {len(text):,} characters long; the limit is "
+            f"{MAX_TEXT_CHARS:,} characters.",
+        )
+    return text

@@ -1,0 +1,215 @@
+"""The analysis cache: an in-process LRU, optionally in front of a DynamoDB table.
+
+The same text asked with the same model, prompt and limits gets the stored answer instead of
+a second (slow, paid) LLM call. The DynamoDB table outlives containers; any failure there
+costs a cache miss, never the request. Flask-free; boto3 is imported on first use.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from iris.llm import Analysis
+from iris.settings import Settings
+
+__all__ = [
+    "Cache",
+    "CacheEntry",
+    "DynamoDBCache",
+    "MemoryCache",
+    "TieredCache",
+    "build_cache",
+    "cache_key",
+]
+
+log = logging.getLogger("iris")
+
+Clock = Callable[[], float]
+MEMORY_ENTRIES = 256
+
+
+@dataclass(frozen=True)
+class CacheEntry:
+    analysis: str
+    model: str
+    expires_at: float
+
+    def as_analysis(self) -> Analysis:
+        return Analysis(analysis=self.analysis, model=self.model)
+
+
+class Cache(Protocol):
+    def get(self, key: str) -> CacheEntry | None: ...
+
+    def put(self, key: str, analysis: Analysis) -> None: ...
+
+
+def cache_key(identity: Mapping[str, Any], text: str) -> str:
+    """sha256 of a canonical JSON of everything that changes the answer, the text included."""
+    canonical = json.dumps(
+        {**identity, "text": text}, sort_keys=True, separators=(",", ":"), ensure_ascii=False
+    )
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def build_cache(settings: Settings, clock: Clock = time.time) -> Cache:
+    """Memory only for local runs; memory in front of DynamoDB when IRIS_CACHE_TABLE is set."""
+    ttl_seconds = settings.cache_ttl_hours * 3600
+    memory = MemoryCache(ttl_seconds, clock=clock)
+    if not settings.cache_table:
+        return memory
+    return TieredCache(memory, DynamoDBCache(settings.cache_table, settings.cache_ttl_hours, clock))
+
+
+class MemoryCache:
+    """A bounded LRU whose entries expire; thread-safe for `flask run`."""
+
+    def __init__(
+        self, ttl_seconds: float, max_entries: int = MEMORY_ENTRIES, clock: Clock = time.time
+    ) -> None:
+        self._ttl_seconds = ttl_seconds
+        self._max_entries = max_entries
+        self._clock = clock
+        self._entries: OrderedDict[str, CacheEntry] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, key: str) -> CacheEntry | None:
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None:
+                return None
+            if entry.expires_at <= self._clock():
+                del self._entries[key]
+                return None
+            self._entries.move_to_end(key)
+            return entry
+
+    def put(self, key: str, analysis: Analysis) -> None:
+        expires_at = self._clock() + self._ttl_seconds
+        self.remember(key, CacheEntry(analysis.analysis, analysis.model, expires_at))
+
+    def remember(self, key: str, entry: CacheEntry) -> None:
+        """Store an entry with its own expiry (one read from a slower tier keeps that tier's)."""
+        with self._lock:
+            self._entries[key] = entry
+            self._entries.move_to_end(key)
+            while len(self._entries) > self._max_entries:
+                self._entries.popitem(last=False)
+
+
+class DynamoDBCache:
+    """Items keyed by `pk`; `expires_at` (epoch seconds) is the table's TTL attribute.
+
+    DynamoDB deletes expired items only eventually, so an item past `expires_at` is a miss too.
+    """
+
+    # A cache that waits longer than the LLM call it saves is no cache: fail fast, then miss.
+    _CLIENT_CONFIG = {
+        "connect_timeout": 1,
+        "read_timeout": 2,
+        "retries": {"mode": "standard", "max_attempts": 2},
+    }
+
+    def __init__(self, table_name: str, ttl_hours: int, clock: Clock = time.time) -> None:
+        self.table_name = table_name
+        self._ttl_seconds = ttl_hours * 3600
+        self._clock = clock
+        self._client: Any = None
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> CacheEntry | None:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            answer = self.client().get_item(
+                TableName=self.table_name,
+                Key={"pk": {"S": key}},
+            )
+        except (BotoCoreError, ClientError) as error:
+            self._warn("cache read failed", error)
+            return None
+        item = answer.get("Item")
+        if not item:
+            return None
+        try:
+            entry = CacheEntry(
+                analysis=item["analysis"]["S"],
+                model=item["model"]["S"],
+                expires_at=float(item["expires_at"]["N"]),
+            )
+        except (KeyError, ValueError):
+            log.warning("cache item malformed", extra={"cache_table": self.table_name})
+            return None
+        return entry if entry.expires_at > self._clock() else None
+
+    def put(self, key: str, analysis: Analysis) -> None:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        now = int(self._clock())
+        try:
+            self.client().put_item(
+                TableName=self.table_name,
+                Item={
+                    "pk": {"S": key},
+                    "analysis": {"S": analysis.analysis},
+                    "model": {"S": analysis.model},
+                    "created_at": {"N": str(now)},
+                    "expires_at": {"N": str(now + self._ttl_seconds)},
+                },
+            )
+        except (BotoCoreError, ClientError) as error:
+            self._warn("cache write failed", error)
+
+    def client(self) -> Any:
+        """The DynamoDB client, created on first use and kept for the life of the container."""
+        if self._client is None:
+            with self._lock:
+                if self._client is None:
+                    import boto3
+                    from botocore.config import Config
+
+                    self._client = boto3.client("dynamodb", config=Config(**self._CLIENT_CONFIG))
+        return self._client
+
+    def _warn(self, message: str, error: Exception) -> None:
+        # ClientError carries AWS's error code (throttling, missing table, access denied).
+        code = getattr(error, "response", {}).get("Error", {}).get("Code")
+        log.warning(
+            message,
+            extra={
+                "cache_table": self.table_name,
+                "error_type": type(error).__name__,
+                "error_code": code,
+            },
+        )
+
+
+class TieredCache:
+    """Memory in front of a persistent cache: a hit below fills memory with the same expiry."""
+
+    def __init__(self, front: MemoryCache, back: Cache) -> None:
+        self.front = front
+        self.back = back
+
+    def get(self, key: str) -> CacheEntry | None:
+        entry = self.front.get(key)
+        if entry is None:
+            entry = self.back.get(key)
+            if entry is not None:
+                self.front.remember(key, entry)
+        return entry
+
+    def put(self, key: str, analysis: Analysis) -> None:
+        self.front.put(key, analysis)
+        self.back.put(key, analysis)
