@@ -15,6 +15,7 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
+from iris import parameters
 from iris.logs import configure_logging, request_id_var
 from iris.parameters import read_secure_parameter
 
@@ -103,8 +104,9 @@ def accepted_keys() -> tuple[str, ...]:
 
 
 def reset_keys_cache() -> None:
-    """Forget the keys, as a new container would (for tests and key-rotation drills)."""
+    """Forget the keys and the parameter values, as a new container would (for tests)."""
     accepted_keys.cache_clear()
+    parameters.read_secure_parameter.cache_clear()
 
 
 def _request_fields(event: Mapping[str, Any]) -> dict[str, Any]:

@@ -222,56 +222,62 @@ def test_keys_are_read_from_the_ssm_secure_string(ssm_keys: Any) -> None:
     }
 
 
-def test_ssm_is_read_once_per_container(
-    ssm_keys: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
+@pytest.fixture
+def ssm_reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The names of the GetParameter calls made through boto3's default session."""
+    session = boto3.session.Session()
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", session)
     reads: list[str] = []
+    session.events.register(
+        "before-parameter-build.ssm.GetParameter", lambda params, **_: reads.append(params["Name"])
+    )
+    return reads
 
-    def counting_read(name: str) -> str:
-        reads.append(name)
-        return ssm_keys.get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"]
 
-    monkeypatch.setattr(authorizer, "read_secure_parameter", counting_read)
-
+def test_ssm_is_read_once_per_container(
+    ssm_keys: Any, ssm_reads: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
     answers = [
         authorizer.handler(authorizer_event(key), LambdaContext()) for key in [KEY_1, KEY_2] * 25
     ]
 
-    assert reads == [PARAMETER]
+    assert ssm_reads == [PARAMETER]
     assert all(answer["isAuthorized"] for answer in answers)
-    # Rotating the parameter reaches a container only when it starts again.
+    # A rotated parameter reaches a container only when it starts again.
     ssm_keys.put_parameter(Name=PARAMETER, Value=KEY_2, Type="SecureString", Overwrite=True)
     assert authorizer.handler(authorizer_event(KEY_1), LambdaContext())["isAuthorized"] is True
     authorizer.reset_keys_cache()
     assert authorizer.handler(authorizer_event(KEY_1), LambdaContext()) == {"isAuthorized": False}
-    assert reads == [PARAMETER, PARAMETER]
-    assert KEY_1 not in capsys.readouterr().out
+    assert authorizer.handler(authorizer_event(KEY_2), LambdaContext())["isAuthorized"] is True
+    assert ssm_reads == [PARAMETER, PARAMETER]
+    out = capsys.readouterr().out
+    assert KEY_1 not in out and KEY_2 not in out
 
 
 def test_an_unreadable_parameter_denies_and_is_retried(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    ssm_keys: Any, ssm_reads: list[str], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    attempts: list[str] = []
-
-    def failing_read(name: str) -> str:
-        attempts.append(name)
-        raise PermissionError("AccessDeniedException")
-
-    monkeypatch.setenv("IRIS_API_KEYS_PARAM", PARAMETER)
-    monkeypatch.setattr(authorizer, "read_secure_parameter", failing_read)
+    ssm_keys.delete_parameter(Name=PARAMETER)
 
     for _ in range(2):
         assert authorizer.handler(authorizer_event(KEY_1), LambdaContext()) == {
             "isAuthorized": False
         }
+    ssm_keys.put_parameter(Name=PARAMETER, Value=KEY_1, Type="SecureString")
+    recovered = authorizer.handler(authorizer_event(KEY_1), LambdaContext())
 
-    assert attempts == [PARAMETER, PARAMETER]
+    assert recovered["isAuthorized"] is True
+    assert ssm_reads == [PARAMETER] * 3
     logged = log_entries(capsys.readouterr().out)
     assert [entry["error_type"] for entry in logged if entry["level"] == "ERROR"] == [
-        "PermissionError",
-        "PermissionError",
+        "SecureParameterError",
+        "SecureParameterError",
     ]
-    assert {entry["reason"] for entry in decisions(logged)} == {"keys_unavailable"}
+    assert [entry["reason"] for entry in decisions(logged)] == [
+        "keys_unavailable",
+        "keys_unavailable",
+        "match",
+    ]
 
 
 def test_the_authorizer_imports_neither_flask_nor_boto3() -> None:
