@@ -1,0 +1,84 @@
+"""A raw HTTP client and a recording Lambda handler for the local API's tests.
+
+http.client rather than urllib: the tests send repeated headers, OPTIONS preflights and
+chunked bodies, and read repeated response headers.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from local_api.gateway import LambdaHandler
+
+ALLOWED_ORIGIN = "http://localhost:5173"
+OTHER_ORIGIN = "https://evil.example"
+
+
+@dataclass
+class Reply:
+    status: int
+    headers: http.client.HTTPMessage
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+def call(
+    base_url: str,
+    method: str,
+    path: str,
+    *,
+    headers: Sequence[tuple[str, str]] = (),
+    body: bytes | None = None,
+    chunked: bool = False,
+) -> Reply:
+    """Send one request exactly as given (repeated headers stay repeated)."""
+    url = urlsplit(base_url)
+    connection = http.client.HTTPConnection(url.hostname, url.port, timeout=30)
+    try:
+        connection.putrequest(method, path, skip_accept_encoding=True)
+        for name, value in headers:
+            connection.putheader(name, value)
+        if body is not None:
+            if chunked:
+                connection.putheader("Transfer-Encoding", "chunked")
+            else:
+                connection.putheader("Content-Length", str(len(body)))
+        connection.endheaders()
+        if body is not None:
+            if chunked:
+                half = len(body) // 2
+                for chunk in (body[:half], body[half:], b""):
+                    connection.send(f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n")
+            else:
+                connection.send(body)
+        response = connection.getresponse()
+        return Reply(response.status, response.headers, response.read())
+    finally:
+        connection.close()
+
+
+@dataclass
+class Recorder:
+    """A Lambda handler that records each event, then answers with `handler` (or 200 "{}")."""
+
+    handler: LambdaHandler | None = None
+    events: list[dict[str, Any]] = field(default_factory=list)
+    contexts: list[Any] = field(default_factory=list)
+
+    def __call__(self, event: dict[str, Any], context: Any) -> Any:
+        self.events.append(event)
+        self.contexts.append(context)
+        if self.handler is None:
+            return {
+                "statusCode": 200,
+                "headers": {"content-type": "application/json"},
+                "body": "{}",
+            }
+        return self.handler(event, context)

@@ -1,0 +1,84 @@
+"""`python -m local_api`: the README's first command, started and stopped as a user would."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from local_api import PROJECT_DIR
+from local_api.__main__ import main
+from tests.local_api.support import call
+
+STARTUP_TIMEOUT_S = 60
+URL = re.compile(r"http://127\.0\.0\.1:(\d+)")
+
+
+def read_line(stream, timeout_s: float) -> str:
+    """One line from a subprocess pipe, or "" when none comes in time."""
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.append(stream.readline()), daemon=True)
+    reader.start()
+    reader.join(timeout_s)
+    return lines[0] if lines else ""
+
+
+def test_the_command_serves_until_ctrl_c_and_exits_cleanly() -> None:
+    env = {**os.environ, "IRIS_API_KEYS": "never-printed-key-7f3a", "PYTHONUNBUFFERED": "1"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "local_api", "--stack", "dev", "--port", "0"],
+        cwd=PROJECT_DIR,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        banner = read_line(process.stdout, STARTUP_TIMEOUT_S)
+        match = URL.search(banner)
+        assert match, f"no URL in the start-up line {banner!r}"
+        base_url = match.group(0)
+
+        health = call(base_url, "GET", "/health")
+        guarded = call(base_url, "GET", "/api/iris/health")
+
+        process.send_signal(signal.SIGINT)
+        stdout, stderr = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+
+    assert health.status == 200 and health.json() == {"status": "ok"}
+    assert guarded.status == 401
+    assert match.group(1) != "0"
+    for shown in ("stack dev", "http://localhost:5173", "offline", "API keys: enforced"):
+        assert shown in banner
+    assert "never-printed-key-7f3a" not in banner + stdout + stderr
+    assert process.returncode == 0
+    assert "Traceback" not in stderr
+
+
+def test_a_missing_stack_file_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--stack", "no-such-stack", "--port", "0"]) == 2
+
+    err = capsys.readouterr().err
+    assert err.startswith("local_api: error: ")
+    assert str(Path(PROJECT_DIR) / "Pulumi.no-such-stack.yaml") in err
+    assert "Traceback" not in err
+
+
+def test_an_invalid_setting_is_a_clear_error(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("IRIS_LLM_PROVIDER", "magic")
+
+    assert main(["--cors-origins", "http://localhost:5173", "--port", "0"]) == 2
+
+    assert "IRIS_LLM_PROVIDER='magic'" in capsys.readouterr().err

@@ -1,0 +1,118 @@
+"""The CORS origins come from the stack file, with errors that name the file and the key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from local_api import PROJECT_DIR
+from local_api.stack import StackConfigError, load_cors_origins, validate_origins
+
+
+def write_stack(directory: Path, text: str, stack: str = "dev") -> Path:
+    path = directory / f"Pulumi.{stack}.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "\n    - http://localhost:5173\n    - https://app.example.com",
+        ' \'["http://localhost:5173", "https://app.example.com"]\'',
+        " http://localhost:5173, https://app.example.com",
+    ],
+    ids=["yaml-list", "json-string", "comma-string"],
+)
+def test_origins_are_read_in_every_form_pulumi_stores(tmp_path: Path, value: str) -> None:
+    write_stack(tmp_path, f"config:\n  aws:region: us-east-1\n  iris-infra:corsOrigins:{value}\n")
+
+    assert load_cors_origins("dev", tmp_path) == (
+        "http://localhost:5173",
+        "https://app.example.com",
+    )
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_the_repository_stacks_can_be_served(stack: str) -> None:
+    origins = load_cors_origins(stack, PROJECT_DIR)
+
+    assert origins and all(origin.startswith(("http://", "https://")) for origin in origins)
+
+
+def test_a_missing_stack_file_is_named(tmp_path: Path) -> None:
+    with pytest.raises(StackConfigError) as error:
+        load_cors_origins("staging", tmp_path)
+
+    message = str(error.value)
+    assert str(tmp_path / "Pulumi.staging.yaml") in message
+    assert "iris-infra:corsOrigins" in message and "--cors-origins" in message
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["config:\n  aws:region: us-east-1\n", "", "config: []\n", "other: 1\n"],
+    ids=["no-key", "empty-file", "config-not-a-mapping", "no-config"],
+)
+def test_a_missing_key_is_named_with_its_file(tmp_path: Path, text: str) -> None:
+    path = write_stack(tmp_path, text)
+
+    with pytest.raises(StackConfigError, match="iris-infra:corsOrigins") as error:
+        load_cors_origins("dev", tmp_path)
+
+    assert str(path) in str(error.value)
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        ("\n    - https://app.example.com/", "not an origin"),
+        ("\n    - https://app.example.com/path", "not an origin"),
+        ("\n    - app.example.com", "not an origin"),
+        ("\n    - ftp://app.example.com", "not an origin"),
+        ("\n    - '*'\n    - https://app.example.com", "mixes '*'"),
+        (" []", "is empty"),
+        ("\n    a: b", "not a list of origins"),
+        ("\n    - 5173", "not a list of origins"),
+    ],
+)
+def test_invalid_origins_are_refused_naming_file_and_key(
+    tmp_path: Path, value: str, problem: str
+) -> None:
+    path = write_stack(tmp_path, f"config:\n  iris-infra:corsOrigins:{value}\n")
+
+    with pytest.raises(StackConfigError, match=problem) as error:
+        load_cors_origins("dev", tmp_path)
+
+    assert f"iris-infra:corsOrigins in {path}" in str(error.value)
+
+
+def test_invalid_yaml_is_refused_naming_the_file(tmp_path: Path) -> None:
+    path = write_stack(tmp_path, "config: [unclosed\n")
+
+    with pytest.raises(StackConfigError, match="cannot be read as YAML") as error:
+        load_cors_origins("dev", tmp_path)
+
+    assert str(path) in str(error.value)
+
+
+@pytest.mark.parametrize(
+    ("raw", "origins"),
+    [
+        (
+            "http://localhost:3000, http://127.0.0.1:3000",
+            ("http://localhost:3000", "http://127.0.0.1:3000"),
+        ),
+        ("*", ("*",)),
+    ],
+)
+def test_the_command_line_list_is_read_as_comma_separated(
+    raw: str, origins: tuple[str, ...]
+) -> None:
+    assert validate_origins(raw, source="--cors-origins") == origins
+
+
+def test_the_command_line_list_is_validated_the_same_way() -> None:
+    with pytest.raises(StackConfigError, match="--cors-origins: 'localhost:3000' is not an origin"):
+        validate_origins("localhost:3000", source="--cors-origins")
