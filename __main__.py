@@ -1,0 +1,22 @@
+"""IRIS on AWS Lambda.
+
+Deploys the backend's container image to ECR, its secrets to SSM, a DynamoDB analysis cache, the
+API function (plus an X-API-Key authorizer when apiKeys is set), an API Gateway HTTP API in front
+of it and an optional warm-up schedule. The configuration is validated before anything is declared.
+"""
+
+from __future__ import annotations
+
+import pulumi
+
+from iris_infra import StackConfig, build_stack
+
+config = StackConfig.from_pulumi()
+outputs = build_stack(config)
+
+pulumi.export("apiUrl", outputs.api_url)
+pulumi.export("healthUrl", outputs.health_url)
+pulumi.export("analyzeUrl", outputs.analyze_url)
+pulumi.export("functionName", outputs.function_name)
+pulumi.export("imageUri", outputs.image_uri)
+pulumi.export("corsOrigins", outputs.cors_origins)

@@ -1,0 +1,30 @@
+"""The IRIS stack's components and its typed configuration."""
+
+from iris_infra.cache_table import CacheTable, CacheTableArgs
+from iris_infra.config import ConfigError, StackConfig
+from iris_infra.container_image import ContainerImage, ContainerImageArgs
+from iris_infra.function import Function, FunctionArgs
+from iris_infra.http_api import ApiKeyAuthorizerArgs, HttpApi, HttpApiArgs
+from iris_infra.secrets import Secrets, SecretsArgs
+from iris_infra.stack import StackOutputs, build_stack
+from iris_infra.warmup import WarmupSchedule, WarmupScheduleArgs
+
+__all__ = [
+    "ApiKeyAuthorizerArgs",
+    "CacheTable",
+    "CacheTableArgs",
+    "ConfigError",
+    "ContainerImage",
+    "ContainerImageArgs",
+    "Function",
+    "FunctionArgs",
+    "HttpApi",
+    "HttpApiArgs",
+    "Secrets",
+    "SecretsArgs",
+    "StackConfig",
+    "StackOutputs",
+    "WarmupSchedule",
+    "WarmupScheduleArgs",
+    "build_stack",
+]

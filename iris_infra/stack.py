@@ -1,0 +1,145 @@
+"""The whole stack, declared from one validated StackConfig (so tests can build several)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+
+from iris_infra.cache_table import CacheTable, CacheTableArgs
+from iris_infra.config import StackConfig
+from iris_infra.container_image import ContainerImage, ContainerImageArgs
+from iris_infra.function import Function, FunctionArgs
+from iris_infra.http_api import ApiKeyAuthorizerArgs, HttpApi, HttpApiArgs
+from iris_infra.secrets import Secrets, SecretsArgs
+from iris_infra.warmup import WarmupSchedule, WarmupScheduleArgs
+
+HEALTH_PATH = "/health"
+ANALYZE_PATH = "/api/iris/analyze"
+
+# The authorizer only compares a header with a cached parameter: small and quick is enough.
+AUTHORIZER_MEMORY_MB = 256
+AUTHORIZER_TIMEOUT_SECONDS = 10
+AUTHORIZER_COMMAND = "authorizer.handler"
+
+
+@dataclass(frozen=True)
+class StackOutputs:
+    """What the frontend and operators read with `pulumi stack output --json`."""
+
+    api_url: pulumi.Output[str]
+    health_url: pulumi.Output[str]
+    analyze_url: pulumi.Output[str]
+    function_name: pulumi.Output[str]
+    image_uri: pulumi.Output[str]
+    cors_origins: list[str]
+
+
+def api_environment(
+    config: StackConfig,
+    openai_api_key_parameter_name: pulumi.Input[str],
+    cache_table_name: pulumi.Input[str],
+) -> dict[str, pulumi.Input[str]]:
+    """The API function's environment: settings and the key's parameter name, never the key."""
+    return {
+        "IRIS_LLM_PROVIDER": "openai",
+        "OPENAI_MODEL": config.openai_model,
+        "OPENAI_MAX_TOKENS": str(config.openai_max_tokens),
+        "OPENAI_TIMEOUT_S": f"{config.openai_timeout_seconds:g}",
+        "OPENAI_MAX_RETRIES": str(config.openai_max_retries),
+        "OPENAI_API_KEY_PARAM": openai_api_key_parameter_name,
+        "IRIS_CACHE_TABLE": cache_table_name,
+        "IRIS_CACHE_TTL_HOURS": str(config.cache_ttl_hours),
+    }
+
+
+def build_stack(config: StackConfig) -> StackOutputs:
+    prefix = config.name_prefix
+
+    image = ContainerImage(
+        "iris-image",
+        ContainerImageArgs(platform=config.platform, force_delete=not config.is_production),
+    )
+    secrets = Secrets(
+        "iris-secrets",
+        SecretsArgs(
+            parameter_prefix=config.parameter_prefix,
+            openai_api_key=config.openai_api_key,
+            api_keys=config.api_keys,
+        ),
+    )
+    cache = CacheTable("iris-cache", CacheTableArgs(point_in_time_recovery=config.is_production))
+    api_function = Function(
+        "iris-api-function",
+        FunctionArgs(
+            function_name=prefix,
+            description="IRIS analysis API (Flask behind Mangum)",
+            image_uri=image.image_uri,
+            architecture=config.architecture,
+            memory_mb=config.memory_mb,
+            timeout_seconds=config.timeout_seconds,
+            log_retention_days=config.log_retention_days,
+            environment=api_environment(
+                config, secrets.openai_api_key_parameter_name, cache.table_name
+            ),
+            parameter_arns=[secrets.openai_api_key_parameter_arn],
+            table_arn=cache.table_arn,
+            reserved_concurrency=config.reserved_concurrency,
+        ),
+    )
+
+    authorizer = None
+    if secrets.api_keys_parameter_name is not None and secrets.api_keys_parameter_arn is not None:
+        authorizer_function = Function(
+            "iris-authorizer-function",
+            FunctionArgs(
+                function_name=f"{prefix}-authorizer",
+                description="IRIS X-API-Key authorizer",
+                image_uri=image.image_uri,
+                command=AUTHORIZER_COMMAND,
+                architecture=config.architecture,
+                memory_mb=AUTHORIZER_MEMORY_MB,
+                timeout_seconds=AUTHORIZER_TIMEOUT_SECONDS,
+                log_retention_days=config.log_retention_days,
+                environment={"IRIS_API_KEYS_PARAM": secrets.api_keys_parameter_name},
+                parameter_arns=[secrets.api_keys_parameter_arn],
+            ),
+        )
+        authorizer = ApiKeyAuthorizerArgs(
+            function_name=authorizer_function.function_name,
+            invoke_arn=authorizer_function.invoke_arn,
+            cache_ttl_seconds=config.authorizer_cache_ttl_seconds,
+        )
+
+    api = HttpApi(
+        "iris-http-api",
+        HttpApiArgs(
+            api_name=prefix,
+            function_name=api_function.function_name,
+            function_invoke_arn=api_function.invoke_arn,
+            cors_origins=config.cors_origins,
+            throttle_burst_limit=config.throttle_burst_limit,
+            throttle_rate_limit=config.throttle_rate_limit,
+            log_retention_days=config.log_retention_days,
+            authorizer=authorizer,
+        ),
+    )
+
+    if config.warmup_interval_minutes:
+        WarmupSchedule(
+            "iris-warmup",
+            WarmupScheduleArgs(
+                function_name=api_function.function_name,
+                function_arn=api_function.arn,
+                interval_minutes=config.warmup_interval_minutes,
+            ),
+        )
+
+    return StackOutputs(
+        api_url=api.url,
+        health_url=pulumi.Output.concat(api.url, HEALTH_PATH),
+        analyze_url=pulumi.Output.concat(api.url, ANALYZE_PATH),
+        function_name=api_function.function_name,
+        image_uri=image.image_uri,
+        cors_origins=list(config.cors_origins),
+    )

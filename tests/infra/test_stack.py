@@ -1,0 +1,303 @@
+"""Whole stacks, dev and prod, built in one process from the committed stack files; and the
+program itself (`__main__.py`) run under the mocks."""
+
+from __future__ import annotations
+
+import json
+import re
+import runpy
+
+import pulumi
+import pytest
+
+from iris_infra import ConfigError, build_stack
+from iris_infra.config import PLATFORMS
+
+FUNCTION = "aws:lambda/function:Function"
+PARAMETER = "aws:ssm/parameter:Parameter"
+ROUTE = "aws:apigatewayv2/route:Route"
+DIGEST_URI = re.compile(r"[^:@]+/[a-z0-9-]+@sha256:[0-9a-f]{64}")
+OUTPUT_NAMES = {"apiUrl", "healthUrl", "analyzeUrl", "functionName", "imageUri", "corsOrigins"}
+
+
+def build(resolve, config):
+    def program():
+        outputs = build_stack(config)
+        return {
+            "api_url": outputs.api_url,
+            "health_url": outputs.health_url,
+            "analyze_url": outputs.analyze_url,
+            "function_name": outputs.function_name,
+            "image_uri": outputs.image_uri,
+            "cors_origins": outputs.cors_origins,
+        }
+
+    return resolve(program)
+
+
+def policy_documents(mocks):
+    return {
+        policy.name: json.loads(policy.inputs["policy"])
+        for policy in mocks.of_type("aws:iam/rolePolicy:RolePolicy")
+    }
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_the_stack_exports_the_contract_outputs(mocks, resolve, stack_config, stack):
+    mocks.use(stack)
+    config = stack_config(stack)
+    outputs = build(resolve, config)
+
+    api = mocks.resource("aws:apigatewayv2/api:Api", "iris-http-api-api")
+    assert outputs["api_url"] == api.outputs["apiEndpoint"]
+    assert not outputs["api_url"].endswith("/")
+    assert outputs["health_url"] == outputs["api_url"] + "/health"
+    assert outputs["analyze_url"] == outputs["api_url"] + "/api/iris/analyze"
+    assert outputs["function_name"] == f"iris-{stack}"
+    assert DIGEST_URI.fullmatch(outputs["image_uri"]), outputs["image_uri"]
+    assert outputs["cors_origins"] == list(config.cors_origins)
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_the_api_function_gets_settings_and_parameter_names_only(
+    mocks, resolve, stack_config, stack
+):
+    mocks.use(stack)
+    config = stack_config(stack, openaiModel="gpt-test", openaiMaxTokens=700, cacheTtlHours=48)
+    build(resolve, config)
+    function = mocks.resource(FUNCTION, "iris-api-function-function")
+    table = mocks.resource("aws:dynamodb/table:Table", "iris-cache-table")
+    assert function.inputs["environment"]["variables"] == {
+        "IRIS_LLM_PROVIDER": "openai",
+        "OPENAI_MODEL": "gpt-test",
+        "OPENAI_MAX_TOKENS": "700",
+        "OPENAI_TIMEOUT_S": "14",
+        "OPENAI_MAX_RETRIES": "1",
+        "OPENAI_API_KEY_PARAM": f"/iris/{stack}/openai-api-key",
+        "IRIS_CACHE_TABLE": table.outputs["name"],
+        "IRIS_CACHE_TTL_HOURS": "48",
+    }
+
+
+@pytest.mark.parametrize("timeout", [8, 20, 29, 30])
+def test_the_openai_timeout_follows_the_function_timeout(mocks, resolve, stack_config, timeout):
+    build(resolve, stack_config("dev", timeoutSeconds=timeout))
+    function = mocks.resource(FUNCTION, "iris-api-function-function")
+    variables = function.inputs["environment"]["variables"]
+    attempts = int(variables["OPENAI_MAX_RETRIES"]) + 1
+    assert attempts * float(variables["OPENAI_TIMEOUT_S"]) + 2 <= function.inputs["timeout"]
+    assert function.inputs["timeout"] == timeout
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_no_secret_value_leaves_its_ssm_parameter(mocks, resolve, stack_config, sentinels, stack):
+    mocks.use(stack)
+    outputs = build(resolve, stack_config(stack))
+
+    parameters = json.dumps([p.inputs for p in mocks.of_type(PARAMETER)])
+    everything_else = mocks.inputs_json(exclude_type=PARAMETER)
+    exported = json.dumps(outputs)
+    for value in sentinels.every_value:
+        assert value in parameters, "the scan would prove nothing if the secret never arrived"
+        assert value not in everything_else, value
+        assert value not in exported, value
+
+
+@pytest.mark.parametrize("architecture", ["arm64", "x86_64"])
+def test_the_image_platform_is_the_function_architecture(
+    mocks, resolve, stack_config, architecture
+):
+    build(resolve, stack_config("prod", architecture=architecture))
+    image = mocks.resource("docker:index/image:Image", "iris-image-image")
+    functions = mocks.of_type(FUNCTION)
+    assert len(functions) == 2
+    for function in functions:
+        assert function.inputs["architectures"] == [architecture]
+        assert image.inputs["build"]["platform"] == PLATFORMS[architecture]
+
+
+def test_both_functions_run_the_pushed_digest(mocks, resolve, stack_config):
+    outputs = build(resolve, stack_config("prod"))
+    image = mocks.resource("docker:index/image:Image", "iris-image-image")
+    for function in mocks.of_type(FUNCTION):
+        assert function.inputs["packageType"] == "Image"
+        assert function.inputs["imageUri"] == outputs["image_uri"] == image.outputs["repoDigest"]
+        assert "@sha256:" in function.inputs["imageUri"]
+        assert ":latest" not in function.inputs["imageUri"]
+
+
+def test_the_authorizer_function_runs_the_authorizer_handler(mocks, resolve, stack_config):
+    build(resolve, stack_config("prod"))
+    authorizer = mocks.resource(FUNCTION, "iris-authorizer-function-function")
+    parameter = mocks.resource(PARAMETER, "iris-secrets-api-keys")
+    assert authorizer.inputs["name"] == "iris-prod-authorizer"
+    assert authorizer.inputs["imageConfig"] == {"commands": ["authorizer.handler"]}
+    assert authorizer.inputs["environment"] == {
+        "variables": {"IRIS_API_KEYS_PARAM": parameter.inputs["name"]}
+    }
+    api_function = mocks.resource(FUNCTION, "iris-api-function-function")
+    assert "imageConfig" not in api_function.inputs
+
+    authorizer_resource = mocks.resource(
+        "aws:apigatewayv2/authorizer:Authorizer", "iris-http-api-authorizer"
+    )
+    assert authorizer_resource.inputs["authorizerUri"] == authorizer.outputs["invokeArn"]
+    assert authorizer_resource.inputs["authorizerResultTtlInSeconds"] == 300
+
+
+def test_each_role_reads_only_its_own_parameter(mocks, resolve, stack_config):
+    build(resolve, stack_config("prod"))
+    openai_arn = mocks.resource(PARAMETER, "iris-secrets-openai-api-key").outputs["arn"]
+    api_keys_arn = mocks.resource(PARAMETER, "iris-secrets-api-keys").outputs["arn"]
+    table_arn = mocks.resource("aws:dynamodb/table:Table", "iris-cache-table").outputs["arn"]
+    documents = policy_documents(mocks)
+
+    def granted(policy: str, action: str) -> list[str]:
+        return [
+            resource
+            for statement in documents[policy]["Statement"]
+            if action in statement["Action"]
+            for resource in statement["Resource"]
+        ]
+
+    assert granted("iris-api-function-policy", "ssm:GetParameter") == [openai_arn]
+    assert granted("iris-authorizer-function-policy", "ssm:GetParameter") == [api_keys_arn]
+    assert granted("iris-api-function-policy", "dynamodb:GetItem") == [table_arn]
+    assert granted("iris-api-function-policy", "dynamodb:PutItem") == [table_arn]
+    assert granted("iris-authorizer-function-policy", "dynamodb:GetItem") == []
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_no_policy_grants_a_wildcard_action(mocks, resolve, stack_config, stack):
+    mocks.use(stack)
+    build(resolve, stack_config(stack))
+    documents = policy_documents(mocks)
+    assert documents
+    for document in documents.values():
+        for statement in document["Statement"]:
+            assert statement["Effect"] == "Allow"
+            assert all("*" not in action for action in statement["Action"]), statement
+            assert "*" not in statement["Resource"], statement
+
+
+def test_without_api_keys_there_is_no_authorizer(mocks, resolve, stack_config):
+    build(resolve, stack_config("dev", apiKeys=None))
+    assert [f.name for f in mocks.of_type(FUNCTION)] == ["iris-api-function-function"]
+    assert not mocks.of_type("aws:apigatewayv2/authorizer:Authorizer")
+    assert [p.inputs["name"] for p in mocks.of_type(PARAMETER)] == ["/iris/dev/openai-api-key"]
+    assert {r.inputs["authorizationType"] for r in mocks.of_type(ROUTE)} == {"NONE"}
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_health_stays_open_and_only_iris_routes_are_guarded(mocks, resolve, stack_config, stack):
+    mocks.use(stack)
+    build(resolve, stack_config(stack))
+    routes = {r.inputs["routeKey"]: r.inputs for r in mocks.of_type(ROUTE)}
+    assert set(routes) == {
+        "GET /health",
+        "GET /api/iris/health",
+        "POST /api/iris/analyze",
+        "$default",
+    }
+    assert routes["GET /health"]["authorizationType"] == "NONE"
+    assert routes["$default"]["authorizationType"] == "NONE"
+    guarded = {key for key, route in routes.items() if route["authorizationType"] == "CUSTOM"}
+    assert guarded == {"GET /api/iris/health", "POST /api/iris/analyze"}
+
+
+def test_permissions_are_scoped_to_this_api(mocks, resolve, stack_config):
+    build(resolve, stack_config("prod"))
+    api = mocks.resource("aws:apigatewayv2/api:Api", "iris-http-api-api")
+    authorizer = mocks.resource(
+        "aws:apigatewayv2/authorizer:Authorizer", "iris-http-api-authorizer"
+    )
+    permissions = {p.name: p.inputs for p in mocks.of_type("aws:lambda/permission:Permission")}
+    execution_arn = api.outputs["executionArn"]
+    assert permissions["iris-http-api-invoke-permission"]["sourceArn"] == f"{execution_arn}/*/*"
+    assert permissions["iris-http-api-authorizer-permission"]["sourceArn"] == (
+        f"{execution_arn}/authorizers/{authorizer.id}"
+    )
+    rule = mocks.resource("aws:cloudwatch/eventRule:EventRule", "iris-warmup-rule")
+    assert permissions["iris-warmup-permission"]["sourceArn"] == rule.outputs["arn"]
+
+
+def test_prod_keeps_its_data_and_guard_rails(mocks, resolve, stack_config):
+    mocks.use("prod")
+    build(resolve, stack_config("prod"))
+    table = mocks.resource("aws:dynamodb/table:Table", "iris-cache-table")
+    repository = mocks.resource("aws:ecr/repository:Repository", "iris-image-repository")
+    function = mocks.resource(FUNCTION, "iris-api-function-function")
+    stage = mocks.resource("aws:apigatewayv2/stage:Stage", "iris-http-api-stage")
+    rule = mocks.resource("aws:cloudwatch/eventRule:EventRule", "iris-warmup-rule")
+    assert table.inputs["pointInTimeRecovery"] == {"enabled": True}
+    assert repository.inputs["forceDelete"] is False
+    assert function.inputs["reservedConcurrentExecutions"] == 20
+    assert stage.inputs["defaultRouteSettings"] == {
+        "throttlingBurstLimit": 40,
+        "throttlingRateLimit": 20,
+    }
+    assert rule.inputs["scheduleExpression"] == "rate(5 minutes)"
+
+
+def test_dev_is_cheap_and_disposable(mocks, resolve, stack_config):
+    build(resolve, stack_config("dev"))
+    table = mocks.resource("aws:dynamodb/table:Table", "iris-cache-table")
+    repository = mocks.resource("aws:ecr/repository:Repository", "iris-image-repository")
+    function = mocks.resource(FUNCTION, "iris-api-function-function")
+    stage = mocks.resource("aws:apigatewayv2/stage:Stage", "iris-http-api-stage")
+    assert table.inputs["pointInTimeRecovery"] == {"enabled": False}
+    assert repository.inputs["forceDelete"] is True
+    assert "reservedConcurrentExecutions" not in function.inputs
+    assert stage.inputs["defaultRouteSettings"] == {
+        "throttlingBurstLimit": 10,
+        "throttlingRateLimit": 5,
+    }
+    assert not mocks.of_type("aws:cloudwatch/eventRule:EventRule")
+
+
+def run_program(project_dir, monkeypatch) -> dict:
+    """`__main__.py` as `pulumi up` runs it, with its exports collected."""
+    exported: dict = {}
+    monkeypatch.setattr(pulumi, "export", exported.__setitem__)
+    runpy.run_path(str(project_dir / "__main__.py"), run_name="__main__")
+    return exported
+
+
+def test_the_program_exports_exactly_the_contract_outputs(
+    mocks, resolve, engine_config, sentinels, project_dir, monkeypatch
+):
+    engine_config(
+        {
+            "openaiApiKey": sentinels.openai_api_key,
+            "apiKeys": sentinels.api_keys,
+            "corsOrigins": ["https://app.example.com"],
+        },
+        secret_keys=("openaiApiKey", "apiKeys"),
+    )
+    exported = resolve(lambda: run_program(project_dir, monkeypatch))
+    assert set(exported) == OUTPUT_NAMES
+    assert exported["functionName"] == "iris-dev"
+    assert exported["corsOrigins"] == ["https://app.example.com"]
+    assert exported["healthUrl"] == exported["apiUrl"] + "/health"
+    text = json.dumps(exported)
+    assert not any(value in text for value in sentinels.every_value)
+    assert mocks.of_type(FUNCTION)
+
+
+@pytest.mark.parametrize(
+    ("stack", "values", "problem"),
+    [
+        ("dev", {}, "openaiApiKey is not set"),
+        ("dev", {"openaiApiKey": "sk-x", "timeoutSeconds": "45"}, "timeoutSeconds=45"),
+        ("prod", {"openaiApiKey": "sk-x", "corsOrigins": ["*"]}, "corsOrigins contains '*'"),
+        ("dev", {"openaiApiKey": "sk-x", "architecture": "sparc"}, "architecture='sparc'"),
+    ],
+)
+def test_a_refused_config_stops_the_program_before_any_resource(
+    mocks, engine_config, project_dir, monkeypatch, stack, values, problem
+):
+    mocks.use(stack)
+    engine_config(values, secret_keys=("openaiApiKey",) if "openaiApiKey" in values else ())
+    with pytest.raises(ConfigError, match=re.escape(problem)):
+        pulumi.runtime.test(lambda: run_program(project_dir, monkeypatch))()
+    assert mocks.resources == []
