@@ -41,6 +41,7 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"local_api: error: {error}", file=sys.stderr)
         return 2
 
+    # A busy port ends the process with werkzeug's own message ("Port ... is in use").
     server = make_server(args.host, args.port, api, threaded=True)
     # A process manager's SIGTERM stops the server as cleanly as Ctrl-C does.
     signal.signal(signal.SIGTERM, _interrupt)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -82,3 +83,16 @@ def test_an_invalid_setting_is_a_clear_error(
     assert main(["--cors-origins", "http://localhost:5173", "--port", "0"]) == 2
 
     assert "IRIS_LLM_PROVIDER='magic'" in capsys.readouterr().err
+
+
+def test_a_busy_port_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+
+        with pytest.raises(SystemExit) as stopped:
+            main(["--cors-origins", "http://localhost:5173", "--port", str(port)])
+
+    assert stopped.value.code == 1
+    assert f"Port {port} is in use" in capsys.readouterr().err
