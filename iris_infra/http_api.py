@@ -90,10 +90,10 @@ class HttpApi(pulumi.ComponentResource):
             opts=child,
         )
 
-        # One access-log line per request, kept no longer than the function's logs.
+        # A line per request; the vendedlogs prefix keeps the account's log resource policy small.
         access_logs = aws.cloudwatch.LogGroup(
             f"{name}-access-logs",
-            name=f"/aws/apigateway/{args.api_name}",
+            name=f"/aws/vendedlogs/apigateway/{args.api_name}",
             retention_in_days=args.log_retention_days,
             opts=child,
         )

@@ -108,6 +108,7 @@ def test_the_default_stage_throttles_and_logs_every_request(mocks, resolve):
     assert log_format["requestId"] == "$context.requestId"
     assert log_format["status"] == "$context.status"
     assert access_logs.inputs["retentionInDays"] == 7
+    assert access_logs.inputs["name"] == "/aws/vendedlogs/apigateway/iris-dev"
 
 
 def test_the_integration_is_a_payload_2_proxy_within_the_30_second_limit(mocks, resolve):
