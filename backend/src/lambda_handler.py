@@ -60,7 +60,9 @@ def with_body_length(event: dict[str, Any]) -> dict[str, Any]:
     """A copy of the event whose content-length is the length of the decoded body.
 
     The WSGI adapter reads exactly content-length bytes: an event without the header
-    (API Gateway does not always send it) or with the base64 length would lose the body.
+    (API Gateway does not always send it) or with the base64 length would lose the body,
+    and so would a `transfer-encoding: chunked` header (werkzeug then ignores the length).
+    The event always carries the whole body, so neither header describes it.
     """
     body = event.get("body") or ""
     if event.get("isBase64Encoded"):
@@ -69,18 +71,20 @@ def with_body_length(event: dict[str, Any]) -> dict[str, Any]:
         length = len(body.encode("utf-8"))
 
     fixed = dict(event)
-    fixed["headers"] = _with_header(event.get("headers") or {}, "content-length", str(length))
+    fixed["headers"] = _with_length(event.get("headers") or {}, str(length))
     if event.get("multiValueHeaders"):
-        fixed["multiValueHeaders"] = _with_header(
-            event["multiValueHeaders"], "content-length", [str(length)]
-        )
+        fixed["multiValueHeaders"] = _with_length(event["multiValueHeaders"], [str(length)])
     return fixed
 
 
-def _with_header(headers: dict[str, Any], name: str, value: Any) -> dict[str, Any]:
-    """Headers are case-insensitive: drop every spelling of `name` before setting it."""
-    kept = {key: val for key, val in headers.items() if key.lower() != name}
-    kept[name] = value
+def _with_length(headers: dict[str, Any], value: Any) -> dict[str, Any]:
+    """Headers are case-insensitive: drop every spelling of the framing headers first."""
+    kept = {
+        key: val
+        for key, val in headers.items()
+        if key.lower() not in ("content-length", "transfer-encoding")
+    }
+    kept["content-length"] = value
     return kept
 
 

@@ -213,16 +213,20 @@ def test_wrong_method_is_a_json_405_with_allow(
 
 
 @pytest.mark.parametrize(
-    "content_length", [None, "base64-length", "0", "9999"], ids=["none", "b64len", "zero", "big"]
+    "content_length",
+    [None, "base64-length", "0", "9999", "chunked"],
+    ids=["none", "b64len", "zero", "big", "chunked"],
 )
 @pytest.mark.parametrize("as_base64", [False, True], ids=["plain", "base64"])
 def test_body_reaches_flask_byte_for_byte(
     probe_handler: Handler, make_event: EventBuilder, as_base64: bool, content_length: str | None
 ) -> None:
-    """Whatever content-length the event carries (if any), Flask reads the decoded body."""
+    """Whatever framing headers the event carries (if any), Flask reads the decoded body."""
     encoded = base64.b64encode(UTF8_TEXT.encode()).decode()
     headers = {}
-    if content_length is not None:
+    if content_length == "chunked":
+        headers["Transfer-Encoding"] = "chunked"
+    elif content_length is not None:
         headers["Content-Length"] = (
             str(len(encoded)) if content_length == "base64-length" else content_length
         )
