@@ -77,13 +77,13 @@ class ContainerImage(pulumi.ComponentResource):
         self.register_outputs({"repository_url": self.repository_url, "image_uri": self.image_uri})
 
 
-def digest_reference(repository_url: str, repo_digest: str) -> str:
+def digest_reference(repository_url: str, repo_digest: str | None) -> str:
     """`repo@sha256:...`: the only image reference form Lambda accepts and that pins one build.
 
     Built from the repository URL and the digest alone, so neither a tag (`repo:tag@sha256:`,
     which Lambda rejects) nor another repository's name can slip into the function.
     """
-    _, at, digest = repo_digest.rpartition("@")
+    _, at, digest = (repo_digest or "").rpartition("@")
     if not at or not digest.startswith("sha256:") or len(digest) != len("sha256:") + 64:
         raise ValueError(
             f"expected a pushed image digest (repo@sha256:<64 hex>), got {repo_digest!r}"

@@ -88,7 +88,9 @@ def test_a_tagged_digest_becomes_a_plain_digest_reference():
     )
 
 
-@pytest.mark.parametrize("repo_digest", ["sha256:" + "b" * 64, "r@sha256:short", "r:latest", ""])
+@pytest.mark.parametrize(
+    "repo_digest", ["sha256:" + "b" * 64, "r@sha256:short", "r:latest", "", None]
+)
 def test_anything_but_a_pushed_digest_is_refused(repo_digest):
     with pytest.raises(ValueError, match="expected a pushed image digest"):
         digest_reference("r", repo_digest)
