@@ -1,8 +1,9 @@
 """The stack setting the local run shares with the deployed API: its CORS origins.
 
 Read from `Pulumi.<stack>.yaml` with PyYAML (importing the Pulumi program would pull Pulumi
-into the local run). The value may be a YAML list, or the string forms `pulumi config set`
-stores: a JSON list or comma-separated origins.
+into the local run), falling back to the default declared in `Pulumi.yaml`, as the Pulumi CLI
+does. The value may be a YAML list, or the string forms `pulumi config set` stores: a JSON list
+or comma-separated origins.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 import yaml
 
 CORS_ORIGINS_KEY = "iris-infra:corsOrigins"
+PROJECT_KEY = "corsOrigins"
 
 _ORIGIN = re.compile(r"https?://[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*(:[0-9]{1,5})?")
 
@@ -23,26 +25,36 @@ class StackConfigError(ValueError):
 
 
 def load_cors_origins(stack: str, project_dir: Path) -> tuple[str, ...]:
-    """The `corsOrigins` of `Pulumi.<stack>.yaml`: the list the stack's API allows."""
+    """The `corsOrigins` the stack's API allows: its stack file's, else the project default."""
     path = project_dir / f"Pulumi.{stack}.yaml"
-    try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
+    if not path.exists():
         raise StackConfigError(
             f"{path} does not exist, so {CORS_ORIGINS_KEY} cannot be read: "
             f"create the stack (pulumi stack init {stack}) or pass --cors-origins"
-        ) from None
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
-        raise StackConfigError(f"{path} cannot be read as YAML: {error}") from None
+        )
+    config = _config_block(path)
+    if CORS_ORIGINS_KEY in config:
+        value = config[CORS_ORIGINS_KEY]
+        return validate_origins(value, source=f"{CORS_ORIGINS_KEY} in {path}")
 
-    config = document.get("config") if isinstance(document, dict) else None
-    if not isinstance(config, dict) or CORS_ORIGINS_KEY not in config:
+    project = project_dir / "Pulumi.yaml"
+    declared = _config_block(project).get(PROJECT_KEY) if project.exists() else None
+    if not isinstance(declared, dict) or "default" not in declared:
         raise StackConfigError(
-            f"{path} has no {CORS_ORIGINS_KEY}: set it with "
+            f"{path} has no {CORS_ORIGINS_KEY} and {project} declares no default: set it with "
             "`pulumi config set --path 'corsOrigins[0]' https://app.example.com` "
             "or pass --cors-origins"
         )
-    return validate_origins(config[CORS_ORIGINS_KEY], source=f"{CORS_ORIGINS_KEY} in {path}")
+    return validate_origins(declared["default"], source=f"the {PROJECT_KEY} default in {project}")
+
+
+def _config_block(path: Path) -> dict[str, object]:
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
+        raise StackConfigError(f"{path} cannot be read as YAML: {error}") from None
+    config = document.get("config") if isinstance(document, dict) else None
+    return config if isinstance(config, dict) else {}
 
 
 def validate_origins(value: object, *, source: str) -> tuple[str, ...]:

@@ -55,13 +55,32 @@ def test_a_missing_stack_file_is_named(tmp_path: Path) -> None:
     ["config:\n  aws:region: us-east-1\n", "", "config: []\n", "other: 1\n"],
     ids=["no-key", "empty-file", "config-not-a-mapping", "no-config"],
 )
-def test_a_missing_key_is_named_with_its_file(tmp_path: Path, text: str) -> None:
-    path = write_stack(tmp_path, text)
+def test_a_stack_without_the_key_takes_the_project_default(tmp_path: Path, text: str) -> None:
+    write_stack(tmp_path, text)
+    (tmp_path / "Pulumi.yaml").write_text(
+        "name: iris-infra\nconfig:\n  corsOrigins:\n    type: array\n"
+        "    default:\n      - https://default.example.com\n",
+        encoding="utf-8",
+    )
+
+    assert load_cors_origins("dev", tmp_path) == ("https://default.example.com",)
+
+
+def test_the_repository_project_declares_a_valid_default(tmp_path: Path) -> None:
+    write_stack(tmp_path, "config: {}\n")
+    (tmp_path / "Pulumi.yaml").write_bytes((PROJECT_DIR / "Pulumi.yaml").read_bytes())
+
+    assert load_cors_origins("dev", tmp_path)
+
+
+def test_a_missing_key_without_a_default_is_named_with_its_files(tmp_path: Path) -> None:
+    path = write_stack(tmp_path, "config:\n  aws:region: us-east-1\n")
 
     with pytest.raises(StackConfigError, match="iris-infra:corsOrigins") as error:
         load_cors_origins("dev", tmp_path)
 
     assert str(path) in str(error.value)
+    assert str(tmp_path / "Pulumi.yaml") in str(error.value)
 
 
 @pytest.mark.parametrize(
