@@ -1,0 +1,320 @@
+"""POST /api/iris/analyze through the real Lambda handler: validation, the LLM, the SSM key.
+
+Each case starts a fresh container (the app rebuilt from the environment) and sends complete
+API Gateway events; the OpenAI API is a loopback HTTP server speaking OpenAI's shapes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from iris.analyze import MAX_TEXT_CHARS
+from tests.events import http_api_v2_event, rest_v1_event
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(params=[http_api_v2_event, rest_v1_event], ids=["v2", "v1"])
+def event(request: pytest.FixtureRequest) -> Any:
+    return request.param
+
+
+def error_of(answer: Any, status: int, code: str) -> str:
+    assert answer.status == status, answer.body
+    assert set(answer.body) == {"error"}
+    assert set(answer.body["error"]) == {"code", "message"}
+    assert answer.body["error"]["code"] == code
+    assert "Traceback" not in answer.raw_body
+    return answer.body["error"]["message"]
+
+
+# Requests the route refuses
+
+
+@pytest.mark.parametrize(
+    ("body", "headers", "status", "code", "says"),
+    [
+        ('{"text": "hi"}', {"Content-Type": "text/plain"}, 415, "unsupported_media_type", "JSON"),
+        ('{"text": "hi"}', {}, 415, "unsupported_media_type", "JSON"),
+        ('{"text": ', None, 400, "invalid_json", "not valid JSON"),
+        ("", None, 400, "invalid_json", "not valid JSON"),
+        ('["hello"]', None, 400, "invalid_field", "JSON object"),
+        ('"hello"', None, 400, "invalid_field", "JSON object"),
+        ("{}", None, 400, "invalid_field", "'text'"),
+        ('{"text": 42}', None, 400, "invalid_field", "'text'"),
+        ('{"text": null}', None, 400, "invalid_field", "'text'"),
+        ('{"text": ["hi"]}', None, 400, "invalid_field", "'text'"),
+        ('{"text": " \\n\\t "}', None, 400, "invalid_field", "non-blank string"),
+    ],
+    ids=[
+        "text-plain",
+        "no-content-type",
+        "truncated",
+        "empty",
+        "array",
+        "string",
+        "missing",
+        "number",
+        "null",
+        "list",
+        "blank",
+    ],
+)
+def test_invalid_requests_get_the_contracts_codes(
+    start_container: Any,
+    event: Any,
+    body: str,
+    headers: dict[str, str] | None,
+    status: int,
+    code: str,
+    says: str,
+) -> None:
+    answer = start_container().analyze(body, event=event, headers=headers)
+
+    assert says in error_of(answer, status, code)
+
+
+def test_text_over_the_cap_is_refused_with_the_limit(start_container: Any, event: Any) -> None:
+    container = start_container()
+
+    at_limit = container.analyze({"text": "a" * MAX_TEXT_CHARS}, event=event)
+    over = container.analyze({"text": "a" * (MAX_TEXT_CHARS + 1)}, event=event)
+
+    assert at_limit.status == 200
+    assert "20,000 characters" in error_of(over, 400, "text_too_long")
+
+
+def test_the_longest_text_fits_under_the_default_body_limit(start_container: Any) -> None:
+    """20,000 characters in the costliest JSON spelling (an escaped surrogate pair each)."""
+    body = json.dumps({"text": "🌸" * MAX_TEXT_CHARS}, ensure_ascii=True)
+
+    answer = start_container().analyze(body)
+
+    assert answer.status == 200, answer.body
+    assert answer.body["analysis"].startswith("Words: 0; sentences: 1; characters: 20000.")
+
+
+def test_a_body_over_the_configured_limit_is_a_json_413(start_container: Any) -> None:
+    answer = start_container(IRIS_MAX_BODY_BYTES="1000").analyze({"text": "a" * 1000})
+
+    error_of(answer, 413, "body_too_large")
+
+
+def test_fields_besides_text_are_ignored(start_container: Any) -> None:
+    answer = start_container().analyze({"text": "A good day.", "language": "en", "n": 3})
+
+    assert answer.status == 200
+    assert answer.body == {
+        "analysis": answer.body["analysis"],
+        "model": "offline-v1",
+        "cached": False,
+        "promptVersion": "iris-analysis-1",
+    }
+    assert "Sentiment: positive" in answer.body["analysis"]
+
+
+# The OpenAI provider
+
+
+def test_openai_analysis_through_the_handler(
+    openai_container: Any, openai_api: Any, event: Any
+) -> None:
+    text = "Grüße aus 東京: the launch went well."
+
+    answer = openai_container().analyze({"text": text}, event=event)
+
+    assert answer.status == 200, answer.body
+    assert answer.body["analysis"] == "Summary: a test.\nSentiment: neutral.\nTopics: testing."
+    assert answer.body["model"] == openai_api.model_snapshot
+    assert answer.body["cached"] is False
+    (sent,) = openai_api.requests
+    assert sent["headers"]["Authorization"] == f"Bearer {openai_api.api_key}"
+    assert sent["json"]["model"] == openai_api.model_alias
+    assert sent["json"]["max_completion_tokens"] == 300
+    assert sent["json"]["messages"][-1] == {"role": "user", "content": text}
+
+
+@pytest.mark.parametrize(
+    ("reply", "status", "code"),
+    [
+        ({"status": 401}, 502, "llm_auth_failed"),
+        ({"status": 403}, 502, "llm_auth_failed"),
+        ({"status": 429}, 502, "llm_rate_limited"),
+        ({"status": 500}, 502, "llm_upstream_error"),
+        ({"delay_s": 0.6}, 504, "llm_timeout"),
+    ],
+    ids=["401", "403", "429", "500", "timeout"],
+)
+def test_upstream_failures_answer_without_upstream_details(
+    openai_container: Any,
+    openai_api: Any,
+    logs: Any,
+    reply: dict[str, Any],
+    status: int,
+    code: str,
+) -> None:
+    openai_api.always(**reply)
+    container = openai_container(OPENAI_TIMEOUT_S="0.3")
+
+    answer = container.analyze({"text": "hello"})
+
+    error_of(answer, status, code)
+    logged = logs()
+    (failure,) = [entry for entry in logged if entry["message"] == "analysis failed"]
+    assert failure["level"] == "WARNING"
+    assert failure["code"] == code
+    assert failure["requestId"] == answer.request_id
+    assert failure.get("upstream_status") == reply.get("status")
+    leaks = [openai_api.api_key, openai_api.api_key[-8:], *openai_api.error_messages]
+    everything_logged = json.dumps(logged)
+    for leak in leaks:
+        assert leak not in answer.raw_body
+        assert leak not in everything_logged
+    assert len(openai_api.requests) == 1
+
+
+def test_openai_without_a_key_is_a_503(start_container: Any, openai_api: Any) -> None:
+    container = start_container(IRIS_LLM_PROVIDER="openai", OPENAI_BASE_URL=openai_api.base_url)
+
+    answer = container.analyze({"text": "hello"})
+
+    error_of(answer, 503, "llm_not_configured")
+    assert openai_api.requests == []
+
+
+# The key from SSM (the deployed set-up)
+
+
+def test_the_key_is_read_from_ssm_once_per_container(
+    openai_container: Any, openai_api: Any, key_parameter: Any
+) -> None:
+    container = openai_container(OPENAI_API_KEY="", OPENAI_API_KEY_PARAM=key_parameter.name)
+
+    first = container.analyze({"text": "first"})
+    # A container that read the key keeps it: the parameter is no longer needed.
+    key_parameter.client.delete_parameter(Name=key_parameter.name)
+    later = [container.analyze({"text": f"request {n}"}) for n in range(5)]
+    restarted = openai_container(OPENAI_API_KEY="", OPENAI_API_KEY_PARAM=key_parameter.name)
+
+    assert [answer.status for answer in [first, *later]] == [200] * 6
+    assert {sent["headers"]["Authorization"] for sent in openai_api.requests} == {
+        f"Bearer {key_parameter.value}"
+    }
+    assert len(openai_api.requests) == 6
+    error_of(restarted.analyze({"text": "first"}), 503, "llm_not_configured")
+
+
+def test_a_missing_key_parameter_is_a_503_until_it_exists(
+    openai_container: Any, openai_api: Any, key_parameter: Any, logs: Any
+) -> None:
+    missing = "/iris/test/not-yet"
+    container = openai_container(OPENAI_API_KEY="", OPENAI_API_KEY_PARAM=missing)
+
+    refused = container.analyze({"text": "hello"})
+    key_parameter.client.put_parameter(Name=missing, Value="sk-late", Type="SecureString")
+    accepted = container.analyze({"text": "hello"})
+
+    message = error_of(refused, 503, "llm_not_configured")
+    assert missing not in message
+    (failure,) = [entry for entry in logs() if entry["message"] == "analysis failed"]
+    assert failure["level"] == "ERROR"
+    assert failure["reason"] == "ParameterNotFound"
+    assert failure["requestId"] == refused.request_id
+    # A failed read is not remembered: the next request reads again and succeeds.
+    assert accepted.status == 200
+    assert openai_api.requests[0]["headers"]["Authorization"] == "Bearer sk-late"
+
+
+# Once per container (PITFALLS 23)
+
+
+def test_the_openai_client_is_built_once_per_container(
+    openai_container: Any, openai_api: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import openai
+
+    built: list[openai.OpenAI] = []
+
+    class CountingOpenAI(openai.OpenAI):
+        def __init__(self, **kwargs: Any) -> None:
+            super().__init__(**kwargs)
+            built.append(self)
+
+    monkeypatch.setattr(openai, "OpenAI", CountingOpenAI)
+    container = openai_container()
+
+    answers = [container.analyze({"text": f"request {n}"}) for n in range(5)]
+    openai_container().analyze({"text": "another container"})
+
+    assert [answer.status for answer in answers] == [200] * 5
+    assert len(built) == 2
+    assert len(openai_api.requests) == 6
+
+
+_COLD_START_PROBE = """
+import json, sys
+import lambda_handler
+from tests.events import LambdaContext, http_api_v2_event
+
+HEAVY = ("openai", "boto3", "botocore", "httpx", "httpx2", "pydantic")
+steps = {}
+for path, body in json.loads(sys.argv[1]):
+    method = "POST" if body else "GET"
+    event = http_api_v2_event(
+        method, path, body=body, headers={"content-type": "application/json"} if body else {}
+    )
+    answer = lambda_handler.handler(event, LambdaContext())
+    loaded = sorted(name for name in HEAVY if name in sys.modules)
+    steps[f"{method} {path}"] = [answer["statusCode"], loaded]
+print(json.dumps(steps))
+"""
+
+_HEALTH = [["/health", None], ["/api/iris/health", None]]
+
+
+@pytest.mark.parametrize(
+    ("environ", "requests"),
+    [
+        ({}, [*_HEALTH, ["/api/iris/analyze", '{"text": "A good day."}']]),
+        (
+            {
+                "IRIS_LLM_PROVIDER": "openai",
+                "OPENAI_API_KEY_PARAM": "/iris/dev/openai-api-key",
+                "IRIS_CACHE_TABLE": "iris-dev-analysis-cache",
+            },
+            _HEALTH,
+        ),
+    ],
+    ids=["offline-analyze", "deployed-health"],
+)
+def test_a_cold_container_imports_no_sdk_it_does_not_use(
+    environ: dict[str, str], requests: list[list[str | None]]
+) -> None:
+    """A fresh interpreter, as a new container: health never pays for openai or boto3, and
+    neither does an offline analysis without a cache table."""
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "PYTHONPATH": os.pathsep.join([str(ROOT / "backend" / "src"), str(ROOT)]),
+        **environ,
+    }
+
+    probe = subprocess.run(
+        [sys.executable, "-c", _COLD_START_PROBE, json.dumps(requests)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+
+    steps = json.loads(probe.stdout.splitlines()[-1])
+    expected = {f"{'POST' if body else 'GET'} {path}": [200, []] for path, body in requests}
+    assert steps == expected

@@ -1,0 +1,261 @@
+"""The analyzers on their own: the offline one, and the OpenAI one against a loopback API.
+
+The OpenAI cases go through the real `openai` SDK over HTTP to 127.0.0.1; the route-level
+behaviour (status codes, bodies, logs) is in test_analyze.py.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import socket
+from typing import Any
+
+import pytest
+
+from iris.llm import (
+    OFFLINE_MODEL,
+    PROMPT_VERSION,
+    SYSTEM_PROMPT,
+    Analysis,
+    AnalyzerError,
+    OfflineAnalyzer,
+    OpenAIAnalyzer,
+    answer_identity,
+    build_analyzer,
+)
+from iris.parameters import read_secure_parameter
+from iris.settings import Settings
+
+# Offline analyzer
+
+
+def test_offline_analysis_counts_words_sentences_and_keywords() -> None:
+    text = "The cat sat on the mat. The cat was happy! Was the mat happy too?"
+
+    result = OfflineAnalyzer().analyze(text)
+
+    assert result.model == OFFLINE_MODEL == "offline-v1"
+    assert result.analysis.splitlines() == [
+        f"Words: 15; sentences: 3; characters: {len(text)}.",
+        "Sentiment: positive (score +2; 2 positive, 0 negative word(s)).",
+        "Top keywords: cat (2), mat (2), happy (2), sat (1).",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "sentiment"),
+    [
+        ("A great, helpful and clear answer.", "positive"),
+        ("The build failed again: a slow, broken mess.", "negative"),
+        ("Good ideas, bad execution.", "mixed"),
+        ("The meeting is on Tuesday at noon.", "neutral"),
+    ],
+)
+def test_offline_sentiment_comes_from_the_lexicon(text: str, sentiment: str) -> None:
+    assert f"Sentiment: {sentiment} " in OfflineAnalyzer().analyze(text).analysis
+
+
+def test_offline_analysis_is_deterministic_and_unicode_aware() -> None:
+    text = "Grüße aus 東京 🌸. Grüße!"
+
+    first, second = OfflineAnalyzer().analyze(text), OfflineAnalyzer().analyze(text)
+
+    assert first == second
+    assert first.analysis.startswith("Words: 4; sentences: 2;")
+    assert "grüße (2), aus (1), 東京 (1)" in first.analysis
+
+
+# What the cache key is built from
+
+
+def test_the_answer_identity_changes_with_everything_that_changes_the_answer() -> None:
+    base = Settings(llm_provider="openai", openai_api_key="sk-x")
+    variants = [
+        base,
+        dataclasses.replace(base, openai_model="gpt-4o-2024-08-06"),
+        dataclasses.replace(base, openai_max_tokens=64),
+        dataclasses.replace(base, openai_base_url="http://127.0.0.1:9/v1"),
+        Settings(),
+    ]
+
+    identities = [answer_identity(settings) for settings in variants]
+
+    assert len({repr(sorted(identity.items())) for identity in identities}) == len(variants)
+    assert all(identity["promptVersion"] == PROMPT_VERSION for identity in identities)
+    assert "sk-x" not in repr(identities), "the key must never be part of a cache key"
+
+
+def test_the_answer_identity_ignores_what_does_not_change_the_answer() -> None:
+    base = Settings(llm_provider="openai", openai_api_key="sk-x")
+    same = dataclasses.replace(
+        base, openai_api_key="sk-y", openai_timeout_s=3, openai_max_retries=0, cache_ttl_hours=1
+    )
+
+    assert answer_identity(base) == answer_identity(same)
+    assert answer_identity(Settings()) == answer_identity(Settings(openai_model="other"))
+
+
+# Choosing the analyzer
+
+
+def test_offline_settings_build_the_offline_analyzer() -> None:
+    assert isinstance(build_analyzer(Settings()), OfflineAnalyzer)
+
+
+def test_openai_without_a_key_is_not_configured() -> None:
+    with pytest.raises(AnalyzerError) as raised:
+        build_analyzer(Settings(llm_provider="openai"))
+
+    assert (raised.value.status, raised.value.code) == (503, "llm_not_configured")
+
+
+def test_the_key_is_read_from_ssm(openai_api: Any, key_parameter: Any) -> None:
+    read_secure_parameter.cache_clear()
+    settings = Settings(
+        llm_provider="openai",
+        openai_api_key_param=key_parameter.name,
+        openai_base_url=openai_api.base_url,
+        openai_max_retries=0,
+    )
+
+    build_analyzer(settings).analyze("hello")
+
+    assert openai_api.requests[0]["headers"]["Authorization"] == f"Bearer {key_parameter.value}"
+
+
+def test_an_unreadable_key_parameter_is_not_configured(aws: None) -> None:
+    read_secure_parameter.cache_clear()
+    settings = Settings(llm_provider="openai", openai_api_key_param="/iris/test/absent")
+
+    with pytest.raises(AnalyzerError) as raised:
+        build_analyzer(settings)
+
+    assert (raised.value.status, raised.value.code) == (503, "llm_not_configured")
+    assert raised.value.detail == {"reason": "ParameterNotFound", "parameter": "/iris/test/absent"}
+
+
+# The OpenAI analyzer over HTTP
+
+
+def openai_analyzer(stub: Any, **settings: Any) -> OpenAIAnalyzer:
+    values = {
+        "llm_provider": "openai",
+        "openai_model": stub.model_alias,
+        "openai_max_tokens": 300,
+        "openai_base_url": stub.base_url,
+        "openai_timeout_s": 2.0,
+        "openai_max_retries": 0,
+        **settings,
+    }
+    return OpenAIAnalyzer(Settings(**values), stub.api_key)
+
+
+def test_openai_request_and_answer(openai_api: Any) -> None:
+    text = "Grüße! The launch went well."
+
+    result = openai_analyzer(openai_api).analyze(text)
+
+    (sent,) = openai_api.requests
+    assert sent["headers"]["Authorization"] == f"Bearer {openai_api.api_key}"
+    assert sent["json"]["model"] == "gpt-4o-mini"
+    assert sent["json"]["max_completion_tokens"] == 300
+    assert "max_tokens" not in sent["json"]
+    assert sent["json"]["messages"] == [
+        {"role": "system", "content": SYSTEM_PROMPT},
+        {"role": "user", "content": text},
+    ]
+    # The answer names the snapshot that actually answered, not the alias asked for.
+    assert result == Analysis(
+        analysis="Summary: a test.\nSentiment: neutral.\nTopics: testing.",
+        model="gpt-4o-mini-2024-07-18",
+    )
+
+
+@pytest.mark.parametrize(
+    ("upstream", "status", "code"),
+    [
+        (400, 502, "llm_upstream_error"),
+        (401, 502, "llm_auth_failed"),
+        (403, 502, "llm_auth_failed"),
+        (429, 502, "llm_rate_limited"),
+        (500, 502, "llm_upstream_error"),
+        (503, 502, "llm_upstream_error"),
+    ],
+)
+def test_openai_errors_map_to_the_contracts_codes(
+    openai_api: Any, upstream: int, status: int, code: str
+) -> None:
+    openai_api.always(upstream)
+
+    with pytest.raises(AnalyzerError) as raised:
+        openai_analyzer(openai_api).analyze("hello")
+
+    error = raised.value
+    assert (error.status, error.code) == (status, code)
+    assert error.detail["upstream_status"] == upstream
+    assert error.detail["upstream_request_id"] == "req_" + "1".rjust(32, "0")
+    assert openai_api.error_messages[0] not in error.message
+    assert len(openai_api.requests) == 1, "max_retries=0 must mean a single attempt"
+
+
+def test_a_slow_answer_is_a_timeout(openai_api: Any) -> None:
+    openai_api.always(delay_s=0.6)
+
+    with pytest.raises(AnalyzerError) as raised:
+        openai_analyzer(openai_api, openai_timeout_s=0.2).analyze("hello")
+
+    assert (raised.value.status, raised.value.code) == (504, "llm_timeout")
+    assert raised.value.detail == {"error_type": "APITimeoutError"}
+
+
+def test_an_unreachable_endpoint_is_an_upstream_error() -> None:
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    analyzer = OpenAIAnalyzer(
+        Settings(
+            llm_provider="openai",
+            openai_base_url=f"http://127.0.0.1:{port}/v1",
+            openai_max_retries=0,
+        ),
+        "sk-unused",
+    )
+
+    with pytest.raises(AnalyzerError) as raised:
+        analyzer.analyze("hello")
+
+    assert (raised.value.status, raised.value.code) == (502, "llm_upstream_error")
+    assert raised.value.detail == {"error_type": "APIConnectionError"}
+
+
+@pytest.mark.parametrize(
+    ("first", "then", "outcome"),
+    [(500, 200, "ok"), (429, 429, "llm_rate_limited")],
+    ids=["recovers", "exhausted"],
+)
+def test_retries_follow_openai_max_retries(
+    openai_api: Any, first: int, then: int, outcome: str
+) -> None:
+    # retry-after-ms keeps the SDK's back-off short; the real API sends retry-after on 429s.
+    openai_api.reply(first, headers={"retry-after-ms": "10"})
+    openai_api.reply(then, headers={"retry-after-ms": "10"})
+    analyzer = openai_analyzer(openai_api, openai_max_retries=1)
+
+    if outcome == "ok":
+        assert analyzer.analyze("hello").model == openai_api.model_snapshot
+    else:
+        with pytest.raises(AnalyzerError) as raised:
+            analyzer.analyze("hello")
+        assert raised.value.code == outcome
+    assert len(openai_api.requests) == 2
+
+
+@pytest.mark.parametrize("content", [None, "", "  \n"], ids=["null", "empty", "blank"])
+def test_an_empty_answer_is_an_upstream_error(openai_api: Any, content: str | None) -> None:
+    openai_api.always(content=content)
+
+    with pytest.raises(AnalyzerError) as raised:
+        openai_analyzer(openai_api).analyze("hello")
+
+    assert (raised.value.status, raised.value.code) == (502, "llm_upstream_error")
+    assert raised.value.detail["finish_reason"] == "stop"
