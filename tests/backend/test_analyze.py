@@ -168,7 +168,7 @@ def test_upstream_failures_answer_without_upstream_details(
     error_of(answer, status, code)
     logged = logs()
     (failure,) = [entry for entry in logged if entry["message"] == "analysis failed"]
-    assert failure["level"] == "WARNING"
+    assert failure["level"] == ("ERROR" if code == "llm_auth_failed" else "WARNING")
     assert failure["code"] == code
     assert failure["requestId"] == answer.request_id
     assert failure.get("upstream_status") == reply.get("status")

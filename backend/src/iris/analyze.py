@@ -91,7 +91,9 @@ def analyze() -> dict[str, Any]:
         analysis, cached = analysis_service().analyze(text)
     except AnalyzerError as error:
         # The detail (error type, upstream status and request id) is for the log only.
-        level = logging.ERROR if error.status == 503 else logging.WARNING
+        # A missing or refused key needs the operator; the rest is the upstream's weather.
+        needs_operator = error.code in ("llm_not_configured", "llm_auth_failed")
+        level = logging.ERROR if needs_operator else logging.WARNING
         log.log(level, "analysis failed", extra={"code": error.code, **error.detail})
         raise ApiError(error.status, error.code, error.message) from None
     return {
