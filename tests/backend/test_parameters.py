@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -75,3 +76,13 @@ def test_an_access_error_names_the_code_and_never_the_value(
     assert raised.value.reason == "AccessDeniedException"
     assert raised.value.__cause__ is None and raised.value.__suppress_context__
     assert VALUE not in str(raised.value) and VALUE not in repr(raised.value)
+
+
+def test_without_boto3_the_error_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    read_secure_parameter.cache_clear()
+    monkeypatch.setitem(sys.modules, "boto3", None)
+
+    with pytest.raises(SecureParameterError, match="boto3 is not installed") as error:
+        read_secure_parameter(NAME)
+
+    assert error.value.name == NAME

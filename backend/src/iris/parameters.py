@@ -29,8 +29,14 @@ def read_secure_parameter(name: str) -> str:
     starts again); a failed read is not cached, so the next call tries again.
     `read_secure_parameter.cache_clear()` forgets every value, as a new container would.
     """
-    import boto3
-    from botocore.exceptions import BotoCoreError, ClientError
+    try:
+        import boto3
+        from botocore.exceptions import BotoCoreError, ClientError
+    except ImportError:
+        # The Lambda base image ships boto3; a local run may not have it installed.
+        raise SecureParameterError(
+            name, "boto3 is not installed (pip install boto3, or set the value itself)"
+        ) from None
 
     try:
         answer = boto3.client("ssm").get_parameter(Name=name, WithDecryption=True)
