@@ -110,6 +110,24 @@ class Function(pulumi.ComponentResource):
         )
 
 
+def allow_invoke(
+    resource_name: str,
+    function_name: pulumi.Input[str],
+    principal: str,
+    source_arn: pulumi.Input[str],
+    opts: pulumi.ResourceOptions,
+) -> aws.lambda_.Permission:
+    """Lets `principal`, calling from `source_arn` and nowhere else, invoke the function."""
+    return aws.lambda_.Permission(
+        resource_name,
+        action="lambda:InvokeFunction",
+        function=function_name,
+        principal=principal,
+        source_arn=source_arn,
+        opts=opts,
+    )
+
+
 def _assume_role_policy(service: str) -> dict:
     return {
         "Version": "2012-10-17",

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from iris_infra.function import allow_invoke
+
 # API Gateway answers CORS preflights itself from these; the local run mirrors them.
 CORS_ALLOW_METHODS = ("GET", "POST", "OPTIONS")
 CORS_ALLOW_HEADERS = ("content-type", "x-api-key")
@@ -128,13 +130,12 @@ class HttpApi(pulumi.ComponentResource):
         )
 
         # Lets this API, and no other, invoke the function.
-        aws.lambda_.Permission(
+        allow_invoke(
             f"{name}-invoke-permission",
-            action="lambda:InvokeFunction",
-            function=args.function_name,
-            principal="apigateway.amazonaws.com",
-            source_arn=pulumi.Output.concat(api.execution_arn, "/*/*"),
-            opts=child,
+            args.function_name,
+            "apigateway.amazonaws.com",
+            pulumi.Output.concat(api.execution_arn, "/*/*"),
+            child,
         )
 
         self.authorizer_id = None
@@ -143,25 +144,18 @@ class HttpApi(pulumi.ComponentResource):
             self.authorizer_id = authorizer.id
 
         target = pulumi.Output.concat("integrations/", integration.id)
-        for route_key in OPEN_ROUTES:
-            # An open route: no credentials needed.
+        routes = [(key, False) for key in OPEN_ROUTES] + [(key, True) for key in GUARDED_ROUTES]
+        for route_key, guarded in routes:
+            protected = guarded and self.authorizer_id is not None
+            # Open routes need no credentials; the IRIS routes sit behind the X-API-Key
+            # authorizer when one is configured.
             aws.apigatewayv2.Route(
                 f"{name}-route-{_slug(route_key)}",
                 api_id=api.id,
                 route_key=route_key,
                 target=target,
-                authorization_type="NONE",
-                opts=child,
-            )
-        for route_key in GUARDED_ROUTES:
-            # An IRIS route, behind the X-API-Key authorizer when one is configured.
-            aws.apigatewayv2.Route(
-                f"{name}-route-{_slug(route_key)}",
-                api_id=api.id,
-                route_key=route_key,
-                target=target,
-                authorization_type="CUSTOM" if self.authorizer_id is not None else "NONE",
-                authorizer_id=self.authorizer_id,
+                authorization_type="CUSTOM" if protected else "NONE",
+                authorizer_id=self.authorizer_id if protected else None,
                 opts=child,
             )
 
@@ -197,13 +191,12 @@ class HttpApi(pulumi.ComponentResource):
         )
 
         # Lets this API's authorizer, and nothing else, invoke the authorizer function.
-        aws.lambda_.Permission(
+        allow_invoke(
             f"{name}-authorizer-permission",
-            action="lambda:InvokeFunction",
-            function=args.function_name,
-            principal="apigateway.amazonaws.com",
-            source_arn=pulumi.Output.concat(api.execution_arn, "/authorizers/", authorizer.id),
-            opts=child,
+            args.function_name,
+            "apigateway.amazonaws.com",
+            pulumi.Output.concat(api.execution_arn, "/authorizers/", authorizer.id),
+            child,
         )
         return authorizer
 

@@ -28,14 +28,12 @@ class Secrets(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
 
         # The OpenAI key, read by the API function once per container.
-        openai_api_key = aws.ssm.Parameter(
+        openai_api_key = _secure_string(
             f"{name}-openai-api-key",
-            name=f"{args.parameter_prefix}/openai-api-key",
-            type="SecureString",
-            tier="Standard",
-            value=pulumi.Output.secret(args.openai_api_key),
-            description="OpenAI API key of the IRIS analysis function",
-            opts=child,
+            f"{args.parameter_prefix}/openai-api-key",
+            args.openai_api_key,
+            "OpenAI API key of the IRIS analysis function",
+            child,
         )
         self.openai_api_key_parameter_name = openai_api_key.name
         self.openai_api_key_parameter_arn = openai_api_key.arn
@@ -44,14 +42,12 @@ class Secrets(pulumi.ComponentResource):
         self.api_keys_parameter_arn = None
         if args.api_keys is not None:
             # The accepted X-API-Key values, read only by the authorizer function.
-            api_keys = aws.ssm.Parameter(
+            api_keys = _secure_string(
                 f"{name}-api-keys",
-                name=f"{args.parameter_prefix}/api-keys",
-                type="SecureString",
-                tier="Standard",
-                value=pulumi.Output.secret(args.api_keys),
-                description="Comma-separated X-API-Key values accepted by the IRIS authorizer",
-                opts=child,
+                f"{args.parameter_prefix}/api-keys",
+                args.api_keys,
+                "Comma-separated X-API-Key values accepted by the IRIS authorizer",
+                child,
             )
             self.api_keys_parameter_name = api_keys.name
             self.api_keys_parameter_arn = api_keys.arn
@@ -64,3 +60,22 @@ class Secrets(pulumi.ComponentResource):
                 "api_keys_parameter_arn": self.api_keys_parameter_arn,
             }
         )
+
+
+def _secure_string(
+    resource_name: str,
+    parameter_name: str,
+    value: pulumi.Input[str],
+    description: str,
+    opts: pulumi.ResourceOptions,
+) -> aws.ssm.Parameter:
+    # Standard tier: free, and 4 KB is plenty for keys.
+    return aws.ssm.Parameter(
+        resource_name,
+        name=parameter_name,
+        type="SecureString",
+        tier="Standard",
+        value=pulumi.Output.secret(value),
+        description=description,
+        opts=opts,
+    )

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from iris_infra.function import allow_invoke
+
 
 @dataclass(frozen=True)
 class WarmupScheduleArgs:
@@ -44,13 +46,8 @@ class WarmupSchedule(pulumi.ComponentResource):
         )
 
         # Lets this rule, and no other, invoke the function.
-        aws.lambda_.Permission(
-            f"{name}-permission",
-            action="lambda:InvokeFunction",
-            function=args.function_name,
-            principal="events.amazonaws.com",
-            source_arn=rule.arn,
-            opts=child,
+        allow_invoke(
+            f"{name}-permission", args.function_name, "events.amazonaws.com", rule.arn, child
         )
 
         self.rule_arn = rule.arn
