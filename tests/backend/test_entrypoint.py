@@ -29,6 +29,7 @@ from typing import Any
 
 import pytest
 
+from tests.backend.dockerfile import read_dockerfile
 from tests.backend.runtime_api import Outcome, RuntimeApi
 from tests.events import http_api_v2_event
 
@@ -37,7 +38,8 @@ pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[2]
 BACKEND = REPO / "backend"
 CACHE = REPO / ".cache" / "lambda-task-roots"
-HANDLER = "lambda_handler.handler"
+# The handler the image names in its CMD, so that a wrong CMD fails here too.
+HANDLER = read_dockerfile().command[0]
 RUNTIME_PACKAGES = ("awslambdaric", "boto3")
 TIMEOUT_S = 60
 HEALTH_ID = str(uuid.uuid4())
