@@ -1,5 +1,7 @@
 """The IRIS stack's components and its typed configuration."""
 
+from __future__ import annotations
+
 from iris_infra.cache_table import CacheTable, CacheTableArgs
 from iris_infra.config import ConfigError, StackConfig
 from iris_infra.container_image import ContainerImage, ContainerImageArgs

@@ -18,9 +18,6 @@ CORS_ALLOW_HEADERS = ("content-type", "x-api-key")
 CORS_EXPOSE_HEADERS = ("x-request-id",)
 CORS_MAX_AGE_SECONDS = 600
 
-# allowOrigins also accepts a scheme followed by "*": any origin of that scheme.
-_SCHEME_WILDCARDS = ("http://*", "https://*")
-
 
 @dataclass(frozen=True)
 class CorsPolicy:
@@ -36,12 +33,7 @@ class CorsPolicy:
             return None
         if "*" in self.allow_origins:
             return "*"
-        for allowed in self.allow_origins:
-            if allowed == origin:
-                return origin
-            if allowed in _SCHEME_WILDCARDS and origin.startswith(allowed[:-1]):
-                return origin
-        return None
+        return origin if origin in self.allow_origins else None
 
     def preflight_headers(self, origin: str | None) -> Headers:
         """Headers of the gateway's own 204 answer to a preflight; empty for other origins."""

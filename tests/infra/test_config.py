@@ -129,6 +129,7 @@ def test_raw_text_values_are_parsed_like_pulumi_hands_them_over():
         ({"corsOrigins": ["https://app.example.com/ui"]}, "'https://app.example.com/ui' is not"),
         ({"corsOrigins": ["app.example.com"]}, "'app.example.com' is not an origin"),
         ({"corsOrigins": ["ftp://files.example.com"]}, "'ftp://files.example.com' is not an"),
+        ({"corsOrigins": ["https://*"]}, "'https://*' is not an origin"),
         ({"corsOrigins": ["http://localhost:99999"]}, "'http://localhost:99999' is not an"),
         ({"corsOrigins": ["*", "https://a.example.com"]}, "mixes '*' with other origins"),
         ({"corsOrigins": 42}, "corsOrigins=42 is not a list of origins"),

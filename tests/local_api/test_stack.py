@@ -90,6 +90,7 @@ def test_a_missing_key_without_a_default_is_named_with_its_files(tmp_path: Path)
         ("\n    - https://app.example.com/path", "not an origin"),
         ("\n    - app.example.com", "not an origin"),
         ("\n    - ftp://app.example.com", "not an origin"),
+        ("\n    - https://*", "not an origin"),
         ("\n    - '*'\n    - https://app.example.com", "mixes '*'"),
         (" []", "is empty"),
         ("\n    a: b", "not a list of origins"),
