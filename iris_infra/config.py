@@ -6,11 +6,9 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
-from pathlib import Path
 from typing import Any
 
 import pulumi
-import yaml
 
 PROJECT = "iris-infra"
 
@@ -316,22 +314,3 @@ def _check_range(
         problems.append(
             f"{key}={value} is out of range; allowed {low}-{high}" + (f" {note}" if note else "")
         )
-
-
-def read_stack_settings(stack: str, project_dir: Path) -> dict[str, Any]:
-    """Plain (non-secret) settings of a stack from its files: Pulumi.yaml defaults overlaid with
-    Pulumi.<stack>.yaml, keyed without the `iris-infra:` namespace. Encrypted values are left out.
-    """
-    project = yaml.safe_load((project_dir / "Pulumi.yaml").read_text(encoding="utf-8"))
-    settings: dict[str, Any] = {
-        key: declaration["default"]
-        for key, declaration in (project.get("config") or {}).items()
-        if isinstance(declaration, dict) and "default" in declaration
-    }
-    stack_file = project_dir / f"Pulumi.{stack}.yaml"
-    document = yaml.safe_load(stack_file.read_text(encoding="utf-8")) or {}
-    for key, value in (document.get("config") or {}).items():
-        namespace, _, name = key.partition(":")
-        if namespace == PROJECT and not (isinstance(value, dict) and "secure" in value):
-            settings[name] = value
-    return settings

@@ -18,7 +18,8 @@ import pulumi
 import pulumi_aws as aws
 import pytest
 
-from iris_infra.config import PROJECT, StackConfig, read_stack_settings
+from iris_infra.config import PROJECT, StackConfig
+from tests.infra.stack_files import read_stack_settings
 
 # pulumi_aws loads its modules on first use, and loading `lambda_` warns about a deprecated
 # resource this program never uses. Load every module the program uses once, here, so that

@@ -18,8 +18,8 @@ from iris_infra.config import (
     SECRET_KEYS,
     ConfigError,
     StackConfig,
-    read_stack_settings,
 )
+from tests.infra.stack_files import read_stack_settings
 
 VALID = {"openaiApiKey": "sk-test"}
 # Optional keys Pulumi.yaml cannot declare: a declared key without a default is required.
@@ -46,20 +46,6 @@ def test_stack_files_set_the_cost_guard_rails(project_dir):
     for settings in (dev, prod):
         assert {"throttleBurstLimit", "throttleRateLimit", "corsOrigins"} <= settings.keys()
     assert prod["throttleRateLimit"] >= dev["throttleRateLimit"]
-
-
-def test_stack_settings_leave_out_encrypted_values(tmp_path, project_dir):
-    (tmp_path / "Pulumi.yaml").write_text((project_dir / "Pulumi.yaml").read_text())
-    (tmp_path / "Pulumi.dev.yaml").write_text(
-        "config:\n"
-        "  aws:region: us-east-1\n"
-        "  iris-infra:openaiApiKey:\n    secure: v1:abc\n"
-        "  iris-infra:memoryMb: 2048\n"
-    )
-    settings = read_stack_settings("dev", tmp_path)
-    assert settings["memoryMb"] == 2048
-    assert "openaiApiKey" not in settings and "region" not in settings
-    assert settings["timeoutSeconds"] == 30  # the project default
 
 
 def test_project_file_defaults_are_the_dataclass_defaults(project_dir):

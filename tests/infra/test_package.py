@@ -1,5 +1,5 @@
-"""The program's modules follow the project's style: every one postpones annotations, so type
-hints such as `pulumi.Input[str] | None` never run at import time."""
+"""The program's modules: every one postpones annotations (so hints such as
+`pulumi.Input[str] | None` never run at import time), and none reads YAML itself."""
 
 from __future__ import annotations
 
@@ -22,3 +22,20 @@ def test_every_module_postpones_annotations(path: Path) -> None:
         for alias in node.names
     }
     assert "annotations" in future_imports
+
+
+@pytest.mark.parametrize("path", MODULES, ids=lambda path: path.relative_to(PROJECT_DIR).as_posix())
+def test_the_program_does_not_read_yaml_files_itself(path: Path) -> None:
+    """Pulumi hands the program its config; reading stack files is the tests' business."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    imported = {
+        alias.name.split(".")[0]
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import)
+        for alias in node.names
+    } | {
+        (node.module or "").split(".")[0]
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom)
+    }
+    assert imported.isdisjoint({"yaml", "ruamel"})
