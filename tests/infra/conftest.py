@@ -81,6 +81,8 @@ def _digest(*parts: str) -> str:
 class RecordingMocks(pulumi.runtime.Mocks):
     def __init__(self) -> None:
         self.resources: list[Recorded] = []
+        # Some pushes report `repo:tag@sha256:...`, a form Lambda rejects (PITFALLS 15).
+        self.tagged_repo_digests = False
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict]:
         physical_name = args.inputs.get("name") or f"{args.name}-{_digest(args.name)[:7]}"
@@ -131,8 +133,10 @@ class RecordingMocks(pulumi.runtime.Mocks):
                     "repositoryUrl": f"{ACCOUNT_ID}.dkr.ecr.{REGION}.amazonaws.com/{name}",
                 }
             case "docker:index/image:Image":
-                repository = args.inputs["imageName"].rsplit(":", 1)[0]
-                return {"repoDigest": f"{repository}@sha256:{_digest(args.name, repository)}"}
+                image_name = args.inputs["imageName"]
+                repository = image_name.rsplit(":", 1)[0]
+                reference = image_name if self.tagged_repo_digests else repository
+                return {"repoDigest": f"{reference}@sha256:{_digest(args.name, repository)}"}
             case "aws:ssm/parameter:Parameter":
                 return {"arn": f"{arn_prefix.format('ssm')}:parameter{name}"}
             case "aws:iam/role:Role":
@@ -164,6 +168,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
     def use(self, stack: str = "dev", *, preview: bool = False) -> RecordingMocks:
         """Fresh records and a mocked engine for `stack`, with no config set."""
         self.resources.clear()
+        self.tagged_repo_digests = False
         pulumi.runtime.set_mocks(self, project=PROJECT, stack=stack, preview=preview)
         pulumi.runtime.set_all_config({}, secret_keys=[])
         return self

@@ -60,6 +60,24 @@ def test_image_uri_is_the_pushed_digest_without_a_tag(mocks, resolve):
     assert ":latest" not in outputs["image_uri"]
 
 
+def test_the_image_is_not_built_on_preview(mocks, resolve):
+    """pulumi_docker 5's Image skips the build on preview unless asked to (PITFALLS 17)."""
+    build(mocks, resolve)
+    image = mocks.resource("docker:index/image:Image", "img-image")
+    assert image.inputs.get("buildOnPreview") in (None, False)
+
+
+def test_a_tagged_repo_digest_still_gives_a_plain_digest_uri(mocks, resolve):
+    """A push that reports `repo:latest@sha256:...` must not reach Lambda in that form."""
+    mocks.tagged_repo_digests = True
+    outputs = build(mocks, resolve)
+    image = mocks.resource("docker:index/image:Image", "img-image")
+    digest = image.outputs["repoDigest"].rpartition("@")[2]
+    assert image.outputs["repoDigest"] == f"{outputs['repository_url']}:latest@{digest}"
+    assert outputs["image_uri"] == f"{outputs['repository_url']}@{digest}"
+    assert DIGEST_URI.fullmatch(outputs["image_uri"]), outputs["image_uri"]
+
+
 def test_the_repository_scans_pushes_and_keeps_enough_history(mocks, resolve):
     build(mocks, resolve)
     repository = mocks.resource("aws:ecr/repository:Repository", "img-repository")
