@@ -9,6 +9,8 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 import pulumi
+from pulumi.runtime.config import CONFIG as ENGINE_CONFIG
+from pulumi.runtime.config import get_config_env
 
 PROJECT = "iris-infra"
 
@@ -103,6 +105,8 @@ class StackConfig:
             key: config.get(key) for key in CONFIG_KEYS if key not in SECRET_KEYS
         }
         raw.update({key: config.get_secret(key) for key in SECRET_KEYS})
+        # A misspelt key (memoryMB) is reported by name; its value, maybe a secret, is not read.
+        raw.update(dict.fromkeys(key for key in _engine_keys() if key not in CONFIG_KEYS))
         stack_config = cls.from_raw(pulumi.get_stack(), raw)
         for message in stack_config.warnings():
             pulumi.log.warn(message)
@@ -231,6 +235,17 @@ def _key_of(name: str) -> str:
 _FIELD_BY_KEY = {_key_of(f.name): f.name for f in fields(StackConfig) if f.name != "stack"}
 CONFIG_KEYS = tuple(_FIELD_BY_KEY)
 _INT_KEYS = {_key_of(f.name) for f in fields(StackConfig) if f.type in ("int", "int | None")}
+
+
+def _engine_keys() -> list[str]:
+    """Every `iris-infra:` key the engine handed the program, without the namespace.
+
+    The CLI passes the stack's config as JSON in PULUMI_CONFIG; mocks and inline Automation API
+    programs set it in the runtime's config map instead. pulumi.Config can only look keys up.
+    """
+    prefix = f"{PROJECT}:"
+    keys = {*ENGINE_CONFIG.get(), *get_config_env()}
+    return sorted(key.removeprefix(prefix) for key in keys if key.startswith(prefix))
 
 
 def _parse(key: str, value: Any, problems: list[str]) -> Any:

@@ -4,6 +4,7 @@ value and what is allowed, and the project file's defaults are the dataclass's d
 from __future__ import annotations
 
 import dataclasses
+import json
 from typing import Any
 
 import pulumi
@@ -249,6 +250,30 @@ def test_from_pulumi_reads_the_engine_config_and_keeps_secrets_secret(
         "api_keys_are_secret": True,
         "key": "sk-from-engine",
     }
+
+
+@pytest.mark.parametrize("channel", ["runtime", "environment"])
+def test_from_pulumi_reports_misspelt_keys_without_reading_them(
+    mocks, engine_config, monkeypatch, channel
+):
+    values = {"openaiApiKey": "sk-x", "memoryMB": "2048", "openAIApiKey": "sk-misplaced-secret"}
+    if channel == "runtime":
+        engine_config(values, secret_keys=("openaiApiKey", "openAIApiKey"))
+    else:
+        # How the CLI hands a program its config.
+        namespaced = {f"iris-infra:{key}": value for key, value in values.items()}
+        monkeypatch.setenv("PULUMI_CONFIG", json.dumps({**namespaced, "aws:region": "eu-west-1"}))
+        monkeypatch.setenv(
+            "PULUMI_CONFIG_SECRET_KEYS", '["iris-infra:openaiApiKey", "iris-infra:openAIApiKey"]'
+        )
+    with pytest.raises(ConfigError) as caught:
+        StackConfig.from_pulumi()
+    known = ", ".join(CONFIG_KEYS)
+    assert caught.value.problems == (
+        f"memoryMB is not a setting of this stack; known keys: {known}",
+        f"openAIApiKey is not a setting of this stack; known keys: {known}",
+    )
+    assert "sk-misplaced-secret" not in str(caught.value)
 
 
 def test_from_pulumi_refuses_a_stack_without_an_openai_key(mocks, engine_config):
