@@ -25,11 +25,14 @@ LOG_RETENTION_DAYS = (
 
 # An HTTP API integration waits 30 s at most, whatever the function's own timeout.
 API_GATEWAY_TIMEOUT_SECONDS = 30
-# The OpenAI client gets two attempts; both, plus this margin, must fit in the function's time.
-OPENAI_MAX_RETRIES = 1
+# Lambda's shortest function timeout.
+MIN_TIMEOUT_SECONDS = 1
+# The OpenAI calls get the function's time less this margin for the rest of the request. They
+# are retried once when both attempts can have MIN_SECONDS_PER_ATTEMPT; an attempt shorter than
+# that often times out, and the backend then answers 504 within the function's remaining time.
 OPENAI_MARGIN_SECONDS = 2
 MIN_SECONDS_PER_ATTEMPT = 3
-MIN_TIMEOUT_SECONDS = (OPENAI_MAX_RETRIES + 1) * MIN_SECONDS_PER_ATTEMPT + OPENAI_MARGIN_SECONDS
+MIN_OPENAI_TIMEOUT_SECONDS = 1
 
 SECRET_KEYS = ("openaiApiKey", "apiKeys")
 _STACK_NAME = re.compile(r"[A-Za-z0-9_-]{1,40}")
@@ -130,24 +133,38 @@ class StackConfig:
         return f"/iris/{self.stack}"
 
     @property
-    def openai_timeout_seconds(self) -> float:
-        """Per-attempt OpenAI timeout: every attempt plus the margin fits the function's time."""
-        budget = min(self.timeout_seconds, API_GATEWAY_TIMEOUT_SECONDS) - OPENAI_MARGIN_SECONDS
-        return budget / (OPENAI_MAX_RETRIES + 1)
+    def openai_max_retries(self) -> int:
+        """One retry when both attempts still get MIN_SECONDS_PER_ATTEMPT, else none."""
+        return 1 if self._openai_budget_seconds / 2 >= MIN_SECONDS_PER_ATTEMPT else 0
 
     @property
-    def openai_max_retries(self) -> int:
-        return OPENAI_MAX_RETRIES
+    def openai_timeout_seconds(self) -> float:
+        """Per-attempt OpenAI timeout: from 3 s up, every attempt plus the margin fits."""
+        per_attempt = self._openai_budget_seconds / (self.openai_max_retries + 1)
+        return max(MIN_OPENAI_TIMEOUT_SECONDS, per_attempt)
+
+    @property
+    def _openai_budget_seconds(self) -> int:
+        return min(self.timeout_seconds, API_GATEWAY_TIMEOUT_SECONDS) - OPENAI_MARGIN_SECONDS
 
     def warnings(self) -> list[str]:
         """Valid but risky choices, reported with pulumi.log.warn."""
+        warnings = []
         if self.is_production and self.api_keys is None:
-            return [
+            warnings.append(
                 f"stack '{self.stack}' has no apiKeys: /api/iris/* is open to anyone who finds "
                 "the URL and every call spends OpenAI credit; set one with "
                 f"`pulumi config set --secret apiKeys <key> --stack {self.stack}`"
-            ]
-        return []
+            )
+        if self.openai_timeout_seconds < MIN_SECONDS_PER_ATTEMPT:
+            warnings.append(
+                f"timeoutSeconds={self.timeout_seconds} gives the OpenAI call "
+                f"{self.openai_timeout_seconds:g} s per attempt, fewer than "
+                f"{MIN_SECONDS_PER_ATTEMPT} s: analyses will often time out (JSON 504); "
+                f"{MIN_SECONDS_PER_ATTEMPT + OPENAI_MARGIN_SECONDS} or more leaves "
+                f"{MIN_SECONDS_PER_ATTEMPT} s after the {OPENAI_MARGIN_SECONDS} s margin"
+            )
+        return warnings
 
     def _problems(self) -> list[str]:
         problems: list[str] = []
@@ -218,12 +235,7 @@ class StackConfig:
                 f"so a longer function timeout only turns slow answers into 503s; {allowed}"
             ]
         if self.timeout_seconds < MIN_TIMEOUT_SECONDS:
-            return [
-                f"timeoutSeconds={self.timeout_seconds} leaves "
-                f"{max(self.openai_timeout_seconds, 0):g} s per OpenAI attempt "
-                f"({OPENAI_MAX_RETRIES + 1} attempts and {OPENAI_MARGIN_SECONDS} s of margin must "
-                f"fit); at least {MIN_SECONDS_PER_ATTEMPT} s is needed; {allowed}"
-            ]
+            return [f"timeoutSeconds={self.timeout_seconds} is out of range; {allowed}"]
         return []
 
 

@@ -15,6 +15,7 @@ from iris_infra.config import (
     API_GATEWAY_TIMEOUT_SECONDS,
     CONFIG_KEYS,
     LOG_RETENTION_DAYS,
+    MIN_TIMEOUT_SECONDS,
     OPENAI_MARGIN_SECONDS,
     SECRET_KEYS,
     ConfigError,
@@ -66,6 +67,12 @@ def test_project_file_defaults_are_the_dataclass_defaults(project_dir):
     assert defaults["reservedConcurrency"] is None
 
 
+def test_the_project_file_states_the_accepted_timeouts(project_dir):
+    project = yaml.safe_load((project_dir / "Pulumi.yaml").read_text())
+    description = project["config"]["timeoutSeconds"]["description"]
+    assert f"{MIN_TIMEOUT_SECONDS}-{API_GATEWAY_TIMEOUT_SECONDS}" in description
+
+
 def test_project_file_runs_this_program_with_pip_and_the_venv(project_dir):
     project = yaml.safe_load((project_dir / "Pulumi.yaml").read_text())
     assert project["name"] == "iris-infra"
@@ -96,7 +103,8 @@ def test_raw_text_values_are_parsed_like_pulumi_hands_them_over():
         ({"memoryMb": 64}, "memoryMb=64 is out of range; allowed 128-10240"),
         ({"memoryMb": "lots"}, "memoryMb='lots' is not a whole number"),
         ({"timeoutSeconds": 45}, "timeoutSeconds=45 is above 30"),
-        ({"timeoutSeconds": 5}, "timeoutSeconds=5 leaves 1.5 s per OpenAI attempt"),
+        ({"timeoutSeconds": 0}, "timeoutSeconds=0 is out of range; allowed 1-30"),
+        ({"timeoutSeconds": -5}, "timeoutSeconds=-5 is out of range; allowed 1-30"),
         ({"architecture": "arm"}, "architecture='arm' is not allowed; use one of arm64, x86_64"),
         ({"logRetentionDays": 10}, "logRetentionDays=10 is not a CloudWatch Logs retention"),
         ({"throttleBurstLimit": 0}, "throttleBurstLimit=0 is out of range; allowed 1-5000"),
@@ -133,7 +141,7 @@ def test_bad_settings_are_refused_with_key_value_and_allowed_values(raw, expecte
 def test_a_timeout_above_the_gateway_limit_says_why():
     (problem,) = refuse("dev", {"timeoutSeconds": 31}).problems
     assert "HTTP API integration cannot wait longer than 30 s" in problem
-    assert "allowed 8-30" in problem
+    assert "allowed 1-30" in problem
 
 
 def test_log_retention_lists_cloudwatchs_values():
@@ -185,14 +193,50 @@ def test_stack_names_that_cannot_name_aws_resources_are_refused():
     assert "stack name 'prod.eu'" in problem
 
 
-@pytest.mark.parametrize("timeout", range(8, 31))
-def test_openai_attempts_fit_inside_the_function_timeout(timeout):
+@pytest.mark.parametrize(
+    ("timeout", "max_retries", "openai_timeout"),
+    [
+        (1, 0, 1),
+        (2, 0, 1),
+        (3, 0, 1),
+        (4, 0, 2),
+        (5, 0, 3),
+        (7, 0, 5),
+        (8, 1, 3),
+        (11, 1, 4.5),
+        (20, 1, 9),
+        (30, 1, 14),
+    ],
+)
+def test_the_openai_settings_follow_the_function_timeout(timeout, max_retries, openai_timeout):
+    config = StackConfig.from_raw("dev", {**VALID, "timeoutSeconds": timeout})
+    assert config.timeout_seconds == timeout
+    assert (config.openai_max_retries, config.openai_timeout_seconds) == (
+        max_retries,
+        openai_timeout,
+    )
+
+
+@pytest.mark.parametrize("timeout", range(1, 31))
+def test_every_timeout_the_gateway_allows_is_accepted(timeout):
     config = StackConfig.from_raw("dev", {**VALID, "timeoutSeconds": timeout})
     attempts = config.openai_max_retries + 1
-    assert config.openai_max_retries == 1
-    assert config.openai_timeout_seconds >= 3
     worst_case = attempts * config.openai_timeout_seconds + OPENAI_MARGIN_SECONDS
-    assert worst_case <= min(timeout, API_GATEWAY_TIMEOUT_SECONDS)
+    # From 3 s, every attempt and the margin fit; below, the backend's own deadline answers.
+    assert worst_case <= min(timeout, API_GATEWAY_TIMEOUT_SECONDS) or timeout < 3
+    assert config.openai_timeout_seconds >= 1
+    # A retry only when both attempts keep at least 3 s: (8 - 2) / 2 = 3.
+    assert config.openai_max_retries == (1 if timeout >= 8 else 0)
+    slow = [w for w in config.warnings() if "analyses will often time out" in w]
+    assert bool(slow) is (timeout < 5), slow
+
+
+def test_a_short_timeout_is_warned_about_with_the_way_out():
+    (warning,) = StackConfig.from_raw("dev", {**VALID, "timeoutSeconds": 4}).warnings()
+    assert warning == (
+        "timeoutSeconds=4 gives the OpenAI call 2 s per attempt, fewer than 3 s: analyses will "
+        "often time out (JSON 504); 5 or more leaves 3 s after the 2 s margin"
+    )
 
 
 def test_architecture_decides_the_image_platform():
@@ -280,6 +324,16 @@ def test_from_pulumi_refuses_a_stack_without_an_openai_key(mocks, engine_config)
     engine_config({"memoryMb": "1024"})
     with pytest.raises(ConfigError, match="pulumi config set --secret openaiApiKey <key>"):
         StackConfig.from_pulumi()
+
+
+def test_from_pulumi_warns_about_a_short_timeout(mocks, engine_config, resolve, caplog):
+    engine_config({"openaiApiKey": "sk-x", "timeoutSeconds": "3"}, secret_keys=("openaiApiKey",))
+    assert resolve(lambda: StackConfig.from_pulumi().timeout_seconds) == 3
+    assert any(
+        "timeoutSeconds=3" in record.getMessage()
+        and "analyses will often time out" in record.getMessage()
+        for record in caplog.records
+    )
 
 
 def test_from_pulumi_warns_when_prod_has_no_api_keys(mocks, engine_config, resolve, caplog):

@@ -79,14 +79,22 @@ def test_the_api_function_gets_settings_and_parameter_names_only(
     }
 
 
-@pytest.mark.parametrize("timeout", [8, 20, 29, 30])
-def test_the_openai_timeout_follows_the_function_timeout(mocks, resolve, stack_config, timeout):
+@pytest.mark.parametrize(
+    ("timeout", "openai_timeout", "max_retries"),
+    [(1, "1", "0"), (2, "1", "0"), (4, "2", "0"), (5, "3", "0"), (7, "5", "0"), (8, "3", "1"),
+     (11, "4.5", "1"), (29, "13.5", "1"), (30, "14", "1")],
+)  # fmt: skip
+def test_the_openai_settings_follow_the_function_timeout(
+    mocks, resolve, stack_config, timeout, openai_timeout, max_retries
+):
     build(resolve, stack_config("dev", timeoutSeconds=timeout))
     function = mocks.resource(FUNCTION, "iris-api-function-function")
     variables = function.inputs["environment"]["variables"]
-    attempts = int(variables["OPENAI_MAX_RETRIES"]) + 1
-    assert attempts * float(variables["OPENAI_TIMEOUT_S"]) + 2 <= function.inputs["timeout"]
     assert function.inputs["timeout"] == timeout
+    assert (variables["OPENAI_TIMEOUT_S"], variables["OPENAI_MAX_RETRIES"]) == (
+        openai_timeout,
+        max_retries,
+    )
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
