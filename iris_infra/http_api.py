@@ -23,9 +23,16 @@ CORS_MAX_AGE_SECONDS = 600
 # Open routes: the liveness probe, and $default so unknown paths and wrong methods reach the
 # app's JSON 404/405. Browser preflights never reach a route: API Gateway answers them.
 OPEN_ROUTES = ("GET /health", "$default")
-# Routes behind the authorizer when API keys are configured. Never ANY or OPTIONS: an authorizer
-# on those would refuse browser preflights.
-GUARDED_ROUTES = ("GET /api/iris/health", "POST /api/iris/analyze")
+# Routes behind the authorizer when API keys are configured: the IRIS routes, and every other
+# path under /api/iris/ for each method a client may send, so none falls to the open $default
+# (API Gateway picks an exact route first, then a greedy {proxy+} one, then $default). Explicit
+# methods, never ANY or OPTIONS: an authorizer on those would refuse browser preflights.
+GUARDED_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+GUARDED_ROUTES = (
+    "GET /api/iris/health",
+    "POST /api/iris/analyze",
+    *(f"{method} /api/iris/{{proxy+}}" for method in GUARDED_METHODS),
+)
 
 API_KEY_HEADER = "x-api-key"
 INTEGRATION_TIMEOUT_MS = 30_000

@@ -77,8 +77,14 @@ class LambdaContext:
         return max(0, int((self._deadline - time.monotonic()) * 1000))
 
 
-def http_api_event(request: Request, route_key: str, body: bytes) -> dict[str, Any]:
-    """The payload 2.0 event API Gateway sends to the integration for this request."""
+def http_api_event(
+    request: Request,
+    route_key: str,
+    body: bytes,
+    path_parameters: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """The payload 2.0 event API Gateway sends to the integration for this request; a route
+    with path variables adds their decoded values as pathParameters."""
     raw_path, raw_query = _raw_target(request)
     headers = {
         name.lower(): value
@@ -126,6 +132,8 @@ def http_api_event(request: Request, route_key: str, body: bytes) -> dict[str, A
         event["cookies"] = cookies
     if raw_query:
         event["queryStringParameters"] = query_parameters(raw_query)
+    if path_parameters:
+        event["pathParameters"] = dict(path_parameters)
     if body:
         event["body"], event["isBase64Encoded"] = event_body(body, headers.get("content-type"))
     return event

@@ -32,10 +32,20 @@ LambdaHandler = Callable[[dict[str, Any], Any], Any]
 log = logging.getLogger("local_api")
 
 
-# The stack's routes (a test holds them equal to iris_infra.http_api's). $default takes every
-# other method and path to the function, unguarded, for its JSON 404/405.
+# The stack's routes (a test holds them equal to iris_infra.http_api's). The greedy routes keep
+# every other path under /api/iris/ behind the authorizer; $default takes the rest to the
+# function, unguarded, for its JSON 404/405.
 OPEN_ROUTES = ("GET /health", "$default")
-GUARDED_ROUTES = ("GET /api/iris/health", "POST /api/iris/analyze")
+GUARDED_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+GUARDED_ROUTES = (
+    "GET /api/iris/health",
+    "POST /api/iris/analyze",
+    *(f"{method} /api/iris/{{proxy+}}" for method in GUARDED_METHODS),
+)
+
+# The greedy path variable the guarded routes end with, and its name in pathParameters.
+GREEDY_VARIABLE = "{proxy+}"
+GREEDY_NAME = "proxy"
 
 # HTTP API's payload quota; the app's own, smaller limit answers 413 before this one.
 PAYLOAD_LIMIT_BYTES = 10 * 1024 * 1024
@@ -44,9 +54,36 @@ _INTERNAL_ERROR = {"message": "Internal Server Error"}
 
 
 def match_route(method: str, path: str) -> str:
-    """The route key API Gateway would pick for this request."""
+    """The route key API Gateway would pick for this request, in its order of precedence: the
+    exact route, else the greedy route of the same method with the longest prefix of the path,
+    else $default.
+    """
+    routes = (*OPEN_ROUTES, *GUARDED_ROUTES)
     key = f"{method} {path}"
-    return key if key in OPEN_ROUTES or key in GUARDED_ROUTES else "$default"
+    if key in routes:
+        return key
+    greedy = [
+        route
+        for route in routes
+        if route.startswith(f"{method} /") and _greedy_rest(route, path) is not None
+    ]
+    return max(greedy, key=len, default="$default")
+
+
+def path_parameters(route_key: str, path: str) -> dict[str, str]:
+    """The event's pathParameters: the greedy variable's part of the path, if the route has one."""
+    rest = _greedy_rest(route_key, path)
+    return {} if rest is None else {GREEDY_NAME: rest}
+
+
+def _greedy_rest(route_key: str, path: str) -> str | None:
+    """What a greedy route's variable captures of `path` (at least one character), else None."""
+    route_path = route_key.partition(" ")[2]
+    if not route_path.endswith(GREEDY_VARIABLE):
+        return None
+    prefix = route_path.removesuffix(GREEDY_VARIABLE)
+    rest = path.removeprefix(prefix)
+    return rest if path.startswith(prefix) and rest else None
 
 
 class _Request(Request):
@@ -92,7 +129,7 @@ class LocalHttpApi:
         except RequestEntityTooLarge:
             return gateway_response(413, {"message": "Request Entity Too Large"})
         route_key = match_route(request.method, request.path)
-        event = http_api_event(request, route_key, body)
+        event = http_api_event(request, route_key, body, path_parameters(route_key, request.path))
         if route_key in GUARDED_ROUTES and self.authorizer is not None:
             denial = self._authorize(event)
             if denial is not None:

@@ -24,6 +24,16 @@ FUNCTION_INVOKE_ARN = (
     "arn:aws:lambda:eu-west-1:123456789012:function:iris-dev/invocations"
 )
 AUTHORIZER_INVOKE_ARN = FUNCTION_INVOKE_ARN.replace("iris-dev", "iris-dev-authorizer")
+# Everything under /api/iris/: the two IRIS routes, and a greedy route per method for the rest.
+IRIS_ROUTES = {
+    "GET /api/iris/health",
+    "POST /api/iris/analyze",
+    "GET /api/iris/{proxy+}",
+    "POST /api/iris/{proxy+}",
+    "PUT /api/iris/{proxy+}",
+    "PATCH /api/iris/{proxy+}",
+    "DELETE /api/iris/{proxy+}",
+}
 
 
 def build(resolve, *, with_authorizer=False, origins=("https://app.example.com",)):
@@ -125,12 +135,7 @@ def test_the_contract_routes_all_reach_the_function(mocks, resolve, with_authori
     build(resolve, with_authorizer=with_authorizer)
     integration = mocks.resource("aws:apigatewayv2/integration:Integration", "web-integration")
     found = routes(mocks)
-    assert set(found) == {
-        "GET /health",
-        "GET /api/iris/health",
-        "POST /api/iris/analyze",
-        "$default",
-    }
+    assert set(found) == {"GET /health", "$default", *IRIS_ROUTES}
     for route in found.values():
         assert route["target"] == f"integrations/{integration.id}"
 
@@ -142,23 +147,25 @@ def test_without_api_keys_every_route_is_open(mocks, resolve):
     assert {route["authorizationType"] for route in routes(mocks).values()} == {"NONE"}
 
 
-def test_with_api_keys_the_iris_routes_are_guarded_and_health_stays_open(mocks, resolve):
+def test_with_api_keys_all_of_api_iris_is_guarded_and_health_stays_open(mocks, resolve):
     outputs = build(resolve, with_authorizer=True)
     found = routes(mocks)
-    for key in ("GET /api/iris/health", "POST /api/iris/analyze"):
-        assert found[key]["authorizationType"] == "CUSTOM"
-        assert found[key]["authorizerId"] == outputs["authorizer_id"]
+    for key in IRIS_ROUTES:
+        assert found[key]["authorizationType"] == "CUSTOM", key
+        assert found[key]["authorizerId"] == outputs["authorizer_id"], key
     for key in ("GET /health", "$default"):
         assert found[key]["authorizationType"] == "NONE"
         assert "authorizerId" not in found[key]
+    assert set(found) - IRIS_ROUTES == {"GET /health", "$default"}
 
 
 def test_no_any_or_options_route_sits_behind_the_authorizer(mocks, resolve):
+    """API Gateway must keep answering preflights itself from the CORS configuration."""
     build(resolve, with_authorizer=True)
-    for key, route in routes(mocks).items():
-        if route["authorizationType"] != "NONE":
-            method = key.split(" ", 1)[0]
-            assert method not in {"ANY", "OPTIONS", "$default"}, key
+    guarded = [key for key, route in routes(mocks).items() if route["authorizationType"] != "NONE"]
+    methods = {key.split(" ", 1)[0] for key in guarded}
+    assert methods == {"GET", "POST", "PUT", "PATCH", "DELETE"}
+    assert all(key.split(" ", 1)[1].startswith("/api/iris/") for key in guarded), guarded
 
 
 def test_the_authorizer_checks_the_api_key_header(mocks, resolve):

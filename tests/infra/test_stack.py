@@ -197,20 +197,19 @@ def test_without_api_keys_there_is_no_authorizer(mocks, resolve, stack_config):
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
-def test_health_stays_open_and_only_iris_routes_are_guarded(mocks, resolve, stack_config, stack):
+def test_health_stays_open_and_all_of_api_iris_is_guarded(mocks, resolve, stack_config, stack):
     mocks.use(stack)
     build(resolve, stack_config(stack))
     routes = {r.inputs["routeKey"]: r.inputs for r in mocks.of_type(ROUTE)}
-    assert set(routes) == {
-        "GET /health",
+    open_routes = {key for key, route in routes.items() if route["authorizationType"] == "NONE"}
+    guarded = {key for key, route in routes.items() if route["authorizationType"] == "CUSTOM"}
+    assert open_routes == {"GET /health", "$default"}
+    assert guarded == {
         "GET /api/iris/health",
         "POST /api/iris/analyze",
-        "$default",
+        *(f"{method} /api/iris/{{proxy+}}" for method in ("GET", "POST", "PUT", "PATCH", "DELETE")),
     }
-    assert routes["GET /health"]["authorizationType"] == "NONE"
-    assert routes["$default"]["authorizationType"] == "NONE"
-    guarded = {key for key, route in routes.items() if route["authorizationType"] == "CUSTOM"}
-    assert guarded == {"GET /api/iris/health", "POST /api/iris/analyze"}
+    assert open_routes | guarded == set(routes)
 
 
 def test_permissions_are_scoped_to_this_api(mocks, resolve, stack_config):

@@ -86,7 +86,7 @@ def test_a_chunked_body_without_content_length_reaches_the_app(url: str) -> None
     [
         ("GET", "/nowhere", 404, "not_found"),
         ("GET", "/", 404, "not_found"),
-        ("GET", "/api/iris/analyze", 405, "method_not_allowed"),
+        ("POST", "/health", 405, "method_not_allowed"),
     ],
 )
 def test_other_routes_reach_the_function_through_default(
@@ -208,6 +208,61 @@ def test_guarded_routes_answer_with_either_rotation_key(keyed_url: str, key: str
     assert analyze.status == 200, analyze.body
 
 
+@pytest.mark.parametrize(
+    ("method", "path", "status", "code"),
+    [
+        ("POST", "/api/iris/nope", 404, "not_found"),
+        ("GET", "/api/iris/analyze", 405, "method_not_allowed"),
+        ("DELETE", "/api/iris/analyze", 405, "method_not_allowed"),
+        ("PUT", "/api/iris/health", 405, "method_not_allowed"),
+    ],
+)
+def test_every_path_under_api_iris_needs_a_key(
+    keyed_url: str, method: str, path: str, status: int, code: str
+) -> None:
+    without_key = call(keyed_url, method, path)
+    with_key = call(keyed_url, method, path, headers=[("X-API-Key", KEY_1)])
+
+    assert (without_key.status, without_key.json()) == (401, {"message": "Unauthorized"})
+    assert with_key.status == status
+    assert with_key.json()["error"]["code"] == code
+
+
+@pytest.mark.parametrize(
+    ("path", "requested_method"),
+    [("/api/iris/nope", "POST"), ("/api/iris/analyze", "DELETE"), ("/api/iris/analyze", "POST")],
+)
+def test_preflights_under_api_iris_need_no_key(
+    keyed_url: str, path: str, requested_method: str
+) -> None:
+    reply = call(
+        keyed_url,
+        "OPTIONS",
+        path,
+        headers=[("Origin", ALLOWED_ORIGIN), ("Access-Control-Request-Method", requested_method)],
+    )
+
+    assert reply.status == 204
+    assert reply.headers["Access-Control-Allow-Origin"] == ALLOWED_ORIGIN
+
+
+def test_a_greedy_route_event_carries_its_route_key_and_path_parameters(
+    serve: Serve, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("IRIS_API_KEYS", KEY_1)
+    recorder = Recorder()
+    url = serve(real_api(recorder))
+
+    reply = call(url, "GET", "/api/iris/some/where", headers=[("X-API-Key", KEY_1)])
+
+    assert reply.status == 404 and reply.json()["error"]["code"] == "not_found"
+    (event,) = recorder.events
+    assert event["routeKey"] == event["requestContext"]["routeKey"] == "GET /api/iris/{proxy+}"
+    assert event["pathParameters"] == {"proxy": "some/where"}
+    assert event["rawPath"] == "/api/iris/some/where"
+    assert event["requestContext"]["authorizer"] == {"lambda": {"keySlot": "key-1"}}
+
+
 def test_open_routes_and_preflights_need_no_key(keyed_url: str) -> None:
     health = call(keyed_url, "GET", "/health")
     preflight = call(
@@ -293,7 +348,7 @@ def test_the_request_becomes_a_complete_payload_2_event(serve: Serve) -> None:
     assert event["headers"]["x-forwarded-port"] == url.rsplit(":", 1)[1]
     assert event["headers"]["x-amzn-trace-id"].startswith("Root=1-")
     assert event["isBase64Encoded"] is False
-    assert "body" not in event
+    assert "body" not in event and "pathParameters" not in event
     context = event["requestContext"]
     assert context["http"] == {
         "method": "GET",
