@@ -151,7 +151,11 @@ def scheduled_event() -> dict[str, Any]:
 
 @dataclass
 class LambdaContext:
-    """The attributes of the context object the Python runtime passes to a handler."""
+    """The attributes of the context object the Python runtime passes to a handler.
+
+    As in Lambda, the remaining time counts down from the start of the invocation (creation
+    here): `remaining_ms` is what the invocation has left when it starts.
+    """
 
     function_name: str = "iris-dev-api"
     function_version: str = "$LATEST"
@@ -159,10 +163,15 @@ class LambdaContext:
     aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     log_group_name: str = "/aws/lambda/iris-dev-api"
     log_stream_name: str = "2026/11/23/[$LATEST]0123456789abcdef"
+    remaining_ms: int = 29_000
+    _deadline: float = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._deadline = time.monotonic() + self.remaining_ms / 1000
 
     @property
     def invoked_function_arn(self) -> str:
         return f"arn:aws:lambda:eu-west-1:{ACCOUNT_ID}:function:{self.function_name}"
 
     def get_remaining_time_in_millis(self) -> int:
-        return 29_000
+        return max(0, int((self._deadline - time.monotonic()) * 1000))

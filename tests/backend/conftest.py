@@ -58,6 +58,18 @@ OPENAI_ERRORS: dict[int, dict[str, Any]] = {
         "param": None,
         "code": "model_not_found",
     },
+    408: {
+        "message": "Request timed out while reading the request body from 203.0.113.7.",
+        "type": "server_error",
+        "param": None,
+        "code": "timeout",
+    },
+    409: {
+        "message": "Another request for org-Q1w2E3r4 is being processed; try again.",
+        "type": "invalid_request_error",
+        "param": None,
+        "code": "conflict",
+    },
     429: {
         "message": "Rate limit reached for gpt-4o-mini in organization org-Q1w2E3r4 on requests "
         "per min (RPM): Limit 3, Used 3, Requested 1. Please try again in 20s.",
@@ -95,6 +107,7 @@ class OpenAIStub:
 
     `api_key`, `model_alias` and `model_snapshot` are what the test containers are configured
     with and what the stub answers; `error_messages` holds every upstream error text it sent.
+    Each recorded request has its `headers`, `json` and `received_at` (`time.monotonic()`).
     """
 
     base_url: str
@@ -118,7 +131,9 @@ class OpenAIStub:
     def handle(self, request: Request) -> Response:
         with self._lock:
             sent = json.loads(request.get_data())
-            self.requests.append({"headers": dict(request.headers), "json": sent})
+            self.requests.append(
+                {"headers": dict(request.headers), "json": sent, "received_at": time.monotonic()}
+            )
             reply = self._replies.pop(0) if self._replies else self._default
             headers = {"x-request-id": f"req_{len(self.requests):032x}", **reply.headers}
         if reply.delay_s:
@@ -204,8 +219,9 @@ class Container:
     handler: Callable[[dict[str, Any], Any], dict[str, Any]]
     app: Flask
 
-    def invoke(self, event: dict[str, Any]) -> Answer:
-        context = LambdaContext()
+    def invoke(self, event: dict[str, Any], context: LambdaContext | None = None) -> Answer:
+        """Send the event; `context` defaults to a fresh one with 29 s to run."""
+        context = context or LambdaContext()
         answer = self.handler(event, context)
         assert answer["headers"]["content-type"] == "application/json", answer
         assert answer["headers"]["x-request-id"] == context.aws_request_id
@@ -223,10 +239,12 @@ class Container:
         *,
         event: Callable[..., dict[str, Any]] = http_api_v2_event,
         headers: dict[str, str] | None = None,
+        context: LambdaContext | None = None,
     ) -> Answer:
         body = payload if isinstance(payload, str) else json.dumps(payload)
         return self.invoke(
-            event("POST", ANALYZE, body=body, headers=JSON_TYPE if headers is None else headers)
+            event("POST", ANALYZE, body=body, headers=JSON_TYPE if headers is None else headers),
+            context,
         )
 
 

@@ -10,13 +10,17 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from iris.analyze import MAX_TEXT_CHARS
-from tests.events import http_api_v2_event, rest_v1_event
+from iris.analyze import LAMBDA_RESERVE_S, MAX_TEXT_CHARS, SERVICE_EXTENSION, AnalysisService
+from iris.cache import MemoryCache
+from iris.llm import Analysis, OfflineAnalyzer
+from iris.settings import LLM_BUDGET_S
+from tests.events import LambdaContext, http_api_v2_event, rest_v1_event
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -187,6 +191,142 @@ def test_openai_without_a_key_is_a_503(start_container: Any, openai_api: Any) ->
 
     error_of(answer, 503, "llm_not_configured")
     assert openai_api.requests == []
+
+
+# The deadline: the time the invocation has left bounds the LLM (PITFALLS 9)
+
+
+def timed(container: Any, context: LambdaContext) -> tuple[Any, float]:
+    """The answer to an analyze request sent with `context`, and the seconds it took."""
+    started = time.monotonic()
+    answer = container.analyze({"text": "hello"}, context=context)
+    return answer, time.monotonic() - started
+
+
+def test_a_retry_after_past_the_time_left_answers_at_once(
+    openai_container: Any, openai_api: Any
+) -> None:
+    """The SDK would wait out the Retry-After and Lambda would time out: a bare gateway 503."""
+    openai_api.always(429, headers={"retry-after": "5"})
+    container = openai_container(OPENAI_MAX_RETRIES="1")
+
+    answer, elapsed = timed(container, LambdaContext(remaining_ms=3_000))
+
+    error_of(answer, 502, "llm_rate_limited")
+    assert elapsed < 1.0
+    assert len(openai_api.requests) == 1
+
+
+def test_a_retry_after_that_fits_is_waited_and_retried(
+    openai_container: Any, openai_api: Any
+) -> None:
+    openai_api.reply(429, headers={"retry-after": "0.2"})
+    container = openai_container(OPENAI_MAX_RETRIES="1")
+
+    answer, elapsed = timed(container, LambdaContext())
+
+    assert answer.status == 200, answer.body
+    assert answer.body["cached"] is False
+    first, second = (sent["received_at"] for sent in openai_api.requests)
+    assert 0.2 <= second - first <= elapsed < 1.0
+
+
+def test_a_slow_upstream_is_a_json_504_before_the_invocation_ends(
+    openai_container: Any, openai_api: Any, logs: Any
+) -> None:
+    openai_api.always(delay_s=3.0)
+    container = openai_container(OPENAI_TIMEOUT_S="14", OPENAI_MAX_RETRIES="1")
+    context = LambdaContext(remaining_ms=2_500)
+
+    answer, elapsed = timed(container, context)
+
+    error_of(answer, 504, "llm_timeout")
+    assert elapsed < context.remaining_ms / 1000
+    assert context.get_remaining_time_in_millis() > 500
+    assert len(openai_api.requests) == 1
+    (failure,) = [entry for entry in logs() if entry["message"] == "analysis failed"]
+    assert (failure["error_type"], failure["attempts"]) == ("APITimeoutError", 1)
+
+
+def test_with_too_little_time_left_the_upstream_is_not_called(
+    openai_container: Any, openai_api: Any, logs: Any
+) -> None:
+    container = openai_container(OPENAI_MAX_RETRIES="1")
+
+    answer, elapsed = timed(container, LambdaContext(remaining_ms=500))
+
+    error_of(answer, 504, "llm_timeout")
+    assert elapsed < 0.5
+    assert openai_api.requests == []
+    (failure,) = [entry for entry in logs() if entry["message"] == "analysis failed"]
+    assert failure["reason"] == "no_time_left"
+
+
+class SlowCache(MemoryCache):
+    """A cache tier whose reads take as long as a struggling DynamoDB's."""
+
+    def __init__(self, read_s: float) -> None:
+        super().__init__(ttl_seconds=60)
+        self.read_s = read_s
+
+    def get(self, key: str) -> Any:
+        time.sleep(self.read_s)
+        return super().get(key)
+
+
+def test_time_spent_reading_the_cache_counts(openai_container: Any, openai_api: Any) -> None:
+    """The deadline is set when the request starts, not when the LLM is called."""
+    container = openai_container(OPENAI_MAX_RETRIES="1")
+    settings = container.app.extensions["iris.settings"]
+    container.app.extensions[SERVICE_EXTENSION] = AnalysisService(settings, cache=SlowCache(1.2))
+
+    answer, elapsed = timed(container, LambdaContext(remaining_ms=3_000))
+
+    error_of(answer, 504, "llm_timeout")
+    assert elapsed < 2.0
+    assert openai_api.requests == []
+
+
+class DeadlineRecorder(OfflineAnalyzer):
+    def __init__(self) -> None:
+        self.seconds_left: list[float] = []
+
+    def analyze(self, text: str, deadline: float) -> Analysis:
+        self.seconds_left.append(deadline - time.monotonic())
+        return super().analyze(text, deadline)
+
+
+@pytest.mark.parametrize(
+    ("remaining_ms", "budget_s"),
+    [
+        (None, LLM_BUDGET_S),
+        (30_000, LLM_BUDGET_S),
+        (10_000, 10 - LAMBDA_RESERVE_S),
+        (1_500, 1.5 - LAMBDA_RESERVE_S),
+    ],
+    ids=["no-lambda", "30s-left", "10s-left", "1.5s-left"],
+)
+def test_the_budget_is_capped_by_the_invocations_time_left(
+    start_container: Any, remaining_ms: int | None, budget_s: float
+) -> None:
+    container = start_container()
+    recorder = DeadlineRecorder()
+    container.app.extensions[SERVICE_EXTENSION] = AnalysisService(
+        container.app.extensions["iris.settings"], analyzer_factory=lambda _: recorder
+    )
+
+    if remaining_ms is None:
+        # `flask run` and the Flask test client: no Lambda context in the environ.
+        answer = container.app.test_client().post("/api/iris/analyze", json={"text": "hello"})
+        assert answer.status_code == 200
+    else:
+        answer = container.analyze(
+            {"text": "hello"}, context=LambdaContext(remaining_ms=remaining_ms)
+        )
+        assert answer.status == 200
+
+    (seconds_left,) = recorder.seconds_left
+    assert budget_s - 0.1 < seconds_left <= budget_s
 
 
 # The key from SSM (the deployed set-up)

@@ -313,7 +313,7 @@ def test_local_runs_cache_in_memory(start_container: Any) -> None:
     calls: list[str] = []
 
     class CountingAnalyzer:
-        def analyze(self, text: str) -> Analysis:
+        def analyze(self, text: str, deadline: float) -> Analysis:
             calls.append(text)
             return Analysis(analysis=f"{len(text)} characters", model="offline-counting")
 

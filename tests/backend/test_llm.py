@@ -1,18 +1,21 @@
 """The analyzers on their own: the offline one, and the OpenAI one against a loopback API.
 
 The OpenAI cases go through the real `openai` SDK over HTTP to 127.0.0.1; the route-level
-behaviour (status codes, bodies, logs) is in test_analyze.py.
+behaviour (status codes, bodies, logs, the deadline a Lambda invocation sets) is in
+test_analyze.py.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import socket
+import time
 from typing import Any
 
 import pytest
 
 from iris.llm import (
+    MIN_ATTEMPT_S,
     OFFLINE_MODEL,
     PROMPT_VERSION,
     SYSTEM_PROMPT,
@@ -24,7 +27,13 @@ from iris.llm import (
     build_analyzer,
 )
 from iris.parameters import read_secure_parameter
-from iris.settings import Settings
+from iris.settings import LLM_BUDGET_S, Settings
+
+
+def deadline(seconds: float = LLM_BUDGET_S) -> float:
+    """A deadline `seconds` from now, as the analyze route computes one."""
+    return time.monotonic() + seconds
+
 
 # Offline analyzer
 
@@ -32,7 +41,7 @@ from iris.settings import Settings
 def test_offline_analysis_counts_words_sentences_and_keywords() -> None:
     text = "The cat sat on the mat. The cat was happy! Was the mat happy too?"
 
-    result = OfflineAnalyzer().analyze(text)
+    result = OfflineAnalyzer().analyze(text, deadline())
 
     assert result.model == OFFLINE_MODEL == "offline-v1"
     assert result.analysis.splitlines() == [
@@ -52,13 +61,16 @@ def test_offline_analysis_counts_words_sentences_and_keywords() -> None:
     ],
 )
 def test_offline_sentiment_comes_from_the_lexicon(text: str, sentiment: str) -> None:
-    assert f"Sentiment: {sentiment} " in OfflineAnalyzer().analyze(text).analysis
+    assert f"Sentiment: {sentiment} " in OfflineAnalyzer().analyze(text, deadline()).analysis
 
 
 def test_offline_analysis_is_deterministic_and_unicode_aware() -> None:
     text = "Grüße aus 東京 🌸. Grüße!"
 
-    first, second = OfflineAnalyzer().analyze(text), OfflineAnalyzer().analyze(text)
+    first, second = (
+        OfflineAnalyzer().analyze(text, deadline()),
+        OfflineAnalyzer().analyze(text, deadline()),
+    )
 
     assert first == second
     assert first.analysis.startswith("Words: 4; sentences: 2;")
@@ -118,7 +130,7 @@ def test_the_key_is_read_from_ssm(openai_api: Any, key_parameter: Any) -> None:
         openai_max_retries=0,
     )
 
-    build_analyzer(settings).analyze("hello")
+    build_analyzer(settings).analyze("hello", deadline())
 
     assert openai_api.requests[0]["headers"]["Authorization"] == f"Bearer {key_parameter.value}"
 
@@ -153,7 +165,7 @@ def openai_analyzer(stub: Any, **settings: Any) -> OpenAIAnalyzer:
 def test_openai_request_and_answer(openai_api: Any) -> None:
     text = "Grüße! The launch went well."
 
-    result = openai_analyzer(openai_api).analyze(text)
+    result = openai_analyzer(openai_api).analyze(text, deadline())
 
     (sent,) = openai_api.requests
     assert sent["headers"]["Authorization"] == f"Bearer {openai_api.api_key}"
@@ -188,12 +200,13 @@ def test_openai_errors_map_to_the_contracts_codes(
     openai_api.always(upstream)
 
     with pytest.raises(AnalyzerError) as raised:
-        openai_analyzer(openai_api).analyze("hello")
+        openai_analyzer(openai_api).analyze("hello", deadline())
 
     error = raised.value
     assert (error.status, error.code) == (status, code)
     assert error.detail["upstream_status"] == upstream
     assert error.detail["upstream_request_id"] == "req_" + "1".rjust(32, "0")
+    assert error.detail["attempts"] == 1
     assert openai_api.error_messages[0] not in error.message
     assert len(openai_api.requests) == 1, "max_retries=0 must mean a single attempt"
 
@@ -202,10 +215,10 @@ def test_a_slow_answer_is_a_timeout(openai_api: Any) -> None:
     openai_api.always(delay_s=0.6)
 
     with pytest.raises(AnalyzerError) as raised:
-        openai_analyzer(openai_api, openai_timeout_s=0.2).analyze("hello")
+        openai_analyzer(openai_api, openai_timeout_s=0.2).analyze("hello", deadline())
 
     assert (raised.value.status, raised.value.code) == (504, "llm_timeout")
-    assert raised.value.detail == {"error_type": "APITimeoutError"}
+    assert raised.value.detail == {"error_type": "APITimeoutError", "attempts": 1}
 
 
 def test_an_unreachable_endpoint_is_an_upstream_error() -> None:
@@ -222,32 +235,114 @@ def test_an_unreachable_endpoint_is_an_upstream_error() -> None:
     )
 
     with pytest.raises(AnalyzerError) as raised:
-        analyzer.analyze("hello")
+        analyzer.analyze("hello", deadline())
 
     assert (raised.value.status, raised.value.code) == (502, "llm_upstream_error")
-    assert raised.value.detail == {"error_type": "APIConnectionError"}
+    assert raised.value.detail == {"error_type": "APIConnectionError", "attempts": 1}
+
+
+# Retries: ours, against the deadline (the SDK's own are off)
 
 
 @pytest.mark.parametrize(
-    ("first", "then", "outcome"),
-    [(500, 200, "ok"), (429, 429, "llm_rate_limited")],
-    ids=["recovers", "exhausted"],
+    ("upstream", "code"),
+    [
+        (408, "llm_upstream_error"),
+        (409, "llm_upstream_error"),
+        (429, "llm_rate_limited"),
+        (500, "llm_upstream_error"),
+        (503, "llm_upstream_error"),
+    ],
 )
-def test_retries_follow_openai_max_retries(
-    openai_api: Any, first: int, then: int, outcome: str
+def test_retryable_failures_are_tried_again_up_to_openai_max_retries(
+    openai_api: Any, upstream: int, code: str
 ) -> None:
-    # retry-after-ms keeps the SDK's back-off short; the real API sends retry-after on 429s.
-    openai_api.reply(first, headers={"retry-after-ms": "10"})
-    openai_api.reply(then, headers={"retry-after-ms": "10"})
-    analyzer = openai_analyzer(openai_api, openai_max_retries=1)
-
-    if outcome == "ok":
-        assert analyzer.analyze("hello").model == openai_api.model_snapshot
-    else:
-        with pytest.raises(AnalyzerError) as raised:
-            analyzer.analyze("hello")
-        assert raised.value.code == outcome
+    openai_api.reply(upstream, headers={"retry-after-ms": "10"})
+    recovered = openai_analyzer(openai_api, openai_max_retries=1).analyze("hello", deadline())
+    assert recovered.model == openai_api.model_snapshot
     assert len(openai_api.requests) == 2
+
+    openai_api.always(upstream, headers={"retry-after-ms": "10"})
+    with pytest.raises(AnalyzerError) as raised:
+        openai_analyzer(openai_api, openai_max_retries=2).analyze("hello", deadline())
+    assert raised.value.code == code
+    assert raised.value.detail["attempts"] == 3
+    assert len(openai_api.requests) == 2 + 3
+
+
+@pytest.mark.parametrize("upstream", [400, 401, 403])
+def test_other_failures_are_not_retried(openai_api: Any, upstream: int) -> None:
+    openai_api.reply(upstream, headers={"retry-after-ms": "10"})
+
+    with pytest.raises(AnalyzerError) as raised:
+        openai_analyzer(openai_api, openai_max_retries=2).analyze("hello", deadline())
+
+    assert raised.value.detail["upstream_status"] == upstream
+    assert raised.value.detail["attempts"] == 1
+    assert len(openai_api.requests) == 1
+
+
+@pytest.mark.parametrize(
+    ("headers", "wait_s"),
+    [
+        ({"retry-after": "0.3"}, 0.3),
+        ({"retry-after-ms": "300", "retry-after": "20"}, 0.3),
+        ({}, 0.5),
+        ({"retry-after": "Wed, 21 Oct 2015 07:28:00 GMT"}, 0.5),
+        ({"retry-after": "nan"}, 0.5),
+    ],
+    ids=["seconds", "milliseconds-first", "none", "http-date", "nan"],
+)
+def test_a_retry_waits_what_the_server_asks_or_half_a_second(
+    openai_api: Any, headers: dict[str, str], wait_s: float
+) -> None:
+    openai_api.reply(429, headers=headers)
+
+    openai_analyzer(openai_api, openai_max_retries=1).analyze("hello", deadline())
+
+    first, second = (sent["received_at"] for sent in openai_api.requests)
+    assert wait_s <= second - first < wait_s + 0.25
+
+
+def test_a_wait_that_does_not_fit_the_deadline_fails_at_once(openai_api: Any) -> None:
+    """The SDK would sleep the full Retry-After (up to a minute) and then try again."""
+    openai_api.always(429, headers={"retry-after": "5"})
+    started = time.monotonic()
+
+    with pytest.raises(AnalyzerError) as raised:
+        openai_analyzer(openai_api, openai_max_retries=3).analyze("hello", deadline(5.5))
+
+    assert time.monotonic() - started < 0.5
+    assert raised.value.code == "llm_rate_limited"
+    assert len(openai_api.requests) == 1
+
+
+def test_each_attempt_ends_at_the_deadline(openai_api: Any) -> None:
+    """OPENAI_TIMEOUT_S bounds an attempt only while the deadline is further away."""
+    openai_api.always(delay_s=2.5)
+    started = time.monotonic()
+
+    with pytest.raises(AnalyzerError) as raised:
+        openai_analyzer(openai_api, openai_timeout_s=5, openai_max_retries=1).analyze(
+            "hello", deadline(1.5)
+        )
+
+    assert 1.5 <= time.monotonic() - started < 1.9
+    assert (raised.value.status, raised.value.code) == (504, "llm_timeout")
+    assert raised.value.detail == {"error_type": "APITimeoutError", "attempts": 1}
+    assert len(openai_api.requests) == 1
+
+
+@pytest.mark.parametrize("seconds_left", [MIN_ATTEMPT_S - 0.1, 0.0, -3.0])
+def test_without_time_for_an_attempt_the_upstream_is_not_called(
+    openai_api: Any, seconds_left: float
+) -> None:
+    with pytest.raises(AnalyzerError) as raised:
+        openai_analyzer(openai_api).analyze("hello", deadline(seconds_left))
+
+    assert (raised.value.status, raised.value.code) == (504, "llm_timeout")
+    assert raised.value.detail == {"reason": "no_time_left", "attempts": 0}
+    assert openai_api.requests == []
 
 
 @pytest.mark.parametrize("content", [None, "", "  \n"], ids=["null", "empty", "blank"])
@@ -255,7 +350,7 @@ def test_an_empty_answer_is_an_upstream_error(openai_api: Any, content: str | No
     openai_api.always(content=content)
 
     with pytest.raises(AnalyzerError) as raised:
-        openai_analyzer(openai_api).analyze("hello")
+        openai_analyzer(openai_api).analyze("hello", deadline())
 
     assert (raised.value.status, raised.value.code) == (502, "llm_upstream_error")
     assert raised.value.detail["finish_reason"] == "stop"

@@ -2,12 +2,18 @@
 
 The analyzer and the cache live on the app (one per container) and are built on the first
 analyze request, so `/health` and cold starts never pay for the LLM SDK or boto3.
+
+Each request gets a deadline when it starts: LLM_BUDGET_S, cut short when the Lambda
+invocation has less time left (keeping LAMBDA_RESERVE_S to answer). The cache read, the
+analyzer build (the SSM key) and every LLM attempt spend from it, so the client gets a JSON
+504 instead of the gateway's bare 503 when time runs out.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -24,9 +30,16 @@ from iris.llm import (
     answer_identity,
     build_analyzer,
 )
-from iris.settings import Settings
+from iris.settings import LLM_BUDGET_S, Settings
 
-__all__ = ["MAX_TEXT_CHARS", "SERVICE_EXTENSION", "AnalysisService", "analyze_bp"]
+__all__ = [
+    "LAMBDA_RESERVE_S",
+    "MAX_TEXT_CHARS",
+    "SERVICE_EXTENSION",
+    "AnalysisService",
+    "analyze_bp",
+    "request_deadline",
+]
 
 analyze_bp = Blueprint("analyze", __name__)
 log = logging.getLogger("iris")
@@ -34,6 +47,8 @@ log = logging.getLogger("iris")
 # About 5,000 tokens of English: enough for a long document, short of a runaway bill.
 MAX_TEXT_CHARS = 20_000
 SERVICE_EXTENSION = "iris.analysis"
+# What a Lambda invocation keeps back from the LLM: time to map the failure, log and answer.
+LAMBDA_RESERVE_S = 1.0
 
 
 class AnalysisService:
@@ -56,13 +71,16 @@ class AnalysisService:
         self._analyzer: Analyzer | None = None
         self._lock = threading.Lock()
 
-    def analyze(self, text: str) -> tuple[Analysis, bool]:
-        """(analysis, whether it came from the cache); only successful analyses are stored."""
+    def analyze(self, text: str, deadline: float) -> tuple[Analysis, bool]:
+        """(analysis, whether it came from the cache); only successful analyses are stored.
+
+        `deadline` (a `time.monotonic()` value) is when the analyzer must have answered.
+        """
         key = cache_key(self._identity, text)
         entry = self.cache.get(key)
         if entry is not None:
             return entry.as_analysis(), True
-        analysis = self.analyzer().analyze(text)
+        analysis = self.analyzer().analyze(text, deadline)
         self.cache.put(key, analysis)
         return analysis, False
 
@@ -86,9 +104,10 @@ def analysis_service() -> AnalysisService:
 
 @analyze_bp.post("/api/iris/analyze")
 def analyze() -> dict[str, Any]:
+    deadline = request_deadline()
     text = _requested_text()
     try:
-        analysis, cached = analysis_service().analyze(text)
+        analysis, cached = analysis_service().analyze(text, deadline)
     except AnalyzerError as error:
         # The detail (error type, upstream status and request id) is for the log only.
         # A missing or refused key needs the operator; the rest is the upstream's weather.
@@ -102,6 +121,21 @@ def analyze() -> dict[str, Any]:
         "cached": cached,
         "promptVersion": PROMPT_VERSION,
     }
+
+
+def request_deadline() -> float:
+    """The `time.monotonic()` by which this request's analysis must be done.
+
+    Under Lambda (Mangum puts the context in the ASGI scope, which a2wsgi keeps in the
+    environ) the invocation's remaining time caps LLM_BUDGET_S; elsewhere the budget stands.
+    """
+    now = time.monotonic()
+    scope = request.environ.get("asgi.scope") or {}
+    context = scope.get("aws.context")
+    if context is None:
+        return now + LLM_BUDGET_S
+    remaining_s = context.get_remaining_time_in_millis() / 1000
+    return now + min(LLM_BUDGET_S, remaining_s - LAMBDA_RESERVE_S)
 
 
 def _requested_text() -> str:

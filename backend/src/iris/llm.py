@@ -2,11 +2,18 @@
 
 Flask-free. The `openai` SDK (≈360 ms to import) is imported only when an `OpenAIAnalyzer` is
 built, which the analyze route does once per container, on its first request.
+
+Every analysis has a deadline (a `time.monotonic()` value) that the caller derives from the
+time the request has left. The OpenAI analyzer retries by itself, against that deadline: the
+SDK's own retries would wait out a server's `Retry-After` (up to a minute) and its back-off
+whatever time is left, and the gateway would answer a bare 503 long before.
 """
 
 from __future__ import annotations
 
+import logging
 import re
+import time
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -15,6 +22,7 @@ from iris.parameters import SecureParameterError, read_secure_parameter
 from iris.settings import Settings
 
 __all__ = [
+    "MIN_ATTEMPT_S",
     "OFFLINE_MODEL",
     "PROMPT_VERSION",
     "Analysis",
@@ -31,6 +39,15 @@ __all__ = [
 PROMPT_VERSION = "iris-analysis-1"
 OFFLINE_MODEL = "offline-v1"
 
+# An attempt with less time than this left cannot get an answer; give up instead of trying.
+MIN_ATTEMPT_S = 1.0
+# The pause before a retry when the server does not say how long to wait.
+DEFAULT_RETRY_WAIT_S = 0.5
+# Besides 5xx: request timeout, lock conflict and rate limit (the statuses the SDK retries).
+RETRYABLE_STATUSES = frozenset({408, 409, 429})
+
+log = logging.getLogger("iris")
+
 SYSTEM_PROMPT = (
     "You are IRIS, a careful text analyst. Analyze the text the user sends: give a two-sentence "
     "summary, the overall sentiment (positive, negative, neutral or mixed) with a short reason, "
@@ -46,7 +63,9 @@ class Analysis:
 
 
 class Analyzer(Protocol):
-    def analyze(self, text: str) -> Analysis: ...
+    def analyze(self, text: str, deadline: float) -> Analysis:
+        """The analysis of `text`, or AnalyzerError; `deadline` is a `time.monotonic()` value."""
+        ...
 
 
 class AnalyzerError(Exception):
@@ -105,7 +124,14 @@ def _not_configured(**detail: Any) -> AnalyzerError:
 
 
 class OpenAIAnalyzer:
-    """Chat completions through the `openai` SDK; one client (and connection pool) per instance."""
+    """Chat completions through the `openai` SDK; one client (and connection pool) per instance.
+
+    Each attempt is given at most OPENAI_TIMEOUT_S and never more than the deadline leaves;
+    failures worth retrying (timeouts, lost connections, 408, 409, 429 and 5xx) are tried
+    again up to OPENAI_MAX_RETRIES times, after the server's `Retry-After`, but only when the
+    wait and one more attempt still fit before the deadline. Otherwise the failure is answered
+    at once: a late answer is worth nothing to a client the gateway has already cut off.
+    """
 
     def __init__(self, settings: Settings, api_key: str) -> None:
         import openai
@@ -114,27 +140,15 @@ class OpenAIAnalyzer:
             api_key=api_key,
             base_url=settings.openai_base_url,
             timeout=settings.openai_timeout_s,
-            max_retries=settings.openai_max_retries,
+            max_retries=0,
         )
         self._model = settings.openai_model
         self._max_tokens = settings.openai_max_tokens
+        self._timeout_s = settings.openai_timeout_s
+        self._max_retries = settings.openai_max_retries
 
-    def analyze(self, text: str) -> Analysis:
-        import openai
-
-        try:
-            completion = self._client.chat.completions.create(
-                model=self._model,
-                # max_tokens is deprecated and refused by reasoning models.
-                max_completion_tokens=self._max_tokens,
-                messages=[
-                    {"role": "system", "content": SYSTEM_PROMPT},
-                    {"role": "user", "content": text},
-                ],
-            )
-        except openai.OpenAIError as error:
-            raise _upstream_error(error) from None
-
+    def analyze(self, text: str, deadline: float) -> Analysis:
+        completion = self._complete(text, deadline)
         content = completion.choices[0].message.content if completion.choices else None
         if not content or not content.strip():
             raise AnalyzerError(
@@ -146,9 +160,72 @@ class OpenAIAnalyzer:
             )
         return Analysis(analysis=content.strip(), model=completion.model)
 
+    def _complete(self, text: str, deadline: float) -> Any:
+        import openai
 
-def _upstream_error(error: Exception) -> AnalyzerError:
-    """The SDK's exception as the client's answer; the upstream message goes nowhere."""
+        attempt = 0
+        while True:
+            attempt += 1
+            time_left = deadline - time.monotonic()
+            if time_left < MIN_ATTEMPT_S:
+                raise AnalyzerError(
+                    504,
+                    "llm_timeout",
+                    "The language model did not answer in time.",
+                    reason="no_time_left",
+                    attempts=attempt - 1,
+                )
+            try:
+                return self._client.chat.completions.create(
+                    model=self._model,
+                    # max_tokens is deprecated and refused by reasoning models.
+                    max_completion_tokens=self._max_tokens,
+                    messages=[
+                        {"role": "system", "content": SYSTEM_PROMPT},
+                        {"role": "user", "content": text},
+                    ],
+                    # Per request, so the one client (and its connection pool) is kept.
+                    timeout=min(self._timeout_s, time_left),
+                )
+            except openai.OpenAIError as error:
+                wait = _retry_wait(error) if attempt <= self._max_retries else None
+                if wait is None or time.monotonic() + wait + MIN_ATTEMPT_S > deadline:
+                    raise _upstream_error(error, attempts=attempt) from None
+                log.warning(
+                    "llm attempt failed, retrying",
+                    extra={**_error_detail(error), "attempt": attempt, "wait_s": wait},
+                )
+                time.sleep(wait)
+
+
+def _retry_wait(error: Exception) -> float | None:
+    """Seconds to wait before trying again after `error`, or None when a retry cannot help.
+
+    The server's `retry-after-ms` or `retry-after` (in seconds) when it sends one, else
+    DEFAULT_RETRY_WAIT_S. A `Retry-After` given as an HTTP date counts as none.
+    """
+    import openai
+
+    if isinstance(error, openai.APIConnectionError):  # APITimeoutError included
+        return DEFAULT_RETRY_WAIT_S
+    if not isinstance(error, openai.APIStatusError):
+        return None
+    if error.status_code not in RETRYABLE_STATUSES and error.status_code < 500:
+        return None
+    headers = error.response.headers
+    for name, seconds_per_unit in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
+        try:
+            wait = float(headers.get(name, "")) * seconds_per_unit
+        except ValueError:
+            continue
+        # False for NaN and negative values; an infinite wait never fits, so is never waited.
+        if wait >= 0:
+            return wait
+    return DEFAULT_RETRY_WAIT_S
+
+
+def _error_detail(error: Exception) -> dict[str, Any]:
+    """What the log may know about an SDK error: its type and the upstream's status and ids."""
     import openai
 
     detail: dict[str, Any] = {"error_type": type(error).__name__}
@@ -156,7 +233,14 @@ def _upstream_error(error: Exception) -> AnalyzerError:
         detail["upstream_status"] = error.status_code
         detail["upstream_code"] = error.code
         detail["upstream_request_id"] = error.request_id
+    return detail
 
+
+def _upstream_error(error: Exception, **extra: Any) -> AnalyzerError:
+    """The SDK's exception as the client's answer; the upstream message goes nowhere."""
+    import openai
+
+    detail = {**_error_detail(error), **extra}
     if isinstance(error, openai.APITimeoutError):
         return AnalyzerError(
             504, "llm_timeout", "The language model did not answer in time.", **detail
@@ -206,7 +290,8 @@ class OfflineAnalyzer:
     )
     _TOP_KEYWORDS = 5
 
-    def analyze(self, text: str) -> Analysis:
+    def analyze(self, text: str, deadline: float) -> Analysis:
+        """Instant and local: the deadline is never in danger."""
         words = [word.lower() for word in self._WORD.findall(text)]
         sentences = [part for part in self._SENTENCE_END.split(text) if part.strip()]
         keywords = Counter(

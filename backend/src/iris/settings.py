@@ -11,8 +11,9 @@ from dataclasses import dataclass, field
 
 PROVIDERS = ("openai", "offline")
 
-# API Gateway HTTP APIs give an integration 30 s at most; the LLM call with all its
-# retries must finish inside it with room left for the rest of the request.
+# API Gateway HTTP APIs give an integration 30 s at most. LLM_BUDGET_S is the deadline the
+# analyze route gives each request (shorter when the Lambda invocation has less time left);
+# OPENAI_TIMEOUT_S x attempts must fit in it so that every configured attempt can be made.
 API_GATEWAY_LIMIT_S = 30.0
 LLM_BUDGET_S = 28.0
 
