@@ -48,12 +48,34 @@ def is_warmup_ping(event: Any) -> bool:
 
 
 def is_http_event(event: Any) -> bool:
-    """API Gateway HTTP API (payload 1.0 or 2.0) or REST API proxy events."""
-    return (
-        isinstance(event, dict)
-        and "requestContext" in event
-        and ("version" in event or "resource" in event)
-    )
+    """API Gateway HTTP API (payload 2.0 or 1.0) or REST API proxy events, whole enough to serve.
+
+    Mangum picks its event handler from the presence of a key or two, then indexes the fields
+    it needs: an incomplete event (a hand-written console test, say) would raise KeyError
+    inside it. So the check is on those fields: for payload 2.0 `requestContext.http`'s
+    method, path and source address; for payload 1.0 and REST APIs `httpMethod` and `path`.
+    """
+    if not isinstance(event, dict):
+        return False
+    request_context = event.get("requestContext")
+    # A load balancer's event ("elb") is not API Gateway's, whatever else it carries.
+    if not isinstance(request_context, dict) or "elb" in request_context:
+        return False
+    if event.get("version") == "2.0":
+        http = request_context.get("http")
+        return (
+            isinstance(http, dict)
+            and _are_text(http, "method", "path")
+            and "sourceIp" in http
+            and isinstance(event.get("rawPath"), str)
+        )
+    if "version" in event or "resource" in event:
+        return _are_text(event, "httpMethod", "path")
+    return False
+
+
+def _are_text(fields: dict[str, Any], *names: str) -> bool:
+    return all(isinstance(fields.get(name), str) for name in names)
 
 
 def with_body_length(event: dict[str, Any]) -> dict[str, Any]:

@@ -555,6 +555,26 @@ S3_EVENT = {
 }
 
 
+def without(event: dict[str, Any], *path: str) -> dict[str, Any]:
+    """A deep copy of `event` without the field at `path` (keys, outermost first)."""
+    copy = json.loads(json.dumps(event))
+    parent = copy
+    for key in path[:-1]:
+        parent = parent[key]
+    del parent[path[-1]]
+    return copy
+
+
+ALB_EVENT = {
+    "requestContext": {"elb": {"targetGroupArn": "arn:aws:elasticloadbalancing:..."}},
+    "httpMethod": "GET",
+    "path": "/health",
+    "headers": {},
+    "body": "",
+    "isBase64Encoded": False,
+}
+
+
 @pytest.mark.parametrize(
     "event",
     [
@@ -565,9 +585,41 @@ S3_EVENT = {
         None,
         {"key1": "value1", "key2": "value2", "key3": "value3"},
         {**scheduled_event(), "source": "aws.s3", "detail-type": "Object Created"},
-        {"requestContext": {"elb": {"targetGroupArn": "arn:aws:elasticloadbalancing:..."}}},
+        ALB_EVENT,
+        {**ALB_EVENT, "version": "1.0"},
+        # Shaped like HTTP events but missing fields Mangum reads (it raised KeyError).
+        {"version": "2.0", "requestContext": {}},
+        {"version": "2.0", "rawPath": "/health", "requestContext": {"http": {"method": "GET"}}},
+        without(http_api_v2_event("GET", "/health"), "requestContext", "http", "method"),
+        without(http_api_v2_event("GET", "/health"), "requestContext", "http", "sourceIp"),
+        without(http_api_v2_event("GET", "/health"), "rawPath"),
+        {**http_api_v2_event("GET", "/health"), "requestContext": None},
+        {"version": "1.0", "requestContext": {}},
+        without(rest_v1_event("GET", "/health"), "path"),
+        without(rest_v1_event("GET", "/health"), "httpMethod"),
+        {**rest_v1_event("GET", "/health"), "httpMethod": None},
     ],
-    ids=["s3", "empty", "list", "string", "null", "console", "eventbridge", "alb"],
+    ids=[
+        "s3",
+        "empty",
+        "list",
+        "string",
+        "null",
+        "console",
+        "eventbridge",
+        "alb",
+        "alb-versioned",
+        "v2-empty-context",
+        "v2-no-http-path",
+        "v2-no-method",
+        "v2-no-source-ip",
+        "v2-no-raw-path",
+        "v2-null-context",
+        "v1-empty",
+        "v1-no-path",
+        "v1-no-method",
+        "v1-null-method",
+    ],
 )
 def test_non_http_event_is_a_json_400(event: Any, flask_must_not_run: None) -> None:
     answer, _ = invoke(lambda_handler.handler, event)
