@@ -16,6 +16,8 @@ from typing import Any
 from a2wsgi import WSGIMiddleware
 from mangum import Mangum
 
+from iris.app import REQUEST_ID_HEADER
+from iris.logs import request_id_var
 from server import app
 
 log = logging.getLogger("iris")
@@ -26,14 +28,19 @@ asgi_handler = Mangum(WSGIMiddleware(app), lifespan="off")
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    # Flask sets it again for the requests it serves; this covers the answers given before.
+    request_id = getattr(context, "aws_request_id", None)
+    request_id_var.set(request_id)
     if is_warmup_ping(event):
         return {"warmed": True}
     if not is_http_event(event):
-        return unsupported_event_response(event)
+        return unsupported_event_response(event, request_id)
     try:
         event = with_body_length(event)
     except binascii.Error:
-        return error_response(400, "malformed_body", "The request body is not valid base64.")
+        return error_response(
+            400, "malformed_body", "The request body is not valid base64.", request_id
+        )
     _ensure_event_loop()
     return asgi_handler(event, context)
 
@@ -110,7 +117,7 @@ def _with_length(headers: dict[str, Any], value: Any) -> dict[str, Any]:
     return kept
 
 
-def unsupported_event_response(event: Any) -> dict[str, Any]:
+def unsupported_event_response(event: Any, request_id: str | None = None) -> dict[str, Any]:
     # Log the shape of the event, never its values: they may carry personal data.
     keys = sorted(map(str, event))[:20] if isinstance(event, dict) else type(event).__name__
     log.warning("unsupported event", extra={"event_keys": keys})
@@ -118,14 +125,24 @@ def unsupported_event_response(event: Any) -> dict[str, Any]:
         400,
         "unsupported_event",
         "This function answers API Gateway HTTP events and scheduled warm-up pings only.",
+        request_id,
     )
 
 
-def error_response(status: int, code: str, message: str) -> dict[str, Any]:
-    """The API's JSON error shape, for the answers given before Flask runs."""
+def error_response(
+    status: int, code: str, message: str, request_id: str | None = None
+) -> dict[str, Any]:
+    """The API's JSON error shape, for the answers given before Flask runs.
+
+    Like the app's answers, it carries the Lambda request id (when there is one), which
+    finds the invocation's log lines.
+    """
+    headers = {"content-type": "application/json"}
+    if request_id:
+        headers[REQUEST_ID_HEADER.lower()] = request_id
     return {
         "statusCode": status,
-        "headers": {"content-type": "application/json"},
+        "headers": headers,
         "body": json.dumps({"error": {"code": code, "message": message}}),
         "isBase64Encoded": False,
     }

@@ -271,10 +271,13 @@ def test_malformed_base64_body_is_a_json_400(
     event = analyze_event(make_event, "{}")
     event["body"], event["isBase64Encoded"] = "not base64!", True
 
-    answer, _ = invoke(lambda_handler.handler, event)
+    answer, context = invoke(lambda_handler.handler, event)
 
     assert answer["statusCode"] == 400
-    assert answer["headers"] == {"content-type": "application/json"}
+    assert answer["headers"] == {
+        "content-type": "application/json",
+        "x-request-id": context.aws_request_id,
+    }
     assert error_of(json.loads(answer["body"]))["code"] == "malformed_body"
 
 
@@ -622,21 +625,37 @@ ALB_EVENT = {
     ],
 )
 def test_non_http_event_is_a_json_400(event: Any, flask_must_not_run: None) -> None:
-    answer, _ = invoke(lambda_handler.handler, event)
+    answer, context = invoke(lambda_handler.handler, event)
+
+    assert answer["statusCode"] == 400
+    assert answer["headers"] == {
+        "content-type": "application/json",
+        "x-request-id": context.aws_request_id,
+    }
+    assert answer["isBase64Encoded"] is False
+    assert error_of(json.loads(answer["body"]))["code"] == "unsupported_event"
+
+
+def test_without_a_context_the_answer_has_no_request_id(flask_must_not_run: None) -> None:
+    """A local call without a Lambda context; the previous invocation's id must not stick."""
+    invoke(lambda_handler.handler, S3_EVENT)
+
+    answer = lambda_handler.handler(S3_EVENT, None)
 
     assert answer["statusCode"] == 400
     assert answer["headers"] == {"content-type": "application/json"}
-    assert answer["isBase64Encoded"] is False
-    assert error_of(json.loads(answer["body"]))["code"] == "unsupported_event"
 
 
 def test_unsupported_event_logs_its_shape_not_its_values(
     flask_must_not_run: None, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    invoke(lambda_handler.handler, S3_EVENT)
+    _, context = invoke(lambda_handler.handler, S3_EVENT)
+    lambda_handler.handler(S3_EVENT, None)
 
     out = capsys.readouterr().out
-    entry = json.loads(out)
-    assert entry["message"] == "unsupported event"
-    assert entry["event_keys"] == ["Records"]
+    first, second = (json.loads(line) for line in out.splitlines())
+    assert first["message"] == "unsupported event"
+    assert first["event_keys"] == ["Records"]
+    assert first["requestId"] == context.aws_request_id
+    assert "requestId" not in second, "an invocation without an id must not log the last one's"
     assert "cv-jane-doe" not in out
