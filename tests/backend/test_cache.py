@@ -6,6 +6,7 @@ the way the stack declares it (`pk` hash key, TTL on `expires_at`).
 
 from __future__ import annotations
 
+import sys
 import time
 from typing import Any
 
@@ -146,6 +147,28 @@ def test_dynamodb_errors_are_misses_and_skipped_writes(
         ("WARNING", "cache write failed", code),
     ]
     assert cache_table.items() == []
+
+
+@pytest.fixture
+def without_boto3(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A local run without boto3: importing it (or botocore) raises ImportError."""
+    for name in ("boto3", "botocore", "botocore.config", "botocore.exceptions"):
+        monkeypatch.setitem(sys.modules, name, None)
+
+
+def test_without_boto3_dynamodb_is_a_miss_and_a_skipped_write(
+    without_boto3: None, logs: Any
+) -> None:
+    cache = DynamoDBCache("iris-test-analysis-cache", ttl_hours=1)
+
+    assert cache.get("k") is None
+    cache.put("k", ANSWER)
+
+    warnings = [(entry["level"], entry["message"], entry["error_type"]) for entry in logs()]
+    assert warnings == [
+        ("WARNING", "cache read failed", "ModuleNotFoundError"),
+        ("WARNING", "cache write failed", "ModuleNotFoundError"),
+    ]
 
 
 def test_the_dynamodb_client_is_created_once(cache_table: Any) -> None:
@@ -291,6 +314,21 @@ def test_a_missing_table_still_answers(start_container: Any, aws: None, logs: An
         ("cache write failed", "ResourceNotFoundException"),
     ]
     assert warnings[0]["requestId"] == answers[0].request_id
+
+
+def test_a_local_run_without_boto3_still_answers(
+    start_container: Any, without_boto3: None, logs: Any
+) -> None:
+    container = start_container(IRIS_CACHE_TABLE="iris-test-analysis-cache")
+
+    answers = [container.analyze({"text": "no boto3 here"}) for _ in range(2)]
+
+    assert [(answer.status, answer.body["cached"]) for answer in answers] == [
+        (200, False),
+        (200, True),
+    ]
+    warnings = [entry["message"] for entry in logs() if entry["level"] == "WARNING"]
+    assert warnings == ["cache read failed", "cache write failed"]
 
 
 def test_a_throttled_table_still_answers(start_container: Any, cache_table: Any, logs: Any) -> None:

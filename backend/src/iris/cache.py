@@ -2,7 +2,8 @@
 
 The same text asked with the same model, prompt and limits gets the stored answer instead of
 a second (slow, paid) LLM call. The DynamoDB table outlives containers; any failure there
-costs a cache miss, never the request. Flask-free; boto3 is imported on first use.
+(boto3 not installed included) costs a cache miss, never the request. Flask-free; boto3 is
+imported on first use.
 """
 
 from __future__ import annotations
@@ -129,14 +130,12 @@ class DynamoDBCache:
         self._lock = threading.Lock()
 
     def get(self, key: str) -> CacheEntry | None:
-        from botocore.exceptions import BotoCoreError, ClientError
-
         try:
             answer = self.client().get_item(
                 TableName=self.table_name,
                 Key={"pk": {"S": key}},
             )
-        except (BotoCoreError, ClientError) as error:
+        except _dynamodb_failures() as error:
             self._warn("cache read failed", error)
             return None
         item = answer.get("Item")
@@ -154,8 +153,6 @@ class DynamoDBCache:
         return entry if entry.expires_at > self._clock() else None
 
     def put(self, key: str, analysis: Analysis) -> None:
-        from botocore.exceptions import BotoCoreError, ClientError
-
         now = int(self._clock())
         try:
             self.client().put_item(
@@ -168,11 +165,15 @@ class DynamoDBCache:
                     "expires_at": {"N": str(now + self._ttl_seconds)},
                 },
             )
-        except (BotoCoreError, ClientError) as error:
+        except _dynamodb_failures() as error:
             self._warn("cache write failed", error)
 
     def client(self) -> Any:
-        """The DynamoDB client, created on first use and kept for the life of the container."""
+        """The DynamoDB client, created on first use and kept for the life of the container.
+
+        Raises ImportError where boto3 is not installed (the Lambda base image ships it; a
+        local run may not have it).
+        """
         if self._client is None:
             with self._lock:
                 if self._client is None:
@@ -193,6 +194,15 @@ class DynamoDBCache:
                 "error_code": code,
             },
         )
+
+
+def _dynamodb_failures() -> tuple[type[Exception], ...]:
+    """What a cache call may raise and survive: botocore's errors, or boto3 not installed."""
+    try:
+        from botocore.exceptions import BotoCoreError, ClientError
+    except ImportError:
+        return (ImportError,)
+    return (ImportError, BotoCoreError, ClientError)
 
 
 class TieredCache:
