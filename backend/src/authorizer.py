@@ -18,12 +18,14 @@ from typing import Any
 from iris import parameters
 from iris.logs import configure_logging, request_id_var
 from iris.parameters import read_secure_parameter
+from iris.settings import parse_log_level
 
 API_KEY_HEADER = "x-api-key"
 # Real keys are far shorter; anything longer is refused before it is compared.
 MAX_KEY_BYTES = 256
 
-log = configure_logging((os.environ.get("IRIS_LOG_LEVEL") or "INFO").strip().upper())
+# A bad value fails the import (and so the cold start) with a message naming the variable.
+log = configure_logging(parse_log_level(os.environ.get("IRIS_LOG_LEVEL")))
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:

@@ -16,6 +16,7 @@ import pytest
 from moto import mock_aws
 
 import authorizer
+from iris.parameters import read_secure_parameter
 from tests.events import ACCOUNT_ID, API_ID, LambdaContext, http_api_v2_event
 
 KEY_1 = "iris-key-1-9c1f0d6b2a7e4c35b8e1f2a3d4c5b6a7"
@@ -55,12 +56,18 @@ def decisions(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [entry for entry in entries if entry["message"] == "authorization decision"]
 
 
+def forget_keys() -> None:
+    """What a new container knows: neither the keys nor the SSM values behind them."""
+    authorizer.accepted_keys.cache_clear()
+    read_secure_parameter.cache_clear()
+
+
 @pytest.fixture(autouse=True)
 def fresh_container() -> Iterator[None]:
     """Each test starts as a new container would: no keys read yet."""
-    authorizer.reset_keys_cache()
+    forget_keys()
     yield
-    authorizer.reset_keys_cache()
+    forget_keys()
 
 
 @pytest.fixture
@@ -246,7 +253,7 @@ def test_ssm_is_read_once_per_container(
     # A rotated parameter reaches a container only when it starts again.
     ssm_keys.put_parameter(Name=PARAMETER, Value=KEY_2, Type="SecureString", Overwrite=True)
     assert authorizer.handler(authorizer_event(KEY_1), LambdaContext())["isAuthorized"] is True
-    authorizer.reset_keys_cache()
+    forget_keys()
     assert authorizer.handler(authorizer_event(KEY_1), LambdaContext()) == {"isAuthorized": False}
     assert authorizer.handler(authorizer_event(KEY_2), LambdaContext())["isAuthorized"] is True
     assert ssm_reads == [PARAMETER, PARAMETER]
@@ -278,6 +285,30 @@ def test_an_unreadable_parameter_denies_and_is_retried(
         "keys_unavailable",
         "match",
     ]
+
+
+@pytest.mark.parametrize(
+    ("value", "outcome"),
+    [
+        (" warning ", "level WARNING"),
+        ("", "level INFO"),
+        ("LOUD", "SettingsError: IRIS_LOG_LEVEL='LOUD' is not allowed; use DEBUG, INFO,"),
+    ],
+    ids=["any-case", "blank", "bad"],
+)
+def test_iris_log_level_is_read_like_the_apps(value: str, outcome: str) -> None:
+    """A bad value fails the cold start with a message that names the variable."""
+    probe = (
+        "import logging, authorizer\n"
+        "print('level', logging.getLevelName(logging.getLogger('iris').level))\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(TASK_ROOT), "IRIS_LOG_LEVEL": value}
+    result = subprocess.run(
+        [sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=60
+    )
+
+    assert outcome in result.stdout + result.stderr
+    assert (result.returncode == 0) is outcome.startswith("level")
 
 
 def test_the_authorizer_imports_neither_flask_nor_boto3() -> None:

@@ -10,6 +10,7 @@ from iris.settings import (
     MAX_BODY_LIMIT_BYTES,
     Settings,
     SettingsError,
+    parse_log_level,
 )
 
 LAMBDA_PAYLOAD_LIMIT_BYTES = 6 * 1024 * 1024
@@ -127,6 +128,26 @@ def test_invalid_value_names_variable_value_and_what_is_allowed(
     assert name in message
     assert value.lower() in message.lower()
     assert allowed in message
+
+
+@pytest.mark.parametrize(
+    ("value", "level"),
+    [(None, "INFO"), ("", "INFO"), ("  ", "INFO"), ("debug", "DEBUG"), (" Warning\n", "WARNING")],
+)
+def test_log_level_is_any_case_and_blank_means_info(value: str | None, level: str) -> None:
+    assert parse_log_level(value) == level
+    assert Settings.from_env({} if value is None else {"IRIS_LOG_LEVEL": value}).log_level == level
+    assert Settings(log_level=value or "").log_level == level
+
+
+@pytest.mark.parametrize("value", ["LOUD", "verbose", "10", "CRITICAL", "info,debug"])
+def test_a_bad_log_level_names_the_variable_the_value_and_the_levels(value: str) -> None:
+    with pytest.raises(SettingsError) as raised:
+        parse_log_level(value)
+
+    assert str(raised.value) == (
+        f"IRIS_LOG_LEVEL={value!r} is not allowed; use DEBUG, INFO, WARNING or ERROR"
+    )
 
 
 def test_every_problem_is_reported_at_once() -> None:

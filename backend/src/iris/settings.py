@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 PROVIDERS = ("openai", "offline")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 # API Gateway HTTP APIs give an integration 30 s at most. LLM_BUDGET_S is the deadline the
 # analyze route gives each request (shorter when the Lambda invocation has less time left);
@@ -23,6 +24,18 @@ MAX_BODY_LIMIT_BYTES = 4_000_000
 
 class SettingsError(ValueError):
     """A runtime setting is missing or out of range; the message names the variable."""
+
+
+def parse_log_level(value: str | None) -> str:
+    """IRIS_LOG_LEVEL as the level name `logging` takes: any case, blank means INFO.
+
+    Shared by Settings and the authorizer (which reads only this variable).
+    """
+    level = (value or "").strip().upper() or "INFO"
+    if level not in LOG_LEVELS:
+        allowed = f"{', '.join(LOG_LEVELS[:-1])} or {LOG_LEVELS[-1]}"
+        raise SettingsError(f"IRIS_LOG_LEVEL={value!r} is not allowed; use {allowed}")
+    return level
 
 
 @dataclass(frozen=True)
@@ -74,11 +87,11 @@ class Settings:
                 f"IRIS_MAX_BODY_BYTES={self.max_body_bytes} is out of range; "
                 f"allowed 1-{MAX_BODY_LIMIT_BYTES} (Lambda's 6 MB payload limit, base64 included)"
             )
-        if self.log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
-            problems.append(
-                f"IRIS_LOG_LEVEL={self.log_level!r} is not allowed; "
-                "use DEBUG, INFO, WARNING or ERROR"
-            )
+        try:
+            # Frozen: the normalised name ("debug" -> "DEBUG") is set the dataclass way.
+            object.__setattr__(self, "log_level", parse_log_level(self.log_level))
+        except SettingsError as error:
+            problems.append(str(error))
         if problems:
             raise SettingsError("; ".join(problems))
 
@@ -129,5 +142,5 @@ class Settings:
                 "IRIS_CACHE_TTL_HOURS", int, defaults["cache_ttl_hours"].default
             ),
             max_body_bytes=number("IRIS_MAX_BODY_BYTES", int, defaults["max_body_bytes"].default),
-            log_level=(text("IRIS_LOG_LEVEL") or defaults["log_level"].default).upper(),
+            log_level=text("IRIS_LOG_LEVEL") or defaults["log_level"].default,
         )
