@@ -403,7 +403,7 @@ import json, sys
 import lambda_handler
 from tests.events import LambdaContext, http_api_v2_event
 
-HEAVY = ("openai", "boto3", "botocore", "httpx", "httpx2", "pydantic")
+HEAVY = ("openai", "boto3", "botocore", "httpx", "httpx2", "pydantic", "flask_cors")
 steps = {}
 for path, body in json.loads(sys.argv[1]):
     method = "POST" if body else "GET"

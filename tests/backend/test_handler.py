@@ -506,6 +506,41 @@ def test_request_id_is_lambdas_in_header_and_log(
     assert answers[0][1].aws_request_id != answers[1][1].aws_request_id
 
 
+# PITFALLS 10: CORS belongs to API Gateway
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "headers", "status"),
+    [
+        ("GET", "/health", {}, 200),
+        ("POST", ANALYZE, JSON_TYPE, 200),
+        ("OPTIONS", ANALYZE, {"Access-Control-Request-Method": "POST"}, 200),
+    ],
+    ids=["health", "analyze", "preflight"],
+)
+def test_the_app_adds_no_cors_headers(
+    handler: Handler,
+    make_event: EventBuilder,
+    method: str,
+    path: str,
+    headers: dict[str, str],
+    status: int,
+) -> None:
+    """The gateway's cors_configuration answers CORS; the app's own headers would be ignored
+    there and would let a local run allow what the deployed API refuses."""
+    body = json.dumps({"text": "hello"}) if method == "POST" else None
+    event = make_event(
+        method, path, headers={"Origin": "https://evil.example", **headers}, body=body
+    )
+
+    answer, context = invoke(handler, event)
+
+    assert answer["statusCode"] == status
+    assert answer["headers"]["x-request-id"] == context.aws_request_id
+    sent = [*answer["headers"], *(answer.get("multiValueHeaders") or {})]
+    assert [name for name in sent if name.lower().startswith("access-control-")] == []
+
+
 # PITFALLS 7: the event loop
 
 
