@@ -326,7 +326,7 @@ def test_the_budget_is_capped_by_the_invocations_time_left(
         assert answer.status == 200
 
     (seconds_left,) = recorder.seconds_left
-    assert budget_s - 0.1 < seconds_left <= budget_s
+    assert budget_s - 0.3 < seconds_left <= budget_s
 
 
 # The key from SSM (the deployed set-up)

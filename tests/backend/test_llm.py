@@ -301,7 +301,7 @@ def test_a_retry_waits_what_the_server_asks_or_half_a_second(
     openai_analyzer(openai_api, openai_max_retries=1).analyze("hello", deadline())
 
     first, second = (sent["received_at"] for sent in openai_api.requests)
-    assert wait_s <= second - first < wait_s + 0.25
+    assert wait_s <= second - first < wait_s + 0.4
 
 
 def test_a_wait_that_does_not_fit_the_deadline_fails_at_once(openai_api: Any) -> None:
@@ -327,7 +327,7 @@ def test_each_attempt_ends_at_the_deadline(openai_api: Any) -> None:
             "hello", deadline(1.5)
         )
 
-    assert 1.5 <= time.monotonic() - started < 1.9
+    assert 1.5 <= time.monotonic() - started < 2.3
     assert (raised.value.status, raised.value.code) == (504, "llm_timeout")
     assert raised.value.detail == {"error_type": "APITimeoutError", "attempts": 1}
     assert len(openai_api.requests) == 1
