@@ -15,7 +15,6 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from iris import parameters
 from iris.logs import configure_logging, request_id_var
 from iris.parameters import read_secure_parameter
 from iris.settings import parse_log_level
@@ -103,12 +102,6 @@ def accepted_keys() -> tuple[str, ...]:
     if parameter:
         return parse_keys(read_secure_parameter(parameter))
     return ()
-
-
-def reset_keys_cache() -> None:
-    """Forget the keys and the parameter values, as a new container would (for tests)."""
-    accepted_keys.cache_clear()
-    parameters.read_secure_parameter.cache_clear()
 
 
 def _request_fields(event: Mapping[str, Any]) -> dict[str, Any]:

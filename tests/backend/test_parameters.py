@@ -86,3 +86,22 @@ def test_without_boto3_the_error_says_what_to_install(monkeypatch: pytest.Monkey
         read_secure_parameter(NAME)
 
     assert error.value.name == NAME
+
+
+def test_a_stuck_ssm_read_cannot_outlast_the_gateway(
+    ssm: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """botocore's defaults (60 s timeouts and retries) would outlive API Gateway's 30 s."""
+    configs = []
+    real_client = boto3.client
+
+    def recording_client(service: str, **kwargs: Any) -> Any:
+        configs.append(kwargs.get("config"))
+        return real_client(service, **kwargs)
+
+    monkeypatch.setattr(boto3, "client", recording_client)
+
+    assert read_secure_parameter(NAME) == VALUE
+    (config,) = configs
+    attempts = config.retries["max_attempts"]
+    assert (config.connect_timeout + config.read_timeout) * attempts <= 10

@@ -9,6 +9,7 @@ import pytest
 from werkzeug.serving import make_server
 
 import authorizer
+from iris.parameters import read_secure_parameter
 
 
 @pytest.fixture
@@ -34,6 +35,8 @@ def serve() -> Iterator[Callable[[object], str]]:
 @pytest.fixture(autouse=True)
 def fresh_authorizer() -> Iterator[None]:
     """The authorizer reads its keys once per container: start each test as a new one."""
-    authorizer.reset_keys_cache()
+    authorizer.accepted_keys.cache_clear()
+    read_secure_parameter.cache_clear()
     yield
-    authorizer.reset_keys_cache()
+    authorizer.accepted_keys.cache_clear()
+    read_secure_parameter.cache_clear()

@@ -11,6 +11,14 @@ import functools
 
 __all__ = ["SecureParameterError", "read_secure_parameter"]
 
+# The read happens inside a request with a 30 s gateway limit: botocore's defaults (60 s
+# timeouts, retries) would let a stuck SSM call outlast it. Fail within a few seconds instead.
+_CLIENT_CONFIG = {
+    "connect_timeout": 2,
+    "read_timeout": 3,
+    "retries": {"mode": "standard", "max_attempts": 2},
+}
+
 
 class SecureParameterError(RuntimeError):
     """An SSM parameter could not be read; the message names the parameter and the reason."""
@@ -31,6 +39,7 @@ def read_secure_parameter(name: str) -> str:
     """
     try:
         import boto3
+        from botocore.config import Config
         from botocore.exceptions import BotoCoreError, ClientError
     except ImportError:
         # The Lambda base image ships boto3; a local run may not have it installed.
@@ -39,7 +48,8 @@ def read_secure_parameter(name: str) -> str:
         ) from None
 
     try:
-        answer = boto3.client("ssm").get_parameter(Name=name, WithDecryption=True)
+        client = boto3.client("ssm", config=Config(**_CLIENT_CONFIG))
+        answer = client.get_parameter(Name=name, WithDecryption=True)
     except ClientError as error:
         raise SecureParameterError(
             name, error.response["Error"].get("Code", "ClientError")
