@@ -181,6 +181,14 @@ def test_the_dynamodb_client_is_created_once(cache_table: Any) -> None:
     assert cache.client() is client
 
 
+def test_a_slow_dynamodb_costs_seconds_not_the_request(cache_table: Any) -> None:
+    """A cache that waits longer than the call it saves is no cache: bounded time per call."""
+    config = DynamoDBCache(cache_table.name, ttl_hours=1).client().meta.config
+
+    attempts = config.retries["total_max_attempts"]
+    assert (config.connect_timeout + config.read_timeout) * attempts <= 6
+
+
 def test_a_dynamodb_hit_fills_memory_with_its_expiry(cache_table: Any) -> None:
     clock = FakeClock()
     DynamoDBCache(cache_table.name, ttl_hours=2, clock=clock).put("k", ANSWER)

@@ -119,7 +119,7 @@ class DynamoDBCache:
     _CLIENT_CONFIG = {
         "connect_timeout": 1,
         "read_timeout": 2,
-        "retries": {"mode": "standard", "max_attempts": 2},
+        "retries": {"mode": "standard", "total_max_attempts": 2},
     }
 
     def __init__(self, table_name: str, ttl_hours: int, clock: Clock = time.time) -> None:

@@ -14,9 +14,9 @@ __all__ = ["SecureParameterError", "read_secure_parameter"]
 # The read happens inside a request with a 30 s gateway limit: botocore's defaults (60 s
 # timeouts, retries) would let a stuck SSM call outlast it. Fail within a few seconds instead.
 _CLIENT_CONFIG = {
-    "connect_timeout": 2,
-    "read_timeout": 3,
-    "retries": {"mode": "standard", "max_attempts": 2},
+    "connect_timeout": 1,
+    "read_timeout": 2,
+    "retries": {"mode": "standard", "total_max_attempts": 2},
 }
 
 
