@@ -27,7 +27,7 @@ OPEN_ROUTES = ("GET /health", "$default")
 # path under /api/iris/ for each method a client may send, so none falls to the open $default
 # (API Gateway picks an exact route first, then a greedy {proxy+} one, then $default). Explicit
 # methods, never ANY or OPTIONS: an authorizer on those would refuse browser preflights.
-GUARDED_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+GUARDED_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
 GUARDED_ROUTES = (
     "GET /api/iris/health",
     "POST /api/iris/analyze",

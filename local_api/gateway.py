@@ -36,7 +36,7 @@ log = logging.getLogger("local_api")
 # every other path under /api/iris/ behind the authorizer; $default takes the rest to the
 # function, unguarded, for its JSON 404/405.
 OPEN_ROUTES = ("GET /health", "$default")
-GUARDED_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+GUARDED_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
 GUARDED_ROUTES = (
     "GET /api/iris/health",
     "POST /api/iris/analyze",

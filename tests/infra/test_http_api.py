@@ -29,6 +29,7 @@ IRIS_ROUTES = {
     "GET /api/iris/health",
     "POST /api/iris/analyze",
     "GET /api/iris/{proxy+}",
+    "HEAD /api/iris/{proxy+}",
     "POST /api/iris/{proxy+}",
     "PUT /api/iris/{proxy+}",
     "PATCH /api/iris/{proxy+}",
@@ -164,7 +165,7 @@ def test_no_any_or_options_route_sits_behind_the_authorizer(mocks, resolve):
     build(resolve, with_authorizer=True)
     guarded = [key for key, route in routes(mocks).items() if route["authorizationType"] != "NONE"]
     methods = {key.split(" ", 1)[0] for key in guarded}
-    assert methods == {"GET", "POST", "PUT", "PATCH", "DELETE"}
+    assert methods == {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"}
     assert all(key.split(" ", 1)[1].startswith("/api/iris/") for key in guarded), guarded
 
 

@@ -207,7 +207,10 @@ def test_health_stays_open_and_all_of_api_iris_is_guarded(mocks, resolve, stack_
     assert guarded == {
         "GET /api/iris/health",
         "POST /api/iris/analyze",
-        *(f"{method} /api/iris/{{proxy+}}" for method in ("GET", "POST", "PUT", "PATCH", "DELETE")),
+        *(
+            f"{method} /api/iris/{{proxy+}}"
+            for method in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+        ),
     }
     assert open_routes | guarded == set(routes)
 

@@ -228,6 +228,12 @@ def test_every_path_under_api_iris_needs_a_key(
     assert with_key.json()["error"]["code"] == code
 
 
+def test_head_under_api_iris_needs_a_key(keyed_url: str) -> None:
+    """HEAD has no body to check, so only the status: the gateway, not the app, says no."""
+    assert call(keyed_url, "HEAD", "/api/iris/health").status == 401
+    assert call(keyed_url, "HEAD", "/api/iris/health", headers=[("X-API-Key", KEY_1)]).status == 200
+
+
 @pytest.mark.parametrize(
     ("path", "requested_method"),
     [("/api/iris/nope", "POST"), ("/api/iris/analyze", "DELETE"), ("/api/iris/analyze", "POST")],
