@@ -124,6 +124,22 @@ def test_fields_besides_text_are_ignored(start_container: Any) -> None:
     assert "Sentiment: positive" in answer.body["analysis"]
 
 
+def test_each_answered_analysis_logs_whether_it_came_from_the_cache(
+    start_container: Any, logs: Any
+) -> None:
+    """The stack's dashboard counts cache hits from these lines (a metric filter on them)."""
+    container = start_container()
+    first = container.analyze({"text": "Once."})
+    second = container.analyze({"text": "Once."})
+
+    served = [entry for entry in logs() if entry["message"] == "analysis served"]
+    assert [(entry["cached"], entry["requestId"]) for entry in served] == [
+        (False, first.request_id),
+        (True, second.request_id),
+    ]
+    assert {entry["model"] for entry in served} == {"offline-v1"}
+
+
 # The OpenAI provider
 
 

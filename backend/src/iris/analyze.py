@@ -115,6 +115,8 @@ def analyze() -> dict[str, Any]:
         level = logging.ERROR if needs_operator else logging.WARNING
         log.log(level, "analysis failed", extra={"code": error.code, **error.detail})
         raise ApiError(error.status, error.code, error.message) from None
+    # One line per answered analysis: the stack's dashboard counts cache hits from it.
+    log.info("analysis served", extra={"cached": cached, "model": analysis.model})
     return {
         "analysis": analysis.analysis,
         "model": analysis.model,
