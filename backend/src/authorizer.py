@@ -4,20 +4,21 @@ A separate function built from the same image, on the path of every guarded requ
 imports only the standard library and Flask-free `iris` helpers. The accepted keys come from
 the SSM SecureString named by IRIS_API_KEYS_PARAM (deployed) or from IRIS_API_KEYS (local
 runs); several comma-separated keys are accepted at once so a key can be rotated without
-downtime. No key ever reaches a log line.
+downtime. Deployed, the keys are read at INIT and trusted for IRIS_SECRET_MAX_AGE_S, then read
+again, so a key changed outside a deployment is honoured (or refused) within that time.
+No key ever reaches a log line.
 """
 
 from __future__ import annotations
 
-import functools
 import hmac
 import os
 from collections.abc import Mapping
 from typing import Any
 
 from iris.logs import configure_logging, request_id_var
-from iris.parameters import read_secure_parameter
-from iris.settings import parse_log_level
+from iris.parameters import INIT_ATTEMPTS, REQUEST_ATTEMPTS, read_secure_parameter
+from iris.settings import parse_log_level, parse_secret_max_age
 
 API_KEY_HEADER = "x-api-key"
 # Real keys are far shorter; anything longer is refused before it is compared.
@@ -25,6 +26,7 @@ MAX_KEY_BYTES = 256
 
 # A bad value fails the import (and so the cold start) with a message naming the variable.
 log = configure_logging(parse_log_level(os.environ.get("IRIS_LOG_LEVEL")))
+SECRET_MAX_AGE_S = parse_secret_max_age(os.environ.get("IRIS_SECRET_MAX_AGE_S"))
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
@@ -89,9 +91,9 @@ def parse_keys(raw: str) -> tuple[str, ...]:
     return tuple(key for key in (part.strip() for part in raw.split(",")) if key)
 
 
-@functools.cache
-def accepted_keys() -> tuple[str, ...]:
-    """The accepted keys, read once per container; a failed read is retried on the next call.
+def accepted_keys(attempts: int = REQUEST_ATTEMPTS) -> tuple[str, ...]:
+    """The accepted keys; read from SSM once per IRIS_SECRET_MAX_AGE_S, a failed read retried
+    on the next call.
 
     IRIS_API_KEYS (local runs) wins over IRIS_API_KEYS_PARAM (the deployed function's).
     """
@@ -100,8 +102,21 @@ def accepted_keys() -> tuple[str, ...]:
         return parse_keys(direct)
     parameter = os.environ.get("IRIS_API_KEYS_PARAM", "").strip()
     if parameter:
-        return parse_keys(read_secure_parameter(parameter))
+        value = read_secure_parameter(parameter, max_age_s=SECRET_MAX_AGE_S, attempts=attempts)
+        return parse_keys(value)
     return ()
+
+
+def prepare() -> None:
+    """INIT: read the keys with one short attempt; a failure is logged, the first request
+    reads again (and denies if it still cannot)."""
+    try:
+        accepted_keys(attempts=INIT_ATTEMPTS)
+    except Exception as error:  # whatever broke the read, INIT must go on
+        log.warning(
+            "init: api keys could not be read; the first request retries",
+            extra={"error_type": type(error).__name__},
+        )
 
 
 def _request_fields(event: Mapping[str, Any]) -> dict[str, Any]:
@@ -110,3 +125,6 @@ def _request_fields(event: Mapping[str, Any]) -> dict[str, Any]:
         "apiRequestId": request_context.get("requestId"),
         "routeKey": event.get("routeKey"),
     }
+
+
+prepare()

@@ -1,17 +1,15 @@
 """Fixtures for the analyze path: a loopback OpenAI API, moto SSM/DynamoDB, fresh containers.
 
-The OpenAI API is mocked at the HTTP level (the SDK talks through httpx2, which respx does
-not intercept): a real HTTP server on 127.0.0.1 answers with the shapes api.openai.com sends.
+The OpenAI API is mocked at the HTTP level: a real HTTP server on 127.0.0.1 answers with the
+shapes api.openai.com sends (tests/backend/openai_stub.py).
 """
 
 from __future__ import annotations
 
 import importlib
 import json
-import threading
-import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import boto3
@@ -19,168 +17,20 @@ import pytest
 from flask import Flask
 from moto import mock_aws
 from pytest_httpserver import HTTPServer
-from werkzeug import Request, Response
 
 import lambda_handler
 import server
-from iris.parameters import read_secure_parameter
+from iris.aws import forget_clients
+from iris.parameters import forget_secure_parameters
+from tests.backend.openai_stub import MODEL_ALIAS, OPENAI_KEY, OpenAIStub
 from tests.events import LambdaContext, http_api_v2_event
 
 ANALYZE = "/api/iris/analyze"
 JSON_TYPE = {"Content-Type": "application/json"}
 REGION = "eu-west-1"
 
-OPENAI_KEY = "sk-proj-T3stKey0nly4Loopback9f8e7d6c5b4a3210"
-MODEL_ALIAS = "gpt-4o-mini"
-MODEL_SNAPSHOT = "gpt-4o-mini-2024-07-18"
 KEY_PARAMETER = "/iris/test/openai-api-key"
 CACHE_TABLE = "iris-test-analysis-cache"
-
-# Error bodies as api.openai.com sends them; the messages quote details a client must not see.
-OPENAI_ERRORS: dict[int, dict[str, Any]] = {
-    400: {
-        "message": "This model's maximum context length is 128000 tokens. However, your "
-        "messages resulted in 130512 tokens. Please reduce the length of the messages.",
-        "type": "invalid_request_error",
-        "param": "messages",
-        "code": "context_length_exceeded",
-    },
-    401: {
-        "message": "Incorrect API key provided: sk-proj-***********************3210. You can "
-        "find your API key at https://platform.openai.com/account/api-keys.",
-        "type": "invalid_request_error",
-        "param": None,
-        "code": "invalid_api_key",
-    },
-    403: {
-        "message": "Project `proj_Zx8k2Lq` does not have access to model `gpt-4o-mini`",
-        "type": "invalid_request_error",
-        "param": None,
-        "code": "model_not_found",
-    },
-    408: {
-        "message": "Request timed out while reading the request body from 203.0.113.7.",
-        "type": "server_error",
-        "param": None,
-        "code": "timeout",
-    },
-    409: {
-        "message": "Another request for org-Q1w2E3r4 is being processed; try again.",
-        "type": "invalid_request_error",
-        "param": None,
-        "code": "conflict",
-    },
-    429: {
-        "message": "Rate limit reached for gpt-4o-mini in organization org-Q1w2E3r4 on requests "
-        "per min (RPM): Limit 3, Used 3, Requested 1. Please try again in 20s.",
-        "type": "requests",
-        "param": None,
-        "code": "rate_limit_exceeded",
-    },
-    500: {
-        "message": "The server had an error while processing your request. Sorry about that!",
-        "type": "server_error",
-        "param": None,
-        "code": None,
-    },
-    503: {
-        "message": "The engine is currently overloaded, please try again later.",
-        "type": "server_error",
-        "param": None,
-        "code": None,
-    },
-}
-
-
-@dataclass
-class Reply:
-    status: int = 200
-    content: str | None = "Summary: a test.\nSentiment: neutral.\nTopics: testing."
-    model: str = MODEL_SNAPSHOT
-    delay_s: float = 0.0
-    headers: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass
-class OpenAIStub:
-    """The loopback chat-completions endpoint: records each request, answers the next reply.
-
-    `api_key`, `model_alias` and `model_snapshot` are what the test containers are configured
-    with and what the stub answers; `error_messages` holds every upstream error text it sent.
-    Each recorded request has its `headers`, `json` and `received_at` (`time.monotonic()`).
-    """
-
-    base_url: str
-    api_key: str = OPENAI_KEY
-    model_alias: str = MODEL_ALIAS
-    model_snapshot: str = MODEL_SNAPSHOT
-    requests: list[dict[str, Any]] = field(default_factory=list)
-    error_messages: list[str] = field(default_factory=list)
-    _replies: list[Reply] = field(default_factory=list)
-    _default: Reply = field(default_factory=Reply)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def reply(self, status: int = 200, **reply: Any) -> None:
-        """Answer the next request with this reply (queued), then with the default one."""
-        self._replies.append(Reply(status=status, **reply))
-
-    def always(self, status: int = 200, **reply: Any) -> None:
-        """Answer every request not answered by a queued reply with this one."""
-        self._default = Reply(status=status, **reply)
-
-    def handle(self, request: Request) -> Response:
-        with self._lock:
-            sent = json.loads(request.get_data())
-            self.requests.append(
-                {"headers": dict(request.headers), "json": sent, "received_at": time.monotonic()}
-            )
-            reply = self._replies.pop(0) if self._replies else self._default
-            headers = {"x-request-id": f"req_{len(self.requests):032x}", **reply.headers}
-        if reply.delay_s:
-            time.sleep(reply.delay_s)
-        if reply.status != 200:
-            error = OPENAI_ERRORS[reply.status]
-            self.error_messages.append(error["message"])
-            return Response(json.dumps({"error": error}), reply.status, headers, "application/json")
-        return Response(json.dumps(chat_completion(reply, sent)), 200, headers, "application/json")
-
-
-def chat_completion(reply: Reply, sent: dict[str, Any]) -> dict[str, Any]:
-    prompt_tokens = sum(len(m["content"].split()) for m in sent["messages"])
-    completion_tokens = len((reply.content or "").split())
-    return {
-        "id": "chatcmpl-B9MHDbslfkBeAs8l4bebGdFOJ6PeG",
-        "object": "chat.completion",
-        "created": int(time.time()),
-        "model": reply.model,
-        "choices": [
-            {
-                "index": 0,
-                "message": {
-                    "role": "assistant",
-                    "content": reply.content,
-                    "refusal": None,
-                    "annotations": [],
-                },
-                "logprobs": None,
-                "finish_reason": "stop",
-            }
-        ],
-        "usage": {
-            "prompt_tokens": prompt_tokens,
-            "completion_tokens": completion_tokens,
-            "total_tokens": prompt_tokens + completion_tokens,
-            "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
-            "completion_tokens_details": {
-                "reasoning_tokens": 0,
-                "audio_tokens": 0,
-                "accepted_prediction_tokens": 0,
-                "rejected_prediction_tokens": 0,
-            },
-        },
-        "service_tier": "default",
-        "system_fingerprint": "fp_06737a9306",
-    }
 
 
 @pytest.fixture(scope="session")
@@ -250,7 +100,8 @@ class Container:
 
 @pytest.fixture
 def start_container() -> Iterator[Callable[..., Container]]:
-    """Start a fresh container (new app, empty caches, SSM unread) under extra variables.
+    """Start a fresh container (new app, no AWS clients, SSM unread) under extra variables:
+    its INIT (the modules' import) runs here, as Lambda runs it before the first event.
 
     The variables are undone and the modules rebuilt afterwards, so no later test meets an
     app pointing at this test's loopback server or table.
@@ -260,15 +111,29 @@ def start_container() -> Iterator[Callable[..., Container]]:
         def start(**environ: str) -> Container:
             for name, value in environ.items():
                 patch.setenv(name, value)
-            read_secure_parameter.cache_clear()
+            new_container()
             importlib.reload(server)
             importlib.reload(lambda_handler)
             return Container(lambda_handler.handler, server.app)
 
         yield start
-    read_secure_parameter.cache_clear()
+    new_container()
     importlib.reload(server)
     importlib.reload(lambda_handler)
+
+
+@pytest.fixture(autouse=True)
+def fresh_container() -> Iterator[None]:
+    """Every test starts as a new container would, and leaves nothing for the next one."""
+    new_container()
+    yield
+    new_container()
+
+
+def new_container() -> None:
+    """Forget what a container keeps between invocations: SSM values and AWS clients."""
+    forget_secure_parameters()
+    forget_clients()
 
 
 def openai_environment(stub: OpenAIStub, **overrides: str) -> dict[str, str]:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import hmac
+import importlib
 import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,7 +18,8 @@ import pytest
 from moto import mock_aws
 
 import authorizer
-from iris.parameters import read_secure_parameter
+from iris import aws
+from iris.parameters import forget_secure_parameters
 from tests.events import ACCOUNT_ID, API_ID, LambdaContext, http_api_v2_event
 
 KEY_1 = "iris-key-1-9c1f0d6b2a7e4c35b8e1f2a3d4c5b6a7"
@@ -57,9 +60,9 @@ def decisions(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def forget_keys() -> None:
-    """What a new container knows: neither the keys nor the SSM values behind them."""
-    authorizer.accepted_keys.cache_clear()
-    read_secure_parameter.cache_clear()
+    """What a new container knows: neither the keys nor the SSM client that reads them."""
+    forget_secure_parameters()
+    aws.forget_clients()
 
 
 @pytest.fixture(autouse=True)
@@ -230,35 +233,87 @@ def test_keys_are_read_from_the_ssm_secure_string(ssm_keys: Any) -> None:
 
 
 @pytest.fixture
-def ssm_reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The names of the GetParameter calls made through boto3's default session."""
-    session = boto3.session.Session()
-    monkeypatch.setattr(boto3, "DEFAULT_SESSION", session)
+def ssm_reads(ssm_keys: Any) -> list[str]:
+    """The names of the GetParameter calls the container's SSM client makes."""
     reads: list[str] = []
-    session.events.register(
+    aws.client("ssm").meta.events.register(
         "before-parameter-build.ssm.GetParameter", lambda params, **_: reads.append(params["Name"])
     )
     return reads
 
 
-def test_ssm_is_read_once_per_container(
+def test_the_keys_are_read_at_init(ssm_reads: list[str]) -> None:
+    """Lambda runs the import (INIT) with a CPU burst, before the first request arrives."""
+    importlib.reload(authorizer)
+    assert ssm_reads == [PARAMETER]
+
+    answers = [authorizer.handler(authorizer_event(key), LambdaContext()) for key in [KEY_1] * 5]
+
+    assert all(answer["isAuthorized"] for answer in answers)
+    assert ssm_reads == [PARAMETER]
+
+
+def test_an_init_that_cannot_read_the_keys_goes_on_and_the_request_reads_again(
     ssm_keys: Any, ssm_reads: list[str], capsys: pytest.CaptureFixture[str]
 ) -> None:
+    ssm_keys.delete_parameter(Name=PARAMETER)
+
+    importlib.reload(authorizer)
+    ssm_keys.put_parameter(Name=PARAMETER, Value=KEY_1, Type="SecureString")
+    answer = authorizer.handler(authorizer_event(KEY_1), LambdaContext())
+
+    assert answer["isAuthorized"] is True
+    assert ssm_reads == [PARAMETER, PARAMETER]
+    (warning,) = [e for e in log_entries(capsys.readouterr().out) if e["level"] == "WARNING"]
+    assert warning["message"].startswith("init: api keys could not be read")
+    assert warning["error_type"] == "SecureParameterError"
+
+
+def test_keys_are_trusted_for_the_secret_max_age_then_read_again(
+    ssm_keys: Any,
+    ssm_reads: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A key revoked outside a deployment (aws ssm put-parameter) stops working within
+    IRIS_SECRET_MAX_AGE_S, and a new one starts, without a new container."""
+    monkeypatch.setattr(authorizer, "SECRET_MAX_AGE_S", 0.3)
     answers = [
         authorizer.handler(authorizer_event(key), LambdaContext()) for key in [KEY_1, KEY_2] * 25
     ]
-
     assert ssm_reads == [PARAMETER]
     assert all(answer["isAuthorized"] for answer in answers)
-    # A rotated parameter reaches a container only when it starts again.
+
     ssm_keys.put_parameter(Name=PARAMETER, Value=KEY_2, Type="SecureString", Overwrite=True)
     assert authorizer.handler(authorizer_event(KEY_1), LambdaContext())["isAuthorized"] is True
-    forget_keys()
+    time.sleep(0.35)
+
     assert authorizer.handler(authorizer_event(KEY_1), LambdaContext()) == {"isAuthorized": False}
     assert authorizer.handler(authorizer_event(KEY_2), LambdaContext())["isAuthorized"] is True
     assert ssm_reads == [PARAMETER, PARAMETER]
     out = capsys.readouterr().out
     assert KEY_1 not in out and KEY_2 not in out
+
+
+@pytest.mark.parametrize(
+    ("value", "outcome"),
+    [
+        ("", "max age 300"),
+        (" 60 ", "max age 60"),
+        ("5", "SettingsError: IRIS_SECRET_MAX_AGE_S=5 is out of range; allowed 10-3600"),
+        ("soon", "SettingsError: IRIS_SECRET_MAX_AGE_S='soon' is not a whole number"),
+    ],
+    ids=["default", "set", "too-short", "not-a-number"],
+)
+def test_iris_secret_max_age_s_is_read_like_the_apps(value: str, outcome: str) -> None:
+    probe = "import authorizer\nprint('max age', authorizer.SECRET_MAX_AGE_S)\n"
+    env = {**os.environ, "PYTHONPATH": str(TASK_ROOT), "IRIS_SECRET_MAX_AGE_S": value}
+    result = subprocess.run(
+        [sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=60
+    )
+
+    assert outcome in result.stdout + result.stderr
+    assert (result.returncode == 0) is outcome.startswith("max age")
 
 
 def test_an_unreadable_parameter_denies_and_is_retried(
@@ -274,6 +329,7 @@ def test_an_unreadable_parameter_denies_and_is_retried(
     recovered = authorizer.handler(authorizer_event(KEY_1), LambdaContext())
 
     assert recovered["isAuthorized"] is True
+    # Each request tries twice: a missing parameter is not worth a second attempt, so once.
     assert ssm_reads == [PARAMETER] * 3
     logged = log_entries(capsys.readouterr().out)
     assert [entry["error_type"] for entry in logged if entry["level"] == "ERROR"] == [

@@ -6,8 +6,10 @@ tests/backend/test_entrypoint.py runs the CMD they name through the real runtime
 
 from __future__ import annotations
 
+import ast
 import sys
 import tomllib
+from importlib import metadata
 from pathlib import Path
 
 import pytest
@@ -67,6 +69,33 @@ def test_no_second_copy_of_the_aws_sdk(package: str) -> None:
 def test_cors_is_not_the_functions_job(package: str) -> None:
     """API Gateway answers CORS from its own configuration and ignores the app's headers."""
     assert package not in {requirement.name.lower() for requirement in runtime_requirements()}
+
+
+# Imported from the base image's own packages (boto3 and what it brings), not installed.
+BASE_IMAGE_MODULES = {"boto3", "botocore"}
+
+
+def imported_distributions() -> set[str]:
+    """The distributions whose modules backend/src imports, at any depth of a function."""
+    local = {path.stem for path in (BACKEND / "src").iterdir()} | {"iris"}
+    modules: set[str] = set()
+    for path in (BACKEND / "src").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                modules.update(alias.name.split(".")[0] for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                modules.add(node.module.split(".")[0])
+    third_party = modules - local - set(sys.stdlib_module_names) - BASE_IMAGE_MODULES
+    by_module = metadata.packages_distributions()
+    return {by_module[module][0].lower() for module in third_party}
+
+
+def test_the_requirements_are_exactly_what_the_code_imports() -> None:
+    """Anything imported but not declared fails in Lambda; anything declared but not imported
+    (the openai package was 30 MB of the image) only grows the image."""
+    declared = {requirement.name.lower() for requirement in runtime_requirements()}
+
+    assert imported_distributions() == declared
 
 
 def test_every_runtime_dependency_has_a_compatible_range() -> None:

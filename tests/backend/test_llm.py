@@ -1,6 +1,7 @@
 """The analyzers on their own: the offline one, and the OpenAI one against a loopback API.
 
-The OpenAI cases go through the real `openai` SDK over HTTP to 127.0.0.1; the route-level
+The OpenAI cases go through IRIS's chat-completions client over HTTP to 127.0.0.1, against a
+server answering with OpenAI's shapes; the route-level
 behaviour (status codes, bodies, logs, the deadline a Lambda invocation sets) is in
 test_analyze.py.
 """
@@ -26,7 +27,6 @@ from iris.llm import (
     answer_identity,
     build_analyzer,
 )
-from iris.parameters import read_secure_parameter
 from iris.settings import LLM_BUDGET_S, Settings
 
 
@@ -114,15 +114,18 @@ def test_offline_settings_build_the_offline_analyzer() -> None:
     assert isinstance(build_analyzer(Settings()), OfflineAnalyzer)
 
 
-def test_openai_without_a_key_is_not_configured() -> None:
+def test_openai_without_a_key_is_not_configured(openai_api: Any) -> None:
+    analyzer = build_analyzer(Settings(llm_provider="openai", openai_base_url=openai_api.base_url))
+
     with pytest.raises(AnalyzerError) as raised:
-        build_analyzer(Settings(llm_provider="openai"))
+        analyzer.analyze("hello", deadline())
 
     assert (raised.value.status, raised.value.code) == (503, "llm_not_configured")
+    assert raised.value.detail == {"reason": "no_key_configured"}
+    assert openai_api.requests == []
 
 
 def test_the_key_is_read_from_ssm(openai_api: Any, key_parameter: Any) -> None:
-    read_secure_parameter.cache_clear()
     settings = Settings(
         llm_provider="openai",
         openai_api_key_param=key_parameter.name,
@@ -136,11 +139,10 @@ def test_the_key_is_read_from_ssm(openai_api: Any, key_parameter: Any) -> None:
 
 
 def test_an_unreadable_key_parameter_is_not_configured(aws: None) -> None:
-    read_secure_parameter.cache_clear()
     settings = Settings(llm_provider="openai", openai_api_key_param="/iris/test/absent")
 
     with pytest.raises(AnalyzerError) as raised:
-        build_analyzer(settings)
+        build_analyzer(settings).analyze("hello", deadline())
 
     assert (raised.value.status, raised.value.code) == (503, "llm_not_configured")
     assert raised.value.detail == {"reason": "ParameterNotFound", "parameter": "/iris/test/absent"}
@@ -152,6 +154,7 @@ def test_an_unreadable_key_parameter_is_not_configured(aws: None) -> None:
 def openai_analyzer(stub: Any, **settings: Any) -> OpenAIAnalyzer:
     values = {
         "llm_provider": "openai",
+        "openai_api_key": stub.api_key,
         "openai_model": stub.model_alias,
         "openai_max_tokens": 300,
         "openai_base_url": stub.base_url,
@@ -159,7 +162,7 @@ def openai_analyzer(stub: Any, **settings: Any) -> OpenAIAnalyzer:
         "openai_max_retries": 0,
         **settings,
     }
-    return OpenAIAnalyzer(Settings(**values), stub.api_key)
+    return OpenAIAnalyzer(Settings(**values))
 
 
 def test_openai_request_and_answer(openai_api: Any) -> None:
@@ -218,7 +221,7 @@ def test_a_slow_answer_is_a_timeout(openai_api: Any) -> None:
         openai_analyzer(openai_api, openai_timeout_s=0.2).analyze("hello", deadline())
 
     assert (raised.value.status, raised.value.code) == (504, "llm_timeout")
-    assert raised.value.detail == {"error_type": "APITimeoutError", "attempts": 1}
+    assert raised.value.detail == {"error_type": "ReadTimeoutError", "attempts": 1}
 
 
 def test_an_unreachable_endpoint_is_an_upstream_error() -> None:
@@ -230,18 +233,20 @@ def test_an_unreachable_endpoint_is_an_upstream_error() -> None:
             llm_provider="openai",
             openai_base_url=f"http://127.0.0.1:{port}/v1",
             openai_max_retries=0,
-        ),
-        "sk-unused",
+            openai_api_key="sk-unused",
+        )
     )
 
     with pytest.raises(AnalyzerError) as raised:
         analyzer.analyze("hello", deadline())
 
     assert (raised.value.status, raised.value.code) == (502, "llm_upstream_error")
-    assert raised.value.detail == {"error_type": "APIConnectionError", "attempts": 1}
+    # A refused connection is not a timeout (PITFALLS 35): urllib3 2 makes one a subclass
+    # of the other.
+    assert raised.value.detail == {"error_type": "NewConnectionError", "attempts": 1}
 
 
-# Retries: ours, against the deadline (the SDK's own are off)
+# Retries: against the request's deadline
 
 
 @pytest.mark.parametrize(
@@ -305,7 +310,7 @@ def test_a_retry_waits_what_the_server_asks_or_half_a_second(
 
 
 def test_a_wait_that_does_not_fit_the_deadline_fails_at_once(openai_api: Any) -> None:
-    """The SDK would sleep the full Retry-After (up to a minute) and then try again."""
+    """Sleeping the full Retry-After would outlast the gateway, which then answers a bare 503."""
     openai_api.always(429, headers={"retry-after": "5"})
     started = time.monotonic()
 
@@ -329,7 +334,7 @@ def test_each_attempt_ends_at_the_deadline(openai_api: Any) -> None:
 
     assert 1.5 <= time.monotonic() - started < 2.3
     assert (raised.value.status, raised.value.code) == (504, "llm_timeout")
-    assert raised.value.detail == {"error_type": "APITimeoutError", "attempts": 1}
+    assert raised.value.detail == {"error_type": "ReadTimeoutError", "attempts": 1}
     assert len(openai_api.requests) == 1
 
 

@@ -1,8 +1,13 @@
-"""`read_secure_parameter`: SSM SecureStrings through the real boto3 client against moto."""
+"""`read_secure_parameter`: SSM SecureStrings through the real boto3 client against moto.
+
+What happens when SSM misbehaves on the network (refused, silent, 5xx, throttled, a 200 that
+is not JSON) is in test_faults.py, against real servers on loopback.
+"""
 
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -11,7 +16,14 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from iris.parameters import SecureParameterError, read_secure_parameter
+from iris import aws
+from iris.parameters import (
+    INIT_ATTEMPTS,
+    REQUEST_ATTEMPTS,
+    SecureParameterError,
+    forget_secure_parameters,
+    read_secure_parameter,
+)
 
 NAME = "/iris/test/openai-api-key"
 VALUE = "sk-test-5f3c0e1d9a7b4c2e8f6a1b3d5c7e9f0a"
@@ -19,24 +31,48 @@ VALUE = "sk-test-5f3c0e1d9a7b4c2e8f6a1b3d5c7e9f0a"
 
 @pytest.fixture
 def ssm() -> Iterator[Any]:
-    read_secure_parameter.cache_clear()
+    forget_secure_parameters()
+    aws.forget_clients()
     with mock_aws():
         client = boto3.client("ssm", region_name="eu-west-1")
         client.put_parameter(Name=NAME, Value=VALUE, Type="SecureString")
         yield client
-    read_secure_parameter.cache_clear()
+    forget_secure_parameters()
+    aws.forget_clients()
+
+
+def rotate(ssm: Any, value: str, name: str = NAME) -> None:
+    ssm.put_parameter(Name=name, Value=value, Type="SecureString", Overwrite=True)
 
 
 def test_reads_the_decrypted_value(ssm: Any) -> None:
     assert read_secure_parameter(NAME) == VALUE
 
 
-def test_reads_once_per_container_until_the_cache_is_cleared(ssm: Any) -> None:
-    assert read_secure_parameter(NAME) == VALUE
-    ssm.put_parameter(Name=NAME, Value="sk-rotated", Type="SecureString", Overwrite=True)
+def test_a_value_is_trusted_for_its_max_age_then_read_again(ssm: Any) -> None:
+    assert read_secure_parameter(NAME, max_age_s=0.3) == VALUE
+    rotate(ssm, "sk-rotated")
 
-    assert [read_secure_parameter(NAME) for _ in range(20)] == [VALUE] * 20
-    read_secure_parameter.cache_clear()
+    assert [read_secure_parameter(NAME, max_age_s=0.3) for _ in range(20)] == [VALUE] * 20
+    time.sleep(0.35)
+    assert read_secure_parameter(NAME, max_age_s=0.3) == "sk-rotated"
+
+
+def test_fresh_reads_now_whatever_the_age(ssm: Any) -> None:
+    assert read_secure_parameter(NAME) == VALUE
+    rotate(ssm, "sk-rotated")
+
+    assert read_secure_parameter(NAME) == VALUE
+    assert read_secure_parameter(NAME, fresh=True) == "sk-rotated"
+    assert read_secure_parameter(NAME) == "sk-rotated"
+
+
+def test_forgetting_reads_again_as_a_new_container_would(ssm: Any) -> None:
+    assert read_secure_parameter(NAME) == VALUE
+    rotate(ssm, "sk-rotated")
+
+    forget_secure_parameters()
+
     assert read_secure_parameter(NAME) == "sk-rotated"
 
 
@@ -50,36 +86,46 @@ def test_a_missing_parameter_raises_a_named_error_and_is_retried(ssm: Any) -> No
     assert read_secure_parameter("/iris/test/missing") == "now-there"
 
 
+def test_past_its_age_a_value_is_not_served_when_the_read_fails(ssm: Any) -> None:
+    """The age bounds how long a value is trusted: a deleted (revoked) key is not kept alive
+    by an SSM that can no longer confirm it."""
+    assert read_secure_parameter(NAME, max_age_s=0.2) == VALUE
+    ssm.delete_parameter(Name=NAME)
+    time.sleep(0.25)
+
+    with pytest.raises(SecureParameterError, match="ParameterNotFound"):
+        read_secure_parameter(NAME, max_age_s=0.2)
+    with pytest.raises(SecureParameterError, match="ParameterNotFound"):
+        read_secure_parameter(NAME, max_age_s=3600)
+
+
 def test_an_access_error_names_the_code_and_never_the_value(
     ssm: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Even an error whose text carries the value must not pass it on."""
-    real_client = boto3.client
+    client = aws.client("ssm")
 
-    def denying_client(service: str, **kwargs: Any) -> Any:
-        client = real_client(service, **kwargs)
+    def get_parameter(**_: Any) -> Any:
+        raise ClientError(
+            {"Error": {"Code": "AccessDeniedException", "Message": f"denied {VALUE}"}},
+            "GetParameter",
+        )
 
-        def get_parameter(**_: Any) -> Any:
-            raise ClientError(
-                {"Error": {"Code": "AccessDeniedException", "Message": f"denied {VALUE}"}},
-                "GetParameter",
-            )
-
-        client.get_parameter = get_parameter
-        return client
-
-    monkeypatch.setattr(boto3, "client", denying_client)
+    monkeypatch.setattr(client, "get_parameter", get_parameter)
 
     with pytest.raises(SecureParameterError) as raised:
         read_secure_parameter(NAME)
 
     assert raised.value.reason == "AccessDeniedException"
-    assert raised.value.__cause__ is None and raised.value.__suppress_context__
+    # No chained exception either: the ClientError's text would travel with it into a log.
+    assert raised.value.__cause__ is None
+    assert raised.value.__context__ is None or raised.value.__suppress_context__
     assert VALUE not in str(raised.value) and VALUE not in repr(raised.value)
 
 
 def test_without_boto3_the_error_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
-    read_secure_parameter.cache_clear()
+    forget_secure_parameters()
+    aws.forget_clients()
     monkeypatch.setitem(sys.modules, "boto3", None)
 
     with pytest.raises(SecureParameterError, match="boto3 is not installed") as error:
@@ -88,21 +134,20 @@ def test_without_boto3_the_error_says_what_to_install(monkeypatch: pytest.Monkey
     assert error.value.name == NAME
 
 
-def test_a_stuck_ssm_read_cannot_outlast_the_gateway(
-    ssm: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """botocore's defaults (60 s timeouts and retries) would outlive API Gateway's 30 s."""
-    configs = []
-    real_client = boto3.client
+def test_one_session_serves_every_client(ssm: Any) -> None:
+    ssm_client, dynamodb_client = aws.client("ssm"), aws.client("dynamodb")
 
-    def recording_client(service: str, **kwargs: Any) -> Any:
-        configs.append(kwargs.get("config"))
-        return real_client(service, **kwargs)
+    assert aws.client("ssm") is ssm_client
+    assert aws._session is not None
+    assert ssm_client.meta.config.retries["total_max_attempts"] == 1
+    assert dynamodb_client.meta.config.retries["total_max_attempts"] == 1
 
-    monkeypatch.setattr(boto3, "client", recording_client)
 
-    assert read_secure_parameter(NAME) == VALUE
-    (config,) = configs
-    # botocore normalises the retry setting to the total number of attempts.
-    attempts = config.retries["total_max_attempts"]
-    assert (config.connect_timeout + config.read_timeout) * attempts <= 6
+def test_a_stuck_ssm_read_cannot_outlast_init_or_the_gateway(ssm: Any) -> None:
+    """botocore's defaults (60 s timeouts and retries) would outlive API Gateway's 30 s, and
+    Lambda's 10 s INIT."""
+    config = aws.client("ssm").meta.config
+    per_attempt = config.connect_timeout + config.read_timeout
+
+    assert per_attempt * INIT_ATTEMPTS <= 3
+    assert per_attempt * REQUEST_ATTEMPTS <= 6

@@ -8,8 +8,8 @@ from collections.abc import Callable, Iterator
 import pytest
 from werkzeug.serving import make_server
 
-import authorizer
-from iris.parameters import read_secure_parameter
+from iris import aws
+from iris.parameters import forget_secure_parameters
 
 
 @pytest.fixture
@@ -34,9 +34,9 @@ def serve() -> Iterator[Callable[[object], str]]:
 
 @pytest.fixture(autouse=True)
 def fresh_authorizer() -> Iterator[None]:
-    """The authorizer reads its keys once per container: start each test as a new one."""
-    authorizer.accepted_keys.cache_clear()
-    read_secure_parameter.cache_clear()
+    """The authorizer keeps the keys it read: start each test as a new container."""
+    forget_secure_parameters()
+    aws.forget_clients()
     yield
-    authorizer.accepted_keys.cache_clear()
-    read_secure_parameter.cache_clear()
+    forget_secure_parameters()
+    aws.forget_clients()

@@ -1,7 +1,9 @@
 """POST /api/iris/analyze: validate the text, answer from the cache or the analyzer.
 
-The analyzer and the cache live on the app (one per container) and are built on the first
-analyze request, so `/health` and cold starts never pay for the LLM SDK or boto3.
+The analyzer and the cache live on the app (one per container). Deployed, their one-time
+work (the LLM client, the AWS clients, the SSM key) is done while the app is built, at INIT
+(`AnalysisService.prepare`); an offline local run builds nothing it does not use, so its
+`/health` imports no SDK at all.
 
 Each request gets a deadline when it starts: LLM_BUDGET_S, cut short when the Lambda
 invocation has less time left (keeping LAMBDA_RESERVE_S to answer). The cache read, the
@@ -52,10 +54,7 @@ LAMBDA_RESERVE_S = 1.0
 
 
 class AnalysisService:
-    """The cache and the analyzer of one app; the analyzer is built on the first cache miss.
-
-    A build that fails (no key, unreadable SSM parameter) is retried on the next request.
-    """
+    """The cache and the analyzer of one app, built when first needed or by `prepare()`."""
 
     def __init__(
         self,
@@ -71,17 +70,38 @@ class AnalysisService:
         self._analyzer: Analyzer | None = None
         self._lock = threading.Lock()
 
+    def prepare(self) -> None:
+        """The container's one-time work, for INIT: the cache's client, the analyzer and its key.
+
+        Never raises: whatever fails is logged and done again by the first request that needs
+        it (the SSM key gets one short attempt here; a request makes two).
+        """
+        steps = (("cache", self.cache.prepare), ("analyzer", lambda: self.analyzer().prepare()))
+        for step, prepare in steps:
+            try:
+                prepare()
+            except AnalyzerError as error:
+                log.warning(
+                    "init step failed; the first request retries it",
+                    extra={"step": step, "code": error.code, **error.detail},
+                )
+            except Exception as error:  # ImportError (no boto3 locally) and the unforeseen
+                log.warning(
+                    "init step failed; the first request retries it",
+                    extra={"step": step, "error_type": type(error).__name__},
+                )
+
     def analyze(self, text: str, deadline: float) -> tuple[Analysis, bool]:
         """(analysis, whether it came from the cache); only successful analyses are stored.
 
         `deadline` (a `time.monotonic()` value) is when the analyzer must have answered.
         """
         key = cache_key(self._identity, text)
-        entry = self.cache.get(key)
-        if entry is not None:
-            return entry.as_analysis(), True
+        lookup = self.cache.get(key)
+        if lookup.entry is not None:
+            return lookup.entry.as_analysis(), True
         analysis = self.analyzer().analyze(text, deadline)
-        self.cache.put(key, analysis)
+        self.cache.put(key, analysis, persist=lookup.writable)
         return analysis, False
 
     def analyzer(self) -> Analyzer:
@@ -93,13 +113,7 @@ class AnalysisService:
 
 
 def analysis_service() -> AnalysisService:
-    extensions = current_app.extensions
-    service = extensions.get(SERVICE_EXTENSION)
-    if service is None:
-        service = extensions.setdefault(
-            SERVICE_EXTENSION, AnalysisService(extensions["iris.settings"])
-        )
-    return service
+    return current_app.extensions[SERVICE_EXTENSION]
 
 
 @analyze_bp.post("/api/iris/analyze")

@@ -7,7 +7,7 @@ import uuid
 
 from flask import Flask, Response, g, request
 
-from iris.analyze import analyze_bp
+from iris.analyze import SERVICE_EXTENSION, AnalysisService, analyze_bp
 from iris.errors import register_error_handlers
 from iris.health import health_bp
 from iris.logs import configure_logging, request_id_var
@@ -27,6 +27,13 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.json.sort_keys = False
     app.extensions["iris.settings"] = settings
+
+    service = AnalysisService(settings)
+    app.extensions[SERVICE_EXTENSION] = service
+    # Deployed, the one-time work runs now, at INIT, where Lambda gives the CPU a burst; an
+    # offline local run has none, and its /health imports no SDK.
+    if settings.llm_provider == "openai" or settings.cache_table:
+        service.prepare()
 
     app.register_blueprint(health_bp)
     app.register_blueprint(analyze_bp)

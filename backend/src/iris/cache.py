@@ -2,8 +2,9 @@
 
 The same text asked with the same model, prompt and limits gets the stored answer instead of
 a second (slow, paid) LLM call. The DynamoDB table outlives containers; any failure there
-(boto3 not installed included) costs a cache miss, never the request. Flask-free; boto3 is
-imported on first use.
+(boto3 not installed included) costs a cache miss, never the request, and a read that timed
+out is not followed by a write in the same request: one timeout per request at most.
+Flask-free; the DynamoDB client comes from `iris.aws` (at INIT when deployed).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from iris import aws
 from iris.llm import Analysis
 from iris.settings import Settings
 
@@ -25,6 +27,7 @@ __all__ = [
     "Cache",
     "CacheEntry",
     "DynamoDBCache",
+    "Lookup",
     "MemoryCache",
     "TieredCache",
     "build_cache",
@@ -47,10 +50,28 @@ class CacheEntry:
         return Analysis(analysis=self.analysis, model=self.model)
 
 
-class Cache(Protocol):
-    def get(self, key: str) -> CacheEntry | None: ...
+@dataclass(frozen=True)
+class Lookup:
+    """What a cache read found, and whether the request may still write what it computes."""
 
-    def put(self, key: str, analysis: Analysis) -> None: ...
+    entry: CacheEntry | None
+    # False once the persistent tier timed out: a write would cost the request another timeout.
+    writable: bool = True
+
+
+MISS = Lookup(None)
+
+
+class Cache(Protocol):
+    def prepare(self) -> None:
+        """The one-time work of a container (at INIT when deployed); may raise, never required."""
+        ...
+
+    def get(self, key: str) -> Lookup: ...
+
+    def put(self, key: str, analysis: Analysis, *, persist: bool = True) -> None:
+        """Store `analysis`; `persist=False` keeps it out of every tier that can time out."""
+        ...
 
 
 def cache_key(identity: Mapping[str, Any], text: str) -> str:
@@ -85,18 +106,21 @@ class MemoryCache:
     def __len__(self) -> int:
         return len(self._entries)
 
-    def get(self, key: str) -> CacheEntry | None:
+    def prepare(self) -> None:
+        """Nothing to prepare: memory needs no client."""
+
+    def get(self, key: str) -> Lookup:
         with self._lock:
             entry = self._entries.get(key)
             if entry is None:
-                return None
+                return MISS
             if entry.expires_at <= self._clock():
                 del self._entries[key]
-                return None
+                return MISS
             self._entries.move_to_end(key)
-            return entry
+            return Lookup(entry)
 
-    def put(self, key: str, analysis: Analysis) -> None:
+    def put(self, key: str, analysis: Analysis, *, persist: bool = True) -> None:
         expires_at = self._clock() + self._ttl_seconds
         self.remember(key, CacheEntry(analysis.analysis, analysis.model, expires_at))
 
@@ -113,49 +137,48 @@ class DynamoDBCache:
     """Items keyed by `pk`; `expires_at` (epoch seconds) is the table's TTL attribute.
 
     DynamoDB deletes expired items only eventually, so an item past `expires_at` is a miss too.
+    A cache that waits longer than the LLM call it saves is no cache: each call is one attempt
+    with a short timeout (`iris.aws`), and any failure is a miss.
     """
-
-    # A cache that waits longer than the LLM call it saves is no cache: fail fast, then miss.
-    _CLIENT_CONFIG = {
-        "connect_timeout": 1,
-        "read_timeout": 2,
-        "retries": {"mode": "standard", "total_max_attempts": 2},
-    }
 
     def __init__(self, table_name: str, ttl_hours: int, clock: Clock = time.time) -> None:
         self.table_name = table_name
         self._ttl_seconds = ttl_hours * 3600
         self._clock = clock
-        self._client: Any = None
-        self._lock = threading.Lock()
 
-    def get(self, key: str) -> CacheEntry | None:
+    def prepare(self) -> None:
+        """INIT: create the DynamoDB client (and the container's AWS session)."""
+        aws.client("dynamodb")
+
+    def get(self, key: str) -> Lookup:
         try:
-            answer = self.client().get_item(
+            answer = aws.client("dynamodb").get_item(
                 TableName=self.table_name,
                 Key={"pk": {"S": key}},
             )
         except _dynamodb_failures() as error:
             self._warn("cache read failed", error)
-            return None
+            return Lookup(None, writable=not _is_timeout(error))
         item = answer.get("Item")
         if not item:
-            return None
+            return MISS
         try:
             entry = CacheEntry(
                 analysis=item["analysis"]["S"],
                 model=item["model"]["S"],
                 expires_at=float(item["expires_at"]["N"]),
             )
-        except (KeyError, ValueError):
+        except (KeyError, ValueError, TypeError):
             log.warning("cache item malformed", extra={"cache_table": self.table_name})
-            return None
-        return entry if entry.expires_at > self._clock() else None
+            return MISS
+        return Lookup(entry) if entry.expires_at > self._clock() else MISS
 
-    def put(self, key: str, analysis: Analysis) -> None:
+    def put(self, key: str, analysis: Analysis, *, persist: bool = True) -> None:
+        if not persist:
+            return
         now = int(self._clock())
         try:
-            self.client().put_item(
+            aws.client("dynamodb").put_item(
                 TableName=self.table_name,
                 Item={
                     "pk": {"S": key},
@@ -168,24 +191,11 @@ class DynamoDBCache:
         except _dynamodb_failures() as error:
             self._warn("cache write failed", error)
 
-    def client(self) -> Any:
-        """The DynamoDB client, created on first use and kept for the life of the container.
-
-        Raises ImportError where boto3 is not installed (the Lambda base image ships it; a
-        local run may not have it).
-        """
-        if self._client is None:
-            with self._lock:
-                if self._client is None:
-                    import boto3
-                    from botocore.config import Config
-
-                    self._client = boto3.client("dynamodb", config=Config(**self._CLIENT_CONFIG))
-        return self._client
-
     def _warn(self, message: str, error: Exception) -> None:
-        # ClientError carries AWS's error code (throttling, missing table, access denied).
-        code = getattr(error, "response", {}).get("Error", {}).get("Code")
+        # Only a ClientError carries AWS's error code (throttling, missing table, access denied).
+        # botocore's timeouts are also requests-style errors whose `response` is None.
+        response = getattr(error, "response", None)
+        code = response.get("Error", {}).get("Code") if isinstance(response, dict) else None
         log.warning(
             message,
             extra={
@@ -205,6 +215,15 @@ def _dynamodb_failures() -> tuple[type[Exception], ...]:
     return (ImportError, BotoCoreError, ClientError)
 
 
+def _is_timeout(error: Exception) -> bool:
+    """A connection or read that ran out of time (not one refused at once)."""
+    if isinstance(error, ImportError):
+        return False
+    from botocore.exceptions import ConnectTimeoutError, ReadTimeoutError
+
+    return isinstance(error, ConnectTimeoutError | ReadTimeoutError)
+
+
 class TieredCache:
     """Memory in front of a persistent cache: a hit below fills memory with the same expiry."""
 
@@ -212,14 +231,17 @@ class TieredCache:
         self.front = front
         self.back = back
 
-    def get(self, key: str) -> CacheEntry | None:
-        entry = self.front.get(key)
-        if entry is None:
-            entry = self.back.get(key)
-            if entry is not None:
-                self.front.remember(key, entry)
-        return entry
+    def prepare(self) -> None:
+        self.back.prepare()
 
-    def put(self, key: str, analysis: Analysis) -> None:
+    def get(self, key: str) -> Lookup:
+        found = self.front.get(key)
+        if found.entry is None:
+            found = self.back.get(key)
+            if found.entry is not None:
+                self.front.remember(key, found.entry)
+        return found
+
+    def put(self, key: str, analysis: Analysis, *, persist: bool = True) -> None:
         self.front.put(key, analysis)
-        self.back.put(key, analysis)
+        self.back.put(key, analysis, persist=persist)

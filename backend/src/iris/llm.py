@@ -1,12 +1,13 @@
 """Analyzers: the deterministic offline one and the OpenAI chat-completions one.
 
-Flask-free. The `openai` SDK (≈360 ms to import) is imported only when an `OpenAIAnalyzer` is
-built, which the analyze route does once per container, on its first request.
+Flask-free and stdlib-only at import time. The chat-completions client (`iris.chat`, on
+urllib3) is imported when an `OpenAIAnalyzer` is built: once per container, at INIT when
+deployed, and never on an offline run.
 
 Every analysis has a deadline (a `time.monotonic()` value) that the caller derives from the
-time the request has left. The OpenAI analyzer retries by itself, against that deadline: the
-SDK's own retries would wait out a server's `Retry-After` (up to a minute) and its back-off
-whatever time is left, and the gateway would answer a bare 503 long before.
+time the request has left. The OpenAI analyzer retries by itself, against that deadline: a
+server's `Retry-After` is waited only when the wait and one more attempt still fit, so the
+client gets the contract's JSON instead of the gateway's bare 503.
 """
 
 from __future__ import annotations
@@ -16,10 +17,18 @@ import re
 import time
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from iris.parameters import SecureParameterError, read_secure_parameter
+from iris.parameters import (
+    INIT_ATTEMPTS,
+    REQUEST_ATTEMPTS,
+    SecureParameterError,
+    read_secure_parameter,
+)
 from iris.settings import Settings
+
+if TYPE_CHECKING:
+    from iris.chat import ChatAnswer, ChatError
 
 __all__ = [
     "MIN_ATTEMPT_S",
@@ -28,6 +37,7 @@ __all__ = [
     "Analysis",
     "Analyzer",
     "AnalyzerError",
+    "ApiKey",
     "OfflineAnalyzer",
     "OpenAIAnalyzer",
     "answer_identity",
@@ -63,6 +73,10 @@ class Analysis:
 
 
 class Analyzer(Protocol):
+    def prepare(self) -> None:
+        """The one-time work of a container (at INIT when deployed); may raise, never required."""
+        ...
+
     def analyze(self, text: str, deadline: float) -> Analysis:
         """The analysis of `text`, or AnalyzerError; `deadline` is a `time.monotonic()` value."""
         ...
@@ -97,21 +111,45 @@ def answer_identity(settings: Settings) -> dict[str, Any]:
 
 
 def build_analyzer(settings: Settings) -> Analyzer:
-    """The analyzer the settings ask for; raises AnalyzerError(503) when OpenAI has no key."""
+    """The analyzer the settings ask for; an OpenAI one without a key answers 503 when used."""
     if settings.llm_provider == "offline":
         return OfflineAnalyzer()
-    return OpenAIAnalyzer(settings, _api_key(settings))
+    return OpenAIAnalyzer(settings)
 
 
-def _api_key(settings: Settings) -> str:
-    if settings.openai_api_key:
-        return settings.openai_api_key
-    if not settings.openai_api_key_param:
-        raise _not_configured(reason="no_key_configured")
-    try:
-        return read_secure_parameter(settings.openai_api_key_param)
-    except SecureParameterError as error:
-        raise _not_configured(reason=error.reason, parameter=error.name) from None
+class ApiKey:
+    """The OpenAI key: OPENAI_API_KEY itself (local runs), else the SSM SecureString named by
+    OPENAI_API_KEY_PARAM, trusted for IRIS_SECRET_MAX_AGE_S and then read again."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._value = settings.openai_api_key
+        self._parameter = settings.openai_api_key_param
+        self._max_age_s = settings.secret_max_age_s
+
+    def get(self, attempts: int = REQUEST_ATTEMPTS) -> str:
+        """The key, or AnalyzerError(503 llm_not_configured)."""
+        if self._value:
+            return self._value
+        if not self._parameter:
+            raise _not_configured(reason="no_key_configured")
+        try:
+            return read_secure_parameter(
+                self._parameter, max_age_s=self._max_age_s, attempts=attempts
+            )
+        except SecureParameterError as error:
+            raise _not_configured(reason=error.reason, parameter=error.name) from None
+
+    def reread(self) -> str | None:
+        """After the key was refused: the parameter read again now, or None when there is
+        nothing to re-read (the key is set directly) or the read failed."""
+        if self._value or not self._parameter:
+            return None
+        try:
+            return read_secure_parameter(
+                self._parameter, max_age_s=self._max_age_s, attempts=INIT_ATTEMPTS, fresh=True
+            )
+        except SecureParameterError:
+            return None
 
 
 def _not_configured(**detail: Any) -> AnalyzerError:
@@ -124,46 +162,53 @@ def _not_configured(**detail: Any) -> AnalyzerError:
 
 
 class OpenAIAnalyzer:
-    """Chat completions through the `openai` SDK; one client (and connection pool) per instance.
+    """Chat completions through `iris.chat`; one client (and connection pool) per instance.
 
     Each attempt is given at most OPENAI_TIMEOUT_S and never more than the deadline leaves;
     failures worth retrying (timeouts, lost connections, 408, 409, 429 and 5xx) are tried
     again up to OPENAI_MAX_RETRIES times, after the server's `Retry-After`, but only when the
     wait and one more attempt still fit before the deadline. Otherwise the failure is answered
     at once: a late answer is worth nothing to a client the gateway has already cut off.
+    A 401 is answered only after the key parameter was read again once: a key rotated outside a
+    deployment is then used at once.
     """
 
-    def __init__(self, settings: Settings, api_key: str) -> None:
-        import openai
+    def __init__(self, settings: Settings, api_key: ApiKey | None = None) -> None:
+        from iris.chat import ChatCompletionsClient
 
-        self._client = openai.OpenAI(
-            api_key=api_key,
-            base_url=settings.openai_base_url,
-            timeout=settings.openai_timeout_s,
-            max_retries=0,
-        )
+        self._client = ChatCompletionsClient(settings.openai_base_url)
+        self._api_key = api_key or ApiKey(settings)
         self._model = settings.openai_model
         self._max_tokens = settings.openai_max_tokens
         self._timeout_s = settings.openai_timeout_s
         self._max_retries = settings.openai_max_retries
 
+    def prepare(self) -> None:
+        """INIT: read the key with one short attempt; a failure is retried by the first request."""
+        self._api_key.get(attempts=INIT_ATTEMPTS)
+
     def analyze(self, text: str, deadline: float) -> Analysis:
-        completion = self._complete(text, deadline)
-        content = completion.choices[0].message.content if completion.choices else None
-        if not content or not content.strip():
+        answer = self._complete(text, deadline)
+        if not answer.content or not answer.content.strip():
             raise AnalyzerError(
                 502,
                 "llm_upstream_error",
                 "The language model returned no analysis; try again later.",
-                finish_reason=completion.choices[0].finish_reason if completion.choices else None,
-                upstream_request_id=getattr(completion, "_request_id", None),
+                finish_reason=answer.finish_reason,
+                upstream_request_id=answer.request_id,
             )
-        return Analysis(analysis=content.strip(), model=completion.model)
+        return Analysis(analysis=answer.content.strip(), model=answer.model)
 
-    def _complete(self, text: str, deadline: float) -> Any:
-        import openai
+    def _complete(self, text: str, deadline: float) -> ChatAnswer:
+        from iris.chat import ChatError
 
+        api_key = self._api_key.get()
+        messages = [
+            {"role": "system", "content": SYSTEM_PROMPT},
+            {"role": "user", "content": text},
+        ]
         attempt = 0
+        key_reread = False
         while True:
             attempt += 1
             time_left = deadline - time.monotonic()
@@ -176,18 +221,23 @@ class OpenAIAnalyzer:
                     attempts=attempt - 1,
                 )
             try:
-                return self._client.chat.completions.create(
+                return self._client.complete(
+                    api_key,
                     model=self._model,
                     # max_tokens is deprecated and refused by reasoning models.
                     max_completion_tokens=self._max_tokens,
-                    messages=[
-                        {"role": "system", "content": SYSTEM_PROMPT},
-                        {"role": "user", "content": text},
-                    ],
-                    # Per request, so the one client (and its connection pool) is kept.
-                    timeout=min(self._timeout_s, time_left),
+                    messages=messages,
+                    timeout_s=min(self._timeout_s, time_left),
                 )
-            except openai.OpenAIError as error:
+            except ChatError as error:
+                if error.status == 401 and not key_reread:
+                    key_reread = True
+                    fresh_key = self._api_key.reread()
+                    if fresh_key is not None and fresh_key != api_key:
+                        log.warning("llm key refused; retrying with the key read again")
+                        api_key = fresh_key
+                        attempt -= 1
+                        continue
                 wait = _retry_wait(error) if attempt <= self._max_retries else None
                 if wait is None or time.monotonic() + wait + MIN_ATTEMPT_S > deadline:
                     raise _upstream_error(error, attempts=attempt) from None
@@ -198,61 +248,45 @@ class OpenAIAnalyzer:
                 time.sleep(wait)
 
 
-def _retry_wait(error: Exception) -> float | None:
+def _retry_wait(error: ChatError) -> float | None:
     """Seconds to wait before trying again after `error`, or None when a retry cannot help.
 
-    The server's `retry-after-ms` or `retry-after` (in seconds) when it sends one, else
-    DEFAULT_RETRY_WAIT_S. A `Retry-After` given as an HTTP date counts as none.
+    The server's `Retry-After` when it sends one, else DEFAULT_RETRY_WAIT_S.
     """
-    import openai
-
-    if isinstance(error, openai.APIConnectionError):  # APITimeoutError included
+    if error.kind in ("timeout", "connection"):
         return DEFAULT_RETRY_WAIT_S
-    if not isinstance(error, openai.APIStatusError):
+    if error.kind != "status" or error.status is None:
         return None
-    if error.status_code not in RETRYABLE_STATUSES and error.status_code < 500:
+    if error.status not in RETRYABLE_STATUSES and error.status < 500:
         return None
-    headers = error.response.headers
-    for name, seconds_per_unit in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
-        try:
-            wait = float(headers.get(name, "")) * seconds_per_unit
-        except ValueError:
-            continue
-        # False for NaN and negative values; an infinite wait never fits, so is never waited.
-        if wait >= 0:
-            return wait
-    return DEFAULT_RETRY_WAIT_S
+    return DEFAULT_RETRY_WAIT_S if error.retry_after_s is None else error.retry_after_s
 
 
-def _error_detail(error: Exception) -> dict[str, Any]:
-    """What the log may know about an SDK error: its type and the upstream's status and ids."""
-    import openai
-
-    detail: dict[str, Any] = {"error_type": type(error).__name__}
-    if isinstance(error, openai.APIStatusError):
-        detail["upstream_status"] = error.status_code
+def _error_detail(error: ChatError) -> dict[str, Any]:
+    """What the log may know about a failed attempt: its type and the upstream's status and ids."""
+    detail: dict[str, Any] = {"error_type": error.error_type}
+    if error.status is not None:
+        detail["upstream_status"] = error.status
         detail["upstream_code"] = error.code
         detail["upstream_request_id"] = error.request_id
     return detail
 
 
-def _upstream_error(error: Exception, **extra: Any) -> AnalyzerError:
-    """The SDK's exception as the client's answer; the upstream message goes nowhere."""
-    import openai
-
+def _upstream_error(error: ChatError, **extra: Any) -> AnalyzerError:
+    """A failed attempt as the client's answer; the upstream message goes nowhere."""
     detail = {**_error_detail(error), **extra}
-    if isinstance(error, openai.APITimeoutError):
+    if error.kind == "timeout":
         return AnalyzerError(
             504, "llm_timeout", "The language model did not answer in time.", **detail
         )
-    if isinstance(error, openai.RateLimitError):
+    if error.status == 429:
         return AnalyzerError(
             502,
             "llm_rate_limited",
             "The language model is over its rate limit; try again shortly.",
             **detail,
         )
-    if isinstance(error, openai.AuthenticationError | openai.PermissionDeniedError):
+    if error.status in (401, 403):
         return AnalyzerError(
             502,
             "llm_auth_failed",
@@ -289,6 +323,9 @@ class OfflineAnalyzer:
         "lost".split()
     )
     _TOP_KEYWORDS = 5
+
+    def prepare(self) -> None:
+        """Nothing to prepare: no network, no key."""
 
     def analyze(self, text: str, deadline: float) -> Analysis:
         """Instant and local: the deadline is never in danger."""

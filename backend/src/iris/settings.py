@@ -18,6 +18,11 @@ LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 API_GATEWAY_LIMIT_S = 30.0
 LLM_BUDGET_S = 28.0
 
+# How long a container trusts a secret it read from SSM before reading it again. SSM's standard
+# throughput is shared by every caller in the account and Region: not every few seconds.
+SECRET_MAX_AGE_RANGE_S = (10, 3_600)
+DEFAULT_SECRET_MAX_AGE_S = 300
+
 # Lambda's synchronous payload limit is 6 MB, and a binary body grows by a third in base64.
 MAX_BODY_LIMIT_BYTES = 4_000_000
 
@@ -38,6 +43,26 @@ def parse_log_level(value: str | None) -> str:
     return level
 
 
+def parse_secret_max_age(value: str | None) -> int:
+    """IRIS_SECRET_MAX_AGE_S in whole seconds; blank means the default.
+
+    Shared by Settings and the authorizer (which reads only its own variables).
+    """
+    text = (value or "").strip()
+    if not text:
+        return DEFAULT_SECRET_MAX_AGE_S
+    try:
+        seconds = int(text)
+    except ValueError:
+        raise SettingsError(f"IRIS_SECRET_MAX_AGE_S={value!r} is not a whole number") from None
+    low, high = SECRET_MAX_AGE_RANGE_S
+    if not low <= seconds <= high:
+        raise SettingsError(
+            f"IRIS_SECRET_MAX_AGE_S={seconds} is out of range; allowed {low}-{high}"
+        )
+    return seconds
+
+
 @dataclass(frozen=True)
 class Settings:
     llm_provider: str = "offline"
@@ -50,6 +75,7 @@ class Settings:
     openai_api_key_param: str | None = None
     cache_table: str | None = None
     cache_ttl_hours: int = 24
+    secret_max_age_s: int = DEFAULT_SECRET_MAX_AGE_S
     max_body_bytes: int = 1_048_576
     log_level: str = "INFO"
 
@@ -82,6 +108,10 @@ class Settings:
             problems.append(
                 f"IRIS_CACHE_TTL_HOURS={self.cache_ttl_hours} is out of range; allowed 1-8760"
             )
+        try:
+            parse_secret_max_age(str(self.secret_max_age_s))
+        except SettingsError as error:
+            problems.append(str(error))
         if not 1 <= self.max_body_bytes <= MAX_BODY_LIMIT_BYTES:
             problems.append(
                 f"IRIS_MAX_BODY_BYTES={self.max_body_bytes} is out of range; "
@@ -140,6 +170,9 @@ class Settings:
             cache_table=text("IRIS_CACHE_TABLE"),
             cache_ttl_hours=number(
                 "IRIS_CACHE_TTL_HOURS", int, defaults["cache_ttl_hours"].default
+            ),
+            secret_max_age_s=number(
+                "IRIS_SECRET_MAX_AGE_S", int, defaults["secret_max_age_s"].default
             ),
             max_body_bytes=number("IRIS_MAX_BODY_BYTES", int, defaults["max_body_bytes"].default),
             log_level=text("IRIS_LOG_LEVEL") or defaults["log_level"].default,

@@ -1,0 +1,172 @@
+"""A loopback stand-in for OpenAI's chat-completions endpoint, speaking its shapes.
+
+Used by the tests (through fixtures in conftest.py) and by the benchmark; it runs on
+pytest-httpserver's server, which needs no pytest to start.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from werkzeug import Request, Response
+
+OPENAI_KEY = "sk-proj-T3stKey0nly4Loopback9f8e7d6c5b4a3210"
+MODEL_ALIAS = "gpt-4o-mini"
+MODEL_SNAPSHOT = "gpt-4o-mini-2024-07-18"
+
+# Error bodies as api.openai.com sends them; the messages quote details a client must not see.
+OPENAI_ERRORS: dict[int, dict[str, Any]] = {
+    400: {
+        "message": "This model's maximum context length is 128000 tokens. However, your "
+        "messages resulted in 130512 tokens. Please reduce the length of the messages.",
+        "type": "invalid_request_error",
+        "param": "messages",
+        "code": "context_length_exceeded",
+    },
+    401: {
+        "message": "Incorrect API key provided: sk-proj-***********************3210. You can "
+        "find your API key at https://platform.openai.com/account/api-keys.",
+        "type": "invalid_request_error",
+        "param": None,
+        "code": "invalid_api_key",
+    },
+    403: {
+        "message": "Project `proj_Zx8k2Lq` does not have access to model `gpt-4o-mini`",
+        "type": "invalid_request_error",
+        "param": None,
+        "code": "model_not_found",
+    },
+    408: {
+        "message": "Request timed out while reading the request body from 203.0.113.7.",
+        "type": "server_error",
+        "param": None,
+        "code": "timeout",
+    },
+    409: {
+        "message": "Another request for org-Q1w2E3r4 is being processed; try again.",
+        "type": "invalid_request_error",
+        "param": None,
+        "code": "conflict",
+    },
+    429: {
+        "message": "Rate limit reached for gpt-4o-mini in organization org-Q1w2E3r4 on requests "
+        "per min (RPM): Limit 3, Used 3, Requested 1. Please try again in 20s.",
+        "type": "requests",
+        "param": None,
+        "code": "rate_limit_exceeded",
+    },
+    500: {
+        "message": "The server had an error while processing your request. Sorry about that!",
+        "type": "server_error",
+        "param": None,
+        "code": None,
+    },
+    503: {
+        "message": "The engine is currently overloaded, please try again later.",
+        "type": "server_error",
+        "param": None,
+        "code": None,
+    },
+}
+
+
+@dataclass
+class Reply:
+    status: int = 200
+    content: str | None = "Summary: a test.\nSentiment: neutral.\nTopics: testing."
+    model: str = MODEL_SNAPSHOT
+    delay_s: float = 0.0
+    headers: dict[str, str] = field(default_factory=dict)
+    # A 200 that is not a chat completion: a proxy's, captive portal's or gateway's page.
+    page: str | None = None
+
+
+PORTAL_PAGE = "<!doctype html><html><body><h1>Sign in to continue</h1></body></html>"
+
+
+@dataclass
+class OpenAIStub:
+    """The loopback chat-completions endpoint: records each request, answers the next reply.
+
+    `api_key`, `model_alias` and `model_snapshot` are what the test containers are configured
+    with and what the stub answers; `error_messages` holds every upstream error text it sent.
+    Each recorded request has its `headers`, `json` and `received_at` (`time.monotonic()`).
+    """
+
+    base_url: str
+    api_key: str = OPENAI_KEY
+    model_alias: str = MODEL_ALIAS
+    model_snapshot: str = MODEL_SNAPSHOT
+    requests: list[dict[str, Any]] = field(default_factory=list)
+    error_messages: list[str] = field(default_factory=list)
+    _replies: list[Reply] = field(default_factory=list)
+    _default: Reply = field(default_factory=Reply)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def reply(self, status: int = 200, **reply: Any) -> None:
+        """Answer the next request with this reply (queued), then with the default one."""
+        self._replies.append(Reply(status=status, **reply))
+
+    def always(self, status: int = 200, **reply: Any) -> None:
+        """Answer every request not answered by a queued reply with this one."""
+        self._default = Reply(status=status, **reply)
+
+    def handle(self, request: Request) -> Response:
+        with self._lock:
+            sent = json.loads(request.get_data())
+            self.requests.append(
+                {"headers": dict(request.headers), "json": sent, "received_at": time.monotonic()}
+            )
+            reply = self._replies.pop(0) if self._replies else self._default
+            headers = {"x-request-id": f"req_{len(self.requests):032x}", **reply.headers}
+        if reply.delay_s:
+            time.sleep(reply.delay_s)
+        if reply.page is not None:
+            return Response(reply.page, reply.status, headers, "text/html")
+        if reply.status != 200:
+            error = OPENAI_ERRORS[reply.status]
+            self.error_messages.append(error["message"])
+            return Response(json.dumps({"error": error}), reply.status, headers, "application/json")
+        return Response(json.dumps(chat_completion(reply, sent)), 200, headers, "application/json")
+
+
+def chat_completion(reply: Reply, sent: dict[str, Any]) -> dict[str, Any]:
+    prompt_tokens = sum(len(m["content"].split()) for m in sent["messages"])
+    completion_tokens = len((reply.content or "").split())
+    return {
+        "id": "chatcmpl-B9MHDbslfkBeAs8l4bebGdFOJ6PeG",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": reply.model,
+        "choices": [
+            {
+                "index": 0,
+                "message": {
+                    "role": "assistant",
+                    "content": reply.content,
+                    "refusal": None,
+                    "annotations": [],
+                },
+                "logprobs": None,
+                "finish_reason": "stop",
+            }
+        ],
+        "usage": {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
+            "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
+            "completion_tokens_details": {
+                "reasoning_tokens": 0,
+                "audio_tokens": 0,
+                "accepted_prediction_tokens": 0,
+                "rejected_prediction_tokens": 0,
+            },
+        },
+        "service_tier": "default",
+        "system_fingerprint": "fp_06737a9306",
+    }
