@@ -106,6 +106,8 @@ class OpenAIStub:
     _replies: list[Reply] = field(default_factory=list)
     _default: Reply = field(default_factory=Reply)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    # When set, only this key is accepted; any other bearer gets OpenAI's 401.
+    accepted_key: str | None = None
 
     def reply(self, status: int = 200, **reply: Any) -> None:
         """Answer the next request with this reply (queued), then with the default one."""
@@ -122,6 +124,10 @@ class OpenAIStub:
                 {"headers": dict(request.headers), "json": sent, "received_at": time.monotonic()}
             )
             reply = self._replies.pop(0) if self._replies else self._default
+            if self.accepted_key and request.headers.get("Authorization") != (
+                f"Bearer {self.accepted_key}"
+            ):
+                reply = Reply(status=401)
             headers = {"x-request-id": f"req_{len(self.requests):032x}", **reply.headers}
         if reply.delay_s:
             time.sleep(reply.delay_s)

@@ -389,6 +389,54 @@ def test_a_missing_key_parameter_is_a_503_until_it_exists(
     assert openai_api.requests[0]["headers"]["Authorization"] == "Bearer sk-late"
 
 
+# A key rotated outside a deployment (PITFALLS 27)
+
+
+def test_a_refused_key_is_read_again_once_and_the_new_one_used(
+    openai_container: Any, openai_api: Any, key_parameter: Any, logs: Any
+) -> None:
+    """An emergency `aws ssm put-parameter` reaches a warm container at its next 401."""
+    container = openai_container(OPENAI_API_KEY="", OPENAI_API_KEY_PARAM=key_parameter.name)
+    key_parameter.client.put_parameter(
+        Name=key_parameter.name, Value="sk-rotated", Type="SecureString", Overwrite=True
+    )
+    openai_api.accepted_key = "sk-rotated"
+
+    answer = container.analyze({"text": "rotated"})
+    later = container.analyze({"text": "rotated again"})
+
+    assert (answer.status, later.status) == (200, 200), answer.body
+    assert [sent["headers"]["Authorization"] for sent in openai_api.requests] == [
+        f"Bearer {key_parameter.value}",
+        "Bearer sk-rotated",
+        "Bearer sk-rotated",
+    ]
+    assert "sk-rotated" not in json.dumps(logs())
+
+
+def test_a_refused_key_that_is_still_the_stored_one_is_a_502_without_a_retry(
+    openai_container: Any, openai_api: Any, key_parameter: Any
+) -> None:
+    container = openai_container(
+        OPENAI_API_KEY="", OPENAI_API_KEY_PARAM=key_parameter.name, OPENAI_MAX_RETRIES="1"
+    )
+    openai_api.accepted_key = "sk-someone-elses"
+
+    answer = container.analyze({"text": "revoked"})
+
+    error_of(answer, 502, "llm_auth_failed")
+    assert len(openai_api.requests) == 1
+
+
+def test_a_key_set_directly_is_not_read_again(openai_container: Any, openai_api: Any) -> None:
+    openai_api.accepted_key = "sk-someone-elses"
+
+    answer = openai_container(OPENAI_MAX_RETRIES="1").analyze({"text": "local key"})
+
+    error_of(answer, 502, "llm_auth_failed")
+    assert len(openai_api.requests) == 1
+
+
 # Once per container (PITFALLS 23)
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from iris import parameters
 from iris.llm import (
     MIN_ATTEMPT_S,
     OFFLINE_MODEL,
@@ -22,6 +23,7 @@ from iris.llm import (
     SYSTEM_PROMPT,
     Analysis,
     AnalyzerError,
+    ApiKey,
     OfflineAnalyzer,
     OpenAIAnalyzer,
     answer_identity,
@@ -136,6 +138,28 @@ def test_the_key_is_read_from_ssm(openai_api: Any, key_parameter: Any) -> None:
     build_analyzer(settings).analyze("hello", deadline())
 
     assert openai_api.requests[0]["headers"]["Authorization"] == f"Bearer {key_parameter.value}"
+
+
+def test_the_key_is_trusted_for_iris_secret_max_age_s(
+    key_parameter: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past IRIS_SECRET_MAX_AGE_S the key is read again: a rotation reaches warm containers."""
+    clock = [1_000.0]
+    monkeypatch.setattr(parameters, "_now", lambda: clock[0])
+    key = ApiKey(
+        Settings(
+            llm_provider="openai", openai_api_key_param=key_parameter.name, secret_max_age_s=60
+        )
+    )
+    assert key.get() == key_parameter.value
+    key_parameter.client.put_parameter(
+        Name=key_parameter.name, Value="sk-rotated", Type="SecureString", Overwrite=True
+    )
+
+    clock[0] += 59
+    assert key.get() == key_parameter.value
+    clock[0] += 1
+    assert key.get() == "sk-rotated"
 
 
 def test_an_unreadable_key_parameter_is_not_configured(aws: None) -> None:

@@ -45,8 +45,10 @@ class SecureParameterError(RuntimeError):
 
 
 _lock = threading.Lock()
-# name -> (value, time.monotonic() when it was read)
+# name -> (value, _now() when it was read)
 _values: dict[str, tuple[str, float]] = {}
+# The clock ages are measured on; monotonic, so a change of the wall clock ages nothing.
+_now = time.monotonic
 
 
 def read_secure_parameter(
@@ -64,7 +66,7 @@ def read_secure_parameter(
     remembered = _values.get(name)
     if remembered is not None and not fresh:
         value, read_at = remembered
-        if time.monotonic() - read_at < max_age_s:
+        if _now() - read_at < max_age_s:
             return value
     try:
         value = _read(name, attempts)
@@ -73,7 +75,7 @@ def read_secure_parameter(
             _values.pop(name, None)
         raise
     with _lock:
-        _values[name] = (value, time.monotonic())
+        _values[name] = (value, _now())
     return value
 
 

@@ -1,0 +1,153 @@
+"""Real servers on 127.0.0.1 for the deployed shape: moto in server mode, and faulty endpoints.
+
+moto's `ThreadedMotoServer` plays SSM and DynamoDB over HTTP, as the function reaches them
+through `AWS_ENDPOINT_URL_SSM` / `AWS_ENDPOINT_URL_DYNAMODB`; a `FaultServer` takes one
+service's place and misbehaves the way real endpoints do. Both run without pytest, so the
+benchmark uses them too.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import boto3
+from moto.server import ThreadedMotoServer
+
+REGION = "eu-west-1"
+FAULTS = ("refused", "silent", "5xx", "throttled", "not_json")
+
+# How AWS's JSON protocols answer a server error and throttling, per service.
+_AWS_PROTOCOL = {
+    "ssm": (
+        "application/x-amz-json-1.1",
+        {"__type": "InternalServerError", "message": "An internal error occurred."},
+        {"__type": "ThrottlingException", "message": "Rate exceeded"},
+    ),
+    "dynamodb": (
+        "application/x-amz-json-1.0",
+        {
+            "__type": "com.amazonaws.dynamodb.v20120810#InternalServerError",
+            "message": "Internal server error",
+        },
+        {
+            "__type": "com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException",
+            "message": "The level of configured provisioned throughput for the table was "
+            "exceeded. Consider increasing your provisioning level with the UpdateTable API.",
+        },
+    ),
+}
+PORTAL_PAGE = b"<!doctype html><html><body><h1>Sign in to continue</h1></body></html>"
+
+
+def closed_port_url() -> str:
+    """An http:// URL on 127.0.0.1 where nothing listens: connections are refused."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{probe.getsockname()[1]}"
+
+
+class FaultServer:
+    """Answers every request to an AWS JSON API with one fault.
+
+    `silent` accepts the connection and the request and never answers (until the server
+    stops); `5xx` and `throttled` answer as the service does; `not_json` answers 200 with
+    an HTML page, as a proxy or captive portal would. `targets` lists each request's
+    X-Amz-Target (e.g. "DynamoDB_20120810.GetItem").
+    """
+
+    def __init__(self, service: str, fault: str) -> None:
+        if fault not in FAULTS[1:]:
+            raise ValueError(f"a server cannot play {fault!r}; use closed_port_url()")
+        self.service = service
+        self.fault = fault
+        self.targets: list[str] = []
+        self._released = threading.Event()
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+                self.rfile.read(int(self.headers.get("content-length") or 0))
+                server.targets.append(self.headers.get("x-amz-target", self.path))
+                if server.fault == "silent":
+                    server._released.wait(60)
+                    return
+                status, content_type, body = server._answer()
+                self.send_response(status)
+                self.send_header("content-type", content_type)
+                self.send_header("content-length", str(len(body)))
+                self.send_header("x-amzn-requestid", "fault-00000000")
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *_: Any) -> None:
+                pass
+
+        self._http = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._http.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self._http.server_address[1]}"
+
+    def _answer(self) -> tuple[int, str, bytes]:
+        content_type, server_error, throttled = _AWS_PROTOCOL[self.service]
+        if self.fault == "5xx":
+            return 500, content_type, json.dumps(server_error).encode()
+        if self.fault == "throttled":
+            return 400, content_type, json.dumps(throttled).encode()
+        return 200, "text/html", PORTAL_PAGE
+
+    def __enter__(self) -> FaultServer:
+        threading.Thread(target=self._http.serve_forever, args=(0.05,), daemon=True).start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._released.set()
+        self._http.shutdown()
+        self._http.server_close()
+
+
+@contextmanager
+def fault_endpoint(service: str, fault: str) -> Iterator[FaultServer | None]:
+    """The URL to point `service` at for `fault`: a closed port, or a running FaultServer."""
+    if fault == "refused":
+        yield None
+        return
+    with FaultServer(service, fault) as server:
+        yield server
+
+
+@contextmanager
+def moto_server() -> Iterator[str]:
+    """moto in server mode on 127.0.0.1; yields its base URL."""
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()
+
+
+def aws_client(service: str, endpoint: str) -> Any:
+    """A test-side client for one of the servers (the app makes its own)."""
+    return boto3.client(service, endpoint_url=endpoint, region_name=REGION)
+
+
+def create_deployed_resources(endpoint: str, *, table: str, parameter: str, key: str) -> None:
+    """What the stack declares, on a moto server: the key's SecureString and the cache table."""
+    aws_client("ssm", endpoint).put_parameter(
+        Name=parameter, Value=key, Type="SecureString", Overwrite=True
+    )
+    dynamodb = aws_client("dynamodb", endpoint)
+    dynamodb.create_table(
+        TableName=table,
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        BillingMode="PAY_PER_REQUEST",
+    )

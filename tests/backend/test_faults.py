@@ -1,0 +1,276 @@
+"""Every dependency fault inside the contract, in the deployed shape, over real sockets.
+
+The function's dependencies are real servers on 127.0.0.1: moto in server mode plays SSM (the
+OpenAI key) and DynamoDB (the cache), the OpenAI API is the loopback stub. One of them at a
+time is replaced by a faulty endpoint (`AWS_ENDPOINT_URL_SSM`, `AWS_ENDPOINT_URL_DYNAMODB`,
+`OPENAI_BASE_URL`): refused, accepting and never answering, 5xx, throttled, or answering a 200
+that is not JSON. A cache fault costs only the cache; a key or model fault is the contract's
+JSON 502/503/504, never a 500, and well inside API Gateway's 30 s.
+"""
+
+from __future__ import annotations
+
+import importlib
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+import authorizer
+from iris.parameters import INIT_ATTEMPTS, REQUEST_ATTEMPTS
+from tests.backend.loopback import (
+    FAULTS,
+    aws_client,
+    closed_port_url,
+    create_deployed_resources,
+    fault_endpoint,
+    moto_server,
+)
+from tests.backend.openai_stub import OPENAI_KEY, PORTAL_PAGE
+from tests.events import LambdaContext, http_api_v2_event
+
+# Every call to SSM or DynamoDB is bounded (iris.aws): 1 s to connect, 2 s (SSM) or 1 s
+# (DynamoDB) to answer. The LLM gets OPENAI_TIMEOUT_S per attempt.
+SSM_CALL_S = 3.0
+DYNAMODB_CALL_S = 2.0
+LLM_TIMEOUT_S = 1.0
+SLACK_S = 1.5
+GATEWAY_LIMIT_S = 30.0
+
+
+@pytest.fixture(scope="module")
+def moto_url() -> Iterator[str]:
+    with moto_server() as url:
+        yield url
+
+
+@dataclass
+class Deployed:
+    """One stack's worth of resources on the moto server."""
+
+    moto_url: str
+    table: str
+    parameter: str
+
+    def environment(self, **overrides: str) -> dict[str, str]:
+        return {
+            "IRIS_LLM_PROVIDER": "openai",
+            "OPENAI_API_KEY_PARAM": self.parameter,
+            "IRIS_CACHE_TABLE": self.table,
+            "OPENAI_MODEL": "gpt-4o-mini",
+            "OPENAI_TIMEOUT_S": str(LLM_TIMEOUT_S),
+            "OPENAI_MAX_RETRIES": "1",
+            "AWS_ENDPOINT_URL_SSM": self.moto_url,
+            "AWS_ENDPOINT_URL_DYNAMODB": self.moto_url,
+            **overrides,
+        }
+
+    def cached_items(self) -> list[dict[str, Any]]:
+        return aws_client("dynamodb", self.moto_url).scan(TableName=self.table)["Items"]
+
+
+@pytest.fixture
+def deployed(moto_url: str) -> Deployed:
+    suffix = uuid.uuid4().hex[:8]
+    resources = Deployed(moto_url, f"iris-faults-{suffix}", f"/iris/faults-{suffix}/openai")
+    create_deployed_resources(
+        moto_url, table=resources.table, parameter=resources.parameter, key=OPENAI_KEY
+    )
+    return resources
+
+
+@dataclass
+class Started:
+    container: Any
+    init_s: float
+
+
+@pytest.fixture
+def start(start_container: Callable[..., Any]) -> Callable[..., Started]:
+    def timed_start(**environ: str) -> Started:
+        started = time.monotonic()
+        container = start_container(**environ)
+        return Started(container, time.monotonic() - started)
+
+    return timed_start
+
+
+def analyze(container: Any, text: str) -> tuple[Any, float]:
+    started = time.monotonic()
+    answer = container.analyze({"text": text}, context=LambdaContext(remaining_ms=29_000))
+    return answer, time.monotonic() - started
+
+
+def assert_contract_error(answer: Any, status: int, code: str) -> None:
+    assert answer.status == status, answer.body
+    assert set(answer.body) == {"error"} and answer.body["error"]["code"] == code
+    assert "Traceback" not in answer.raw_body
+
+
+def test_the_healthy_deployed_shape_answers_and_caches(
+    start: Any, deployed: Deployed, openai_api: Any
+) -> None:
+    """The baseline every fault is measured against: key from SSM, cache in DynamoDB."""
+    started = start(**deployed.environment(OPENAI_BASE_URL=openai_api.base_url))
+
+    first, _ = analyze(started.container, "healthy")
+    again = started.container.analyze({"text": "healthy"})
+    restarted = start(**deployed.environment(OPENAI_BASE_URL=openai_api.base_url)).container
+
+    assert (first.status, first.body["cached"], again.body["cached"]) == (200, False, True)
+    assert restarted.analyze({"text": "healthy"}).body["cached"] is True
+    assert len(deployed.cached_items()) == 1
+    assert [sent["headers"]["Authorization"] for sent in openai_api.requests] == [
+        f"Bearer {OPENAI_KEY}"
+    ]
+
+
+# SSM (the OpenAI key): the answer is 503 llm_not_configured, INIT goes on regardless
+
+
+@pytest.mark.parametrize("fault", FAULTS)
+def test_an_ssm_fault_is_a_503_and_never_holds_init(
+    fault: str, start: Any, deployed: Deployed, openai_api: Any, logs: Any
+) -> None:
+    with fault_endpoint("ssm", fault) as server:
+        ssm_url = server.url if server else closed_port_url()
+        started = start(
+            **deployed.environment(
+                OPENAI_BASE_URL=openai_api.base_url, AWS_ENDPOINT_URL_SSM=ssm_url
+            )
+        )
+        answer, elapsed = analyze(started.container, "no key")
+        health = started.container.invoke(http_api_v2_event("GET", "/health"))
+
+    assert_contract_error(answer, 503, "llm_not_configured")
+    assert health.status == 200
+    assert openai_api.requests == []
+    assert started.init_s < INIT_ATTEMPTS * SSM_CALL_S + SLACK_S
+    assert elapsed < REQUEST_ATTEMPTS * SSM_CALL_S + SLACK_S < GATEWAY_LIMIT_S
+    (failure,) = [entry for entry in logs() if entry["message"] == "analysis failed"]
+    if server is not None:
+        # A page is no answer a second attempt would change; the others get two per request.
+        per_request = 1 if fault == "not_json" else REQUEST_ATTEMPTS
+        assert server.targets == ["AmazonSSM.GetParameter"] * (INIT_ATTEMPTS + per_request)
+        assert (
+            failure["reason"]
+            == {
+                "silent": "ReadTimeoutError",
+                "5xx": "InternalServerError",
+                "throttled": "ThrottlingException",
+                "not_json": "malformed_answer",
+            }[fault]
+        )
+    else:
+        assert failure["reason"] == "EndpointConnectionError"
+
+
+@pytest.mark.parametrize("fault", FAULTS)
+def test_an_ssm_fault_denies_in_the_authorizer_and_never_holds_init(
+    fault: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with fault_endpoint("ssm", fault) as server:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_SSM", server.url if server else closed_port_url())
+        monkeypatch.setenv("IRIS_API_KEYS_PARAM", "/iris/faults/api-keys")
+        started = time.monotonic()
+        importlib.reload(authorizer)
+        init_s = time.monotonic() - started
+        started = time.monotonic()
+        answer = authorizer.handler(
+            {"headers": {"x-api-key": "any"}, "requestContext": {}}, LambdaContext()
+        )
+        elapsed = time.monotonic() - started
+
+    assert answer == {"isAuthorized": False}
+    assert init_s < INIT_ATTEMPTS * SSM_CALL_S + SLACK_S
+    assert elapsed < REQUEST_ATTEMPTS * SSM_CALL_S + SLACK_S
+
+
+# DynamoDB (the cache): a fault costs the cache, never the request
+
+
+@pytest.mark.parametrize("fault", FAULTS)
+def test_a_dynamodb_fault_costs_only_the_cache(
+    fault: str, start: Any, deployed: Deployed, openai_api: Any
+) -> None:
+    with fault_endpoint("dynamodb", fault) as server:
+        dynamodb_url = server.url if server else closed_port_url()
+        container = start(
+            **deployed.environment(
+                OPENAI_BASE_URL=openai_api.base_url, AWS_ENDPOINT_URL_DYNAMODB=dynamodb_url
+            )
+        ).container
+        first, elapsed = analyze(container, "cache down")
+        second, _ = analyze(container, "cache down")
+
+    assert (first.status, first.body["cached"]) == (200, False)
+    # The memory tier in front of DynamoDB still works.
+    assert (second.status, second.body["cached"]) == (200, True)
+    assert len(openai_api.requests) == 1
+    # One timeout per request at most: after a read that timed out, no write is tried.
+    assert elapsed < DYNAMODB_CALL_S + SLACK_S
+    if server is not None:
+        expected = ["DynamoDB_20120810.GetItem"]
+        if fault != "silent":
+            expected.append("DynamoDB_20120810.PutItem")
+        assert server.targets == expected
+
+
+def test_the_logged_warning_of_a_silent_table_names_the_timeout(
+    start: Any, deployed: Deployed, openai_api: Any, logs: Any
+) -> None:
+    """A timeout has no AWS error code: the warning must not crash reading one (PITFALLS 28)."""
+    with fault_endpoint("dynamodb", "silent") as server:
+        assert server is not None
+        container = start(
+            **deployed.environment(
+                OPENAI_BASE_URL=openai_api.base_url, AWS_ENDPOINT_URL_DYNAMODB=server.url
+            )
+        ).container
+        analyze(container, "slow table")
+
+    (warning,) = [entry for entry in logs() if entry["message"] == "cache read failed"]
+    assert (warning["error_type"], warning["error_code"]) == ("ReadTimeoutError", None)
+    assert not [entry for entry in logs() if entry["message"] == "cache write failed"]
+
+
+# The OpenAI endpoint: 502 or 504, nothing cached
+
+
+@pytest.mark.parametrize(
+    ("fault", "status", "code"),
+    [
+        ("refused", 502, "llm_upstream_error"),
+        ("silent", 504, "llm_timeout"),
+        ("5xx", 502, "llm_upstream_error"),
+        ("throttled", 502, "llm_rate_limited"),
+        ("not_json", 502, "llm_upstream_error"),
+    ],
+)
+def test_an_llm_fault_is_a_json_502_or_504(
+    fault: str, status: int, code: str, start: Any, deployed: Deployed, openai_api: Any
+) -> None:
+    if fault == "silent":
+        openai_api.always(delay_s=LLM_TIMEOUT_S * 3)
+    elif fault == "5xx":
+        openai_api.always(500)
+    elif fault == "throttled":
+        openai_api.always(429, headers={"retry-after-ms": "50"})
+    elif fault == "not_json":
+        openai_api.always(page=PORTAL_PAGE)
+    base_url = closed_port_url() + "/v1" if fault == "refused" else openai_api.base_url
+    container = start(**deployed.environment(OPENAI_BASE_URL=base_url)).container
+
+    answer, elapsed = analyze(container, "model down")
+
+    assert_contract_error(answer, status, code)
+    assert PORTAL_PAGE not in answer.raw_body
+    # Two attempts (OPENAI_MAX_RETRIES=1), except for a page no retry would change.
+    attempts = 1 if fault == "not_json" else 2
+    if fault != "refused":
+        assert len(openai_api.requests) == attempts
+    assert elapsed < attempts * LLM_TIMEOUT_S + 0.5 + SLACK_S < GATEWAY_LIMIT_S
+    assert deployed.cached_items() == []
