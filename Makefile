@@ -29,7 +29,7 @@ test: $(VENV)/.dev-installed
 	$(BIN)/python -m pytest
 
 bench: $(VENV)/.dev-installed
-	$(BIN)/python benchmarks/handler_bench.py
+	$(BIN)/python benchmarks/handler_bench.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

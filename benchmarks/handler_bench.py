@@ -1,9 +1,18 @@
 """Cold start and warm latency of the Lambda handler, against Flask on its own.
 
-Cold: fresh interpreters (after warm-ups that fill the OS and bytecode caches) that import
-`lambda_handler` and answer GET /health through `handler` with an HTTP API event, versus fresh
-interpreters that only import Flask and create an app. Time is measured inside each child
+Cold /health: fresh interpreters (after warm-ups that fill the OS and bytecode caches) that
+import `lambda_handler` and answer GET /health through `handler` with an HTTP API event, versus
+fresh interpreters that only import Flask and create an app. Time is measured inside each child
 (perf_counter from its first line to the answer) and around it (the whole process).
+
+Cold analyze, in the deployed shape: the OpenAI key in an SSM SecureString and the cache in
+DynamoDB (moto in server mode on loopback, reached through AWS_ENDPOINT_URL_SSM/_DYNAMODB), the
+LLM an OpenAI-compatible server on loopback. Each fresh interpreter reports INIT (the import of
+`lambda_handler`, which Lambda runs with a CPU burst) and its first and second analyze (two new
+texts: a cache miss and an LLM call each). What a user of a 1024 MB function waits for is
+modelled as INIT + first x 1769/1024: an invocation gets memory/1769 MB of a vCPU. With
+`--baseline-src DIR`, another checkout's backend/src is measured in the same rounds.
+
 Warm: per-request latency in one process, `handler` versus calling the Flask WSGI app directly.
 
 Run with `make bench`; not part of the test suite.
@@ -11,6 +20,7 @@ Run with `make bench`; not part of the test suite.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import io
 import json
@@ -20,13 +30,18 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(REPO / "backend" / "src"), str(REPO)]
+BACKEND_SRC = REPO / "backend" / "src"
+sys.path[:0] = [str(BACKEND_SRC), str(REPO)]
 
+from pytest_httpserver import HTTPServer  # noqa: E402
+
+from tests.backend.loopback import create_deployed_resources, moto_server  # noqa: E402
+from tests.backend.openai_stub import OPENAI_KEY, OpenAIStub  # noqa: E402
 from tests.events import LambdaContext, http_api_v2_event  # noqa: E402
 
 COLD_RUNS = 15
@@ -34,7 +49,13 @@ COLD_WARMUPS = 2
 WARM_CALLS = 2_000
 WARM_WARMUPS = 200
 COLD_TARGET_RATIO = 1.3
+ANALYZE_TARGET_RATIO = 4.0
+# Lambda gives an invocation memory/1769 MB of a vCPU; INIT runs with a burst.
+FULL_VCPU_MB = 1769
+MODELLED_MEMORY_MB = 1024
 HEAVY_MODULES = ("openai", "boto3", "botocore", "httpx", "httpx2", "pydantic")
+KEY_PARAMETER = "/iris/bench/openai-api-key"
+CACHE_TABLE = "iris-bench-analysis-cache"
 
 # Each child prints one JSON line last: milliseconds from its first line to the answer.
 HANDLER_CHILD = f"""
@@ -54,6 +75,43 @@ elapsed = (time.perf_counter() - started) * 1000
 assert answer["statusCode"] == 200 and json.loads(answer["body"]) == {{"status": "ok"}}, answer
 heavy = sorted(name for name in {HEAVY_MODULES!r} if name in sys.modules)
 print(json.dumps({{"ms": elapsed, "heavy": heavy}}))
+"""
+
+# INIT, then two analyses of texts no earlier child asked (cache misses, LLM calls).
+ANALYZE_CHILD = """
+import time
+started = time.perf_counter()
+import json, sys, uuid
+import lambda_handler
+init_ms = (time.perf_counter() - started) * 1000
+
+class Context:
+    function_name = "iris-bench"
+    aws_request_id = "00000000-0000-0000-0000-000000000000"
+    invoked_function_arn = "arn:aws:lambda:eu-west-1:123456789012:function:iris-bench"
+    def get_remaining_time_in_millis(self):
+        return 29_000
+
+def analyze(text):
+    event = {
+        "version": "2.0", "routeKey": "$default", "rawPath": "/api/iris/analyze",
+        "rawQueryString": "", "headers": {"content-type": "application/json"},
+        "body": json.dumps({"text": text}), "isBase64Encoded": False,
+        "requestContext": {"http": {"method": "POST", "path": "/api/iris/analyze",
+            "sourceIp": "127.0.0.1", "protocol": "HTTP/1.1", "userAgent": "bench"},
+            "requestId": "bench", "stage": "$default"},
+    }
+    begun = time.perf_counter()
+    answer = lambda_handler.handler(event, Context())
+    elapsed = (time.perf_counter() - begun) * 1000
+    body = json.loads(answer["body"])
+    assert answer["statusCode"] == 200 and body["cached"] is False, answer
+    return elapsed
+
+run = uuid.uuid4().hex
+first_ms = analyze(f"First text of run {run}.")
+second_ms = analyze(f"Second text of run {run}.")
+print(json.dumps({"init_ms": init_ms, "first_ms": first_ms, "second_ms": second_ms}))
 """
 
 FLASK_CHILD = """
@@ -78,52 +136,97 @@ print(json.dumps({{"ms": elapsed, "heavy": []}}))
 """
 
 
-def child_environment() -> dict[str, str]:
-    """This shell's environment without IRIS or OpenAI settings: the handler starts offline."""
+def child_environment(src: Path = BACKEND_SRC, **settings: str) -> dict[str, str]:
+    """This shell's environment without IRIS, OpenAI or AWS endpoint settings, plus `settings`:
+    without them the handler starts offline."""
     env = {
         name: value
         for name, value in os.environ.items()
-        if not name.startswith(("IRIS_", "OPENAI_", "PYTHON"))
+        if not name.startswith(("IRIS_", "OPENAI_", "PYTHON", "AWS_ENDPOINT_URL"))
     }
-    env["PYTHONPATH"] = str(REPO / "backend" / "src")
-    return env
+    return {**env, "PYTHONPATH": str(src), **settings}
 
 
-def run_child(code: str, stdin: str = "") -> tuple[float, float, list[str]]:
-    """(in-process ms, whole-process ms, heavy modules imported) of one fresh interpreter."""
+def run_child(
+    code: str, stdin: str = "", env: dict[str, str] | None = None
+) -> tuple[dict[str, Any], float]:
+    """(the child's report, whole-process ms) of one fresh interpreter."""
     started = time.perf_counter()
     result = subprocess.run(
         [sys.executable, "-c", code],
         input=stdin,
         capture_output=True,
         text=True,
-        env=child_environment(),
+        env=env or child_environment(),
         cwd=REPO,
         check=False,
     )
     wall_ms = (time.perf_counter() - started) * 1000
     if result.returncode != 0:
         raise SystemExit(f"benchmark child failed:\n{result.stdout}{result.stderr}")
-    report = json.loads(result.stdout.strip().splitlines()[-1])
-    return report["ms"], wall_ms, report["heavy"]
+    return json.loads(result.stdout.strip().splitlines()[-1]), wall_ms
 
 
-def cold_starts(children: dict[str, tuple[str, str]]) -> dict[str, dict[str, Any]]:
-    """Median in-process and wall ms per child; the children run interleaved, round by round."""
-    samples: dict[str, list[tuple[float, float, list[str]]]] = {name: [] for name in children}
-    for round_number in range(COLD_WARMUPS + COLD_RUNS):
-        for name, (code, stdin) in children.items():
-            sample = run_child(code, stdin)
+Child = tuple[str, str, dict[str, str] | None]
+
+
+def cold_starts(children: dict[str, Child], runs: int = COLD_RUNS) -> dict[str, dict[str, Any]]:
+    """Median of every figure each child reports, and of its wall ms; the children run
+    interleaved, round by round, so a busy moment weighs on all of them alike."""
+    samples: dict[str, list[tuple[dict[str, Any], float]]] = {name: [] for name in children}
+    for round_number in range(COLD_WARMUPS + runs):
+        for name, (code, stdin, env) in children.items():
+            sample = run_child(code, stdin, env)
             if round_number >= COLD_WARMUPS:
                 samples[name].append(sample)
-    return {
-        name: {
-            "ms": statistics.median(inner for inner, _, _ in runs),
-            "wall_ms": statistics.median(wall for _, wall, _ in runs),
-            "heavy": sorted({module for _, _, heavy in runs for module in heavy}),
+    medians = {}
+    for name, runs in samples.items():
+        figures = {
+            key: statistics.median(report[key] for report, _ in runs)
+            for key, value in runs[0][0].items()
+            if isinstance(value, float | int)
         }
-        for name, runs in samples.items()
-    }
+        figures["wall_ms"] = statistics.median(wall for _, wall in runs)
+        figures["heavy"] = sorted({m for report, _ in runs for m in report.get("heavy", [])})
+        medians[name] = figures
+    return medians
+
+
+@contextlib.contextmanager
+def deployed_shape() -> Iterator[dict[str, str]]:
+    """SSM and DynamoDB (moto) and an OpenAI-compatible API on loopback; yields the settings
+    a deployed function would have, pointed at them."""
+    credentials = {"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench"}
+    os.environ.update(credentials)
+    llm = HTTPServer(host="127.0.0.1", port=0, threaded=True)
+    llm.start()
+    try:
+        stub = OpenAIStub(base_url=llm.url_for("/v1"))
+        llm.expect_request("/v1/chat/completions", method="POST").respond_with_handler(stub.handle)
+        with moto_server() as aws_url:
+            create_deployed_resources(
+                aws_url, table=CACHE_TABLE, parameter=KEY_PARAMETER, key=OPENAI_KEY
+            )
+            yield {
+                **credentials,
+                "AWS_REGION": "eu-west-1",
+                "AWS_DEFAULT_REGION": "eu-west-1",
+                "AWS_ENDPOINT_URL_SSM": aws_url,
+                "AWS_ENDPOINT_URL_DYNAMODB": aws_url,
+                "IRIS_LLM_PROVIDER": "openai",
+                "OPENAI_API_KEY_PARAM": KEY_PARAMETER,
+                "OPENAI_BASE_URL": stub.base_url,
+                "OPENAI_MODEL": stub.model_alias,
+                "IRIS_CACHE_TABLE": CACHE_TABLE,
+            }
+    finally:
+        llm.clear()
+        llm.stop()
+
+
+def modelled_ms(figures: dict[str, Any]) -> float:
+    """INIT (with its CPU burst) plus the first analyze at a 1024 MB share of a vCPU."""
+    return figures["init_ms"] + figures["first_ms"] * FULL_VCPU_MB / MODELLED_MEMORY_MB
 
 
 def median_us(call: Callable[[], object]) -> float:
@@ -163,31 +266,50 @@ def warm_latency() -> dict[str, float]:
         return {"handler": median_us(through_handler), "wsgi": median_us(through_wsgi)}
 
 
-def main() -> int:
-    health_event = json.dumps(http_api_v2_event("GET", "/health"))
-    cold = cold_starts(
-        {
-            "handler": (HANDLER_CHILD, health_event),
-            "flask": (FLASK_CHILD, ""),
-            "openai": (import_child("openai"), ""),
-            "boto3": (import_child("boto3"), ""),
-        }
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--baseline-src",
+        type=Path,
+        help="another checkout's backend/src, measured in the same rounds (before vs after)",
     )
+    parser.add_argument(
+        "--runs",
+        type=int,
+        default=COLD_RUNS,
+        help=f"fresh processes per child (default {COLD_RUNS})",
+    )
+    args = parser.parse_args(argv)
+    health_event = json.dumps(http_api_v2_event("GET", "/health"))
+
+    with deployed_shape() as settings:
+        children: dict[str, Child] = {
+            "handler": (HANDLER_CHILD, health_event, None),
+            "flask": (FLASK_CHILD, "", None),
+            "analyze": (ANALYZE_CHILD, "", child_environment(**settings)),
+            "boto3": (import_child("boto3"), "", None),
+            "urllib3": (import_child("urllib3"), "", None),
+        }
+        if args.baseline_src:
+            src = args.baseline_src.resolve()
+            children["baseline"] = (ANALYZE_CHILD, "", child_environment(src, **settings))
+        cold = cold_starts(children, args.runs)
     warm = warm_latency()
 
-    ratio = cold["handler"]["ms"] / cold["flask"]["ms"]
+    flask_ms = cold["flask"]["ms"]
+    ratio = cold["handler"]["ms"] / flask_ms
     wall_ratio = cold["handler"]["wall_ms"] / cold["flask"]["wall_ms"]
     heavy = cold["handler"]["heavy"]
     verdict = "ok" if ratio <= COLD_TARGET_RATIO else "over target"
     rows = [
         ("lambda_handler import + GET /health", cold["handler"]),
         ("import flask + Flask(__name__)", cold["flask"]),
-        ("import openai (context)", cold["openai"]),
         ("import boto3 (context)", cold["boto3"]),
+        ("import urllib3 (context)", cold["urllib3"]),
     ]
     print(f"IRIS handler benchmark - Python {platform.python_version()} on {platform.machine()}")
     print()
-    print(f"Cold start: median of {COLD_RUNS} fresh processes each, after {COLD_WARMUPS} warm-ups")
+    print(f"Cold start: median of {args.runs} fresh processes each, after {COLD_WARMUPS} warm-ups")
     print(f"  {'':40} {'in-process':>11} {'whole process':>14}")
     for label, figures in rows:
         print(f"  {label:40} {figures['ms']:8.1f} ms {figures['wall_ms']:11.1f} ms")
@@ -196,6 +318,30 @@ def main() -> int:
         f"   (target <= {COLD_TARGET_RATIO}: {verdict})"
     )
     print(f"  SDKs imported on the /health path ({', '.join(HEAVY_MODULES)}): {heavy or 'none'}")
+    print()
+    print(
+        "Cold analyze, deployed shape (key in SSM, DynamoDB cache: moto on loopback; "
+        "LLM on loopback)"
+    )
+    measured = [("this checkout", cold["analyze"])]
+    if "baseline" in cold:
+        measured.append((f"baseline {args.baseline_src}", cold["baseline"]))
+    for label, figures in measured:
+        modelled = modelled_ms(figures)
+        modelled_ratio = modelled / flask_ms
+        verdict = "ok" if modelled_ratio <= ANALYZE_TARGET_RATIO else "over target"
+        print(f"  {label}")
+        print(f"    {'INIT (import lambda_handler)':50} {figures['init_ms']:8.1f} ms")
+        print(f"    {'first analyze':50} {figures['first_ms']:8.1f} ms")
+        print(f"    {'second analyze':50} {figures['second_ms']:8.1f} ms")
+        print(
+            f"    {f'modelled at {MODELLED_MEMORY_MB} MB: INIT + first x 1769/1024':50} "
+            f"{modelled:8.1f} ms"
+        )
+        print(
+            f"    {'ratio to import flask + Flask(__name__)':50} {modelled_ratio:8.2f}x"
+            f"   (target <= {ANALYZE_TARGET_RATIO:g}: {verdict})"
+        )
     print()
     print(f"Warm: median of {WARM_CALLS} calls in one process, after {WARM_WARMUPS} warm-ups")
     print(f"  {'handler(v2 GET /health)':40} {warm['handler']:8.1f} us")

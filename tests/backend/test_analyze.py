@@ -490,8 +490,11 @@ _HEALTH = [["/health", None], ["/api/iris/health", None]]
 _ANALYZE = ["/api/iris/analyze", '{"text": "A good day."}']
 
 
-def cold_container(environ: dict[str, str], requests: list[list[str | None]]) -> dict[str, Any]:
-    """What a fresh interpreter (a new container) has imported after INIT and each request."""
+def cold_container(
+    environ: dict[str, str], requests: list[list[str | None]], *, with_logs: bool = False
+) -> Any:
+    """What a fresh interpreter (a new container) has imported after INIT and each request,
+    and, `with_logs`, the JSON lines it logged."""
     env = {
         "PATH": os.environ.get("PATH", ""),
         "PYTHONPATH": os.pathsep.join([str(ROOT / "backend" / "src"), str(ROOT)]),
@@ -506,7 +509,11 @@ def cold_container(environ: dict[str, str], requests: list[list[str | None]]) ->
         timeout=60,
         check=True,
     )
-    return json.loads(probe.stdout.splitlines()[-1])
+    lines = probe.stdout.splitlines()
+    steps = json.loads(lines[-1])
+    if not with_logs:
+        return steps
+    return steps, [json.loads(line) for line in lines[:-1] if line.startswith('{"timestamp"')]
 
 
 def test_a_local_offline_container_imports_no_sdk_at_all() -> None:
@@ -536,10 +543,12 @@ def test_a_deployed_container_loads_its_clients_at_init_and_never_openai() -> No
         "AWS_ENDPOINT_URL_DYNAMODB": nowhere,
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
+        # Lambda sets both; botocore reads the second.
         "AWS_REGION": "eu-west-1",
+        "AWS_DEFAULT_REGION": "eu-west-1",
     }
 
-    steps = cold_container(deployed, [*_HEALTH, _ANALYZE])
+    steps, logs = cold_container(deployed, [*_HEALTH, _ANALYZE], with_logs=True)
 
     clients = ["boto3", "botocore", "urllib3"]
     assert steps == {
@@ -548,3 +557,5 @@ def test_a_deployed_container_loads_its_clients_at_init_and_never_openai() -> No
         "GET /api/iris/health": [200, clients],
         "POST /api/iris/analyze": [503, clients],
     }
+    reasons = {entry.get("reason") for entry in logs if "reason" in entry}
+    assert reasons == {"EndpointConnectionError"}, "SSM was tried, and refused"
