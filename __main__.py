@@ -1,8 +1,10 @@
 """IRIS on AWS Lambda.
 
-Deploys the backend's container image to ECR, its secrets to SSM, a DynamoDB analysis cache, the
-API function (plus an X-API-Key authorizer when apiKeys is set), an API Gateway HTTP API in front
-of it and an optional warm-up schedule. The configuration is validated before anything is declared.
+Deploys the backend's container image to ECR (or a pinned digest of it), its secrets to SSM, a
+DynamoDB analysis cache, the API function with a `live` alias on its newest version (plus an
+X-API-Key authorizer when apiKeys is set), an API Gateway HTTP API in front of the alias, an
+optional warm-up schedule, a CloudWatch dashboard and, with alarmEmail, alarms that mail a person.
+The configuration is validated before anything is declared.
 """
 
 from __future__ import annotations
@@ -20,3 +22,5 @@ pulumi.export("analyzeUrl", outputs.analyze_url)
 pulumi.export("functionName", outputs.function_name)
 pulumi.export("imageUri", outputs.image_uri)
 pulumi.export("corsOrigins", outputs.cors_origins)
+pulumi.export("liveVersion", outputs.live_version)
+pulumi.export("dashboardUrl", outputs.dashboard_url)

@@ -34,6 +34,19 @@ OPENAI_MARGIN_SECONDS = 2
 MIN_SECONDS_PER_ATTEMPT = 3
 MIN_OPENAI_TIMEOUT_SECONDS = 1
 
+# Lambda's default account concurrency quota; reserving or provisioning more needs a raised quota.
+MAX_CONCURRENCY = 1_000
+
+# What imageUri must look like: a digest in a private ECR repository (Lambda pulls nothing else).
+IMAGE_URI_FORM = "<account>.dkr.ecr.<region>.amazonaws.com/<repository>@sha256:<64 hex>"
+_ECR_REGISTRY = re.compile(r"[0-9]{12}\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com(\.cn)?")
+# ECR's repository name pattern (2-256 characters), from its CreateRepository API reference.
+_ECR_REPOSITORY = re.compile(r"(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*")
+_DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
+# One address, the shape SNS's email protocol accepts; SNS itself sends the confirmation.
+_EMAIL = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+")
+MAX_EMAIL_LENGTH = 254
+
 SECRET_KEYS = ("openaiApiKey", "apiKeys")
 _STACK_NAME = re.compile(r"[A-Za-z0-9_-]{1,40}")
 _ORIGIN = re.compile(r"(https?)://([A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*)(:[0-9]{1,5})?")
@@ -70,6 +83,11 @@ class StackConfig:
     cache_ttl_hours: int = 24
     authorizer_cache_ttl_seconds: int = 300
     warmup_interval_minutes: int = 0
+    image_uri: str | None = None
+    provisioned_concurrency: int = 0
+    alarm_email: str | None = None
+    # Not an iris-infra key: `aws:region`, when the stack sets it, to check imageUri's region.
+    aws_region: str | None = None
 
     def __post_init__(self) -> None:
         problems = self._problems()
@@ -77,7 +95,9 @@ class StackConfig:
             raise ConfigError(self.stack, problems)
 
     @classmethod
-    def from_raw(cls, stack: str, raw: Mapping[str, Any]) -> StackConfig:
+    def from_raw(
+        cls, stack: str, raw: Mapping[str, Any], *, aws_region: str | None = None
+    ) -> StackConfig:
         """Validate raw values keyed by config key (`memoryMb`: "1024" or 1024) offline."""
         problems: list[str] = []
         values: dict[str, Any] = {}
@@ -92,7 +112,12 @@ class StackConfig:
                 if parsed is not None:
                     values[name] = parsed
         try:
-            config = cls(stack=stack, openai_api_key=values.pop("openai_api_key", ""), **values)
+            config = cls(
+                stack=stack,
+                openai_api_key=values.pop("openai_api_key", ""),
+                aws_region=aws_region,
+                **values,
+            )
         except ConfigError as error:
             problems.extend(error.problems)
         else:
@@ -110,7 +135,9 @@ class StackConfig:
         raw.update({key: config.get_secret(key) for key in SECRET_KEYS})
         # A misspelt key (memoryMB) is reported by name; its value, maybe a secret, is not read.
         raw.update(dict.fromkeys(key for key in _engine_keys() if key not in CONFIG_KEYS))
-        stack_config = cls.from_raw(pulumi.get_stack(), raw)
+        stack_config = cls.from_raw(
+            pulumi.get_stack(), raw, aws_region=pulumi.Config("aws").get("region")
+        )
         for message in stack_config.warnings():
             pulumi.log.warn(message)
         return stack_config
@@ -155,6 +182,12 @@ class StackConfig:
                 f"stack '{self.stack}' has no apiKeys: /api/iris/* is open to anyone who finds "
                 "the URL and every call spends OpenAI credit; set one with "
                 f"`pulumi config set --secret apiKeys <key> --stack {self.stack}`"
+            )
+        if self.is_production and self.alarm_email is None:
+            warnings.append(
+                f"stack '{self.stack}' has no alarmEmail: it has no alarms, and nobody hears "
+                "when the API fails; set one with "
+                f"`pulumi config set alarmEmail <address> --stack {self.stack}`"
             )
         if self.openai_timeout_seconds < MIN_SECONDS_PER_ATTEMPT:
             warnings.append(
@@ -207,8 +240,16 @@ class StackConfig:
                 "reservedConcurrency",
                 self.reserved_concurrency,
                 1,
-                1_000,
+                MAX_CONCURRENCY,
                 "(0 would stop the function; remove the key for unreserved concurrency)",
+            )
+        problems.extend(self._provisioned_concurrency_problems())
+        if self.image_uri is not None:
+            problems.extend(image_uri_problems(self.image_uri, self.aws_region))
+        if self.alarm_email is not None and not _is_email(self.alarm_email):
+            problems.append(
+                f"alarmEmail={self.alarm_email!r} is not an email address; give one address, "
+                "e.g. ops@example.com, or remove the key for a stack without alarms"
             )
         _check_range(problems, "cacheTtlHours", self.cache_ttl_hours, 1, 720)
         _check_range(
@@ -225,6 +266,22 @@ class StackConfig:
                 "allowed 0 (no warm-up) or 1-60"
             )
         return problems
+
+    def _provisioned_concurrency_problems(self) -> list[str]:
+        value = self.provisioned_concurrency
+        if not 0 <= value <= MAX_CONCURRENCY:
+            return [
+                f"provisionedConcurrency={value} is out of range; allowed 0-{MAX_CONCURRENCY} "
+                "(0 = none; needs an account concurrency quota of at least the value + 100)"
+            ]
+        if self.reserved_concurrency is not None and value > self.reserved_concurrency:
+            return [
+                f"provisionedConcurrency={value} is above reservedConcurrency="
+                f"{self.reserved_concurrency}: Lambda cannot provision more instances than the "
+                f"function may run; allowed 0-{self.reserved_concurrency}, or raise "
+                "reservedConcurrency"
+            ]
+        return []
 
     def _timeout_problems(self) -> list[str]:
         allowed = f"allowed {MIN_TIMEOUT_SECONDS}-{API_GATEWAY_TIMEOUT_SECONDS}"
@@ -244,7 +301,9 @@ def _key_of(name: str) -> str:
     return head + "".join(part.title() for part in rest)
 
 
-_FIELD_BY_KEY = {_key_of(f.name): f.name for f in fields(StackConfig) if f.name != "stack"}
+# Fields that are not `iris-infra:` keys.
+NOT_KEYS = ("stack", "aws_region")
+_FIELD_BY_KEY = {_key_of(f.name): f.name for f in fields(StackConfig) if f.name not in NOT_KEYS}
 CONFIG_KEYS = tuple(_FIELD_BY_KEY)
 _INT_KEYS = {_key_of(f.name) for f in fields(StackConfig) if f.type in ("int", "int | None")}
 
@@ -327,6 +386,51 @@ def _origin_problems(origins: tuple[str, ...], stack: str, is_production: bool) 
 def _is_origin(origin: str) -> bool:
     match = _ORIGIN.fullmatch(origin)
     return bool(match) and (match.group(4) is None or 1 <= int(match.group(4)[1:]) <= 65_535)
+
+
+def image_uri_problems(image_uri: str, aws_region: str | None = None) -> list[str]:
+    """Why `image_uri` cannot be deployed as is, if it cannot: Lambda needs a digest (a tag is
+    mutable, and `repo:tag@sha256:` is refused) in a private ECR repository of its own region."""
+    reason = _image_uri_flaw(image_uri, aws_region)
+    if reason is None:
+        return []
+    return [
+        f"imageUri={image_uri!r} {reason}; expected {IMAGE_URI_FORM}, e.g. the stack's "
+        "imageUri output or a digest listed by `aws ecr describe-images`"
+    ]
+
+
+def _image_uri_flaw(image_uri: str, aws_region: str | None) -> str | None:
+    registry, slash, rest = image_uri.partition("/")
+    reference, at, digest = rest.partition("@")
+    registry_match = _ECR_REGISTRY.fullmatch(registry) if slash else None
+    if registry_match is None:
+        return (
+            "is not in a private ECR registry: Lambda pulls images only from ECR, and this "
+            "stack deploys only what is in its own repository"
+        )
+    repository, colon, _ = reference.partition(":")
+    if colon and not at:
+        return "names a tag, which can be moved to another image: give the image's digest"
+    if colon:
+        return "has a tag before its digest, a form Lambda refuses: drop the ':<tag>'"
+    if not at:
+        return "has no digest"
+    if not _DIGEST.fullmatch(digest):
+        return f"has a malformed digest {digest!r}"
+    if not (2 <= len(repository) <= 256 and _ECR_REPOSITORY.fullmatch(repository)):
+        return f"has an invalid ECR repository name {repository!r}"
+    region = registry_match.group(1)
+    if aws_region and region != aws_region:
+        return (
+            f"is in region {region}, not the stack's aws:region {aws_region}: Lambda pulls "
+            "images only from its own region"
+        )
+    return None
+
+
+def _is_email(value: str) -> bool:
+    return len(value) <= MAX_EMAIL_LENGTH and bool(_EMAIL.fullmatch(value))
 
 
 def _is_blank(value: pulumi.Input[str] | None) -> bool:

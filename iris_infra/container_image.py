@@ -1,4 +1,5 @@
-"""The backend's container image: an ECR repository and one single-platform image pushed to it."""
+"""The backend's container image: an ECR repository and either one single-platform image built
+and pushed to it, or a digest already in it (imageUri) deployed as is, with no build at all."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import pulumi_aws as aws
 import pulumi_docker as docker
 
 # Functions and rollbacks pin digests: keep enough history that a pinned digest is never expired.
+# The 10 most recent pushes stay: the one running and the 9 before it, for rollbacks.
 KEEP_IMAGES = 10
 
 
@@ -21,6 +23,9 @@ class ContainerImageArgs:
     tag: str = "latest"
     # Lets `pulumi destroy` remove a repository that still holds images (never on prod).
     force_delete: bool = False
+    # A digest already pushed to this repository (`repo@sha256:...`): deployed as is, nothing
+    # is built. Validated by StackConfig; checked against the repository when it is known.
+    pinned_image_uri: str | None = None
 
 
 class ContainerImage(pulumi.ComponentResource):
@@ -51,6 +56,19 @@ class ContainerImage(pulumi.ComponentResource):
             opts=child,
         )
 
+        self.repository_url = repository.repository_url
+        if args.pinned_image_uri is not None:
+            pinned = args.pinned_image_uri
+            self.image_uri = repository.repository_url.apply(
+                lambda url: pinned_reference(url, pinned)
+            )
+        else:
+            self.image_uri = self._build_and_push(name, repository, args)
+        self.register_outputs({"repository_url": self.repository_url, "image_uri": self.image_uri})
+
+    def _build_and_push(
+        self, name: str, repository: aws.ecr.Repository, args: ContainerImageArgs
+    ) -> pulumi.Output[str]:
         token = aws.ecr.get_authorization_token_output(registry_id=repository.registry_id)
 
         # Built for exactly one platform and pushed as one manifest: Lambda rejects image indexes.
@@ -67,14 +85,11 @@ class ContainerImage(pulumi.ComponentResource):
                 username=token.user_name,
                 password=pulumi.Output.secret(token.password),
             ),
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self),
         )
-
-        self.repository_url = repository.repository_url
-        self.image_uri = pulumi.Output.all(repository.repository_url, image.repo_digest).apply(
+        return pulumi.Output.all(repository.repository_url, image.repo_digest).apply(
             lambda parts: digest_reference(parts[0], parts[1])
         )
-        self.register_outputs({"repository_url": self.repository_url, "image_uri": self.image_uri})
 
 
 def digest_reference(repository_url: str, repo_digest: str | None) -> str:
@@ -89,6 +104,23 @@ def digest_reference(repository_url: str, repo_digest: str | None) -> str:
             f"expected a pushed image digest (repo@sha256:<64 hex>), got {repo_digest!r}"
         )
     return f"{repository_url}@{digest}"
+
+
+def pinned_reference(repository_url: str, image_uri: str) -> str:
+    """`image_uri` when it is a digest in this stack's repository, else a refusal.
+
+    The repository's name is only known once it exists, so this runs when its URL resolves:
+    a preview of an existing stack, or `pulumi up` before the functions are touched. Another
+    repository's digest is refused: this stack's lifecycle rule is what keeps it available.
+    """
+    repository, _, digest = image_uri.rpartition("@")
+    if repository != repository_url:
+        raise ValueError(
+            f"imageUri={image_uri!r} is not in this stack's ECR repository {repository_url}; "
+            f"expected {repository_url}@{digest or 'sha256:<64 hex>'}: push or copy the image "
+            "there, or pick one of its digests with `aws ecr describe-images`"
+        )
+    return digest_reference(repository_url, image_uri)
 
 
 def _keep_latest_images(count: int) -> dict:

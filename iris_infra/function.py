@@ -28,6 +28,8 @@ class FunctionArgs:
     # Replaces the image's CMD, so one image serves several handlers.
     command: str | None = None
     reserved_concurrency: int | None = None
+    # Publish a numbered version on every change of code or configuration, for an alias to serve.
+    publish: bool = False
     description: str = ""
 
 
@@ -35,6 +37,7 @@ class Function(pulumi.ComponentResource):
     function_name: pulumi.Output[str]
     arn: pulumi.Output[str]
     invoke_arn: pulumi.Output[str]
+    version: pulumi.Output[str]
     role_arn: pulumi.Output[str]
     log_group_name: pulumi.Output[str]
 
@@ -47,7 +50,7 @@ class Function(pulumi.ComponentResource):
         # Exists before the function so its logs get a retention instead of "never expire".
         log_group = aws.cloudwatch.LogGroup(
             f"{name}-logs",
-            name=f"/aws/lambda/{args.function_name}",
+            name=log_group_name_of(args.function_name),
             retention_in_days=args.log_retention_days,
             opts=child,
         )
@@ -70,7 +73,8 @@ class Function(pulumi.ComponentResource):
             opts=child,
         )
 
-        # The function itself, pinned to the image digest so every new build updates it.
+        # The function itself, pinned to the image digest so every new build updates it; when
+        # publishing, each change is also a new immutable version an alias can point at.
         function = aws.lambda_.Function(
             f"{name}-function",
             name=args.function_name,
@@ -91,12 +95,14 @@ class Function(pulumi.ComponentResource):
                 log_format="JSON", log_group=log_group.name
             ),
             reserved_concurrent_executions=args.reserved_concurrency,
+            publish=args.publish,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[policy]),
         )
 
         self.function_name = function.name
         self.arn = function.arn
         self.invoke_arn = function.invoke_arn
+        self.version = function.version
         self.role_arn = role.arn
         self.log_group_name = log_group.name
         self.register_outputs(
@@ -104,10 +110,16 @@ class Function(pulumi.ComponentResource):
                 "function_name": self.function_name,
                 "arn": self.arn,
                 "invoke_arn": self.invoke_arn,
+                "version": self.version,
                 "role_arn": self.role_arn,
                 "log_group_name": self.log_group_name,
             }
         )
+
+
+def log_group_name_of(function_name: str) -> str:
+    """The log group Lambda's own tools (`aws logs tail`, the console) expect for a function."""
+    return f"/aws/lambda/{function_name}"
 
 
 def allow_invoke(
@@ -116,12 +128,15 @@ def allow_invoke(
     principal: str,
     source_arn: pulumi.Input[str],
     opts: pulumi.ResourceOptions,
+    qualifier: pulumi.Input[str] | None = None,
 ) -> aws.lambda_.Permission:
-    """Lets `principal`, calling from `source_arn` and nowhere else, invoke the function."""
+    """Lets `principal`, calling from `source_arn` and nowhere else, invoke the function, or
+    only its alias or version `qualifier`: a caller of an alias needs the permission on it."""
     return aws.lambda_.Permission(
         resource_name,
         action="lambda:InvokeFunction",
         function=function_name,
+        qualifier=qualifier,
         principal=principal,
         source_arn=source_arn,
         opts=opts,

@@ -63,12 +63,15 @@ class ApiKeyAuthorizerArgs:
 class HttpApiArgs:
     api_name: str
     function_name: pulumi.Input[str]
+    # The invoke ARN of what the API calls: the function's `live` alias in the stack.
     function_invoke_arn: pulumi.Input[str]
     cors_origins: Sequence[str]
     throttle_burst_limit: int
     throttle_rate_limit: int
     log_retention_days: int
     authorizer: ApiKeyAuthorizerArgs | None = None
+    # The alias (or version) that function_invoke_arn names: the invoke permission must too.
+    function_qualifier: pulumi.Input[str] | None = None
 
 
 class HttpApi(pulumi.ComponentResource):
@@ -102,7 +105,7 @@ class HttpApi(pulumi.ComponentResource):
         # A line per request; the vendedlogs prefix keeps the account's log resource policy small.
         access_logs = aws.cloudwatch.LogGroup(
             f"{name}-access-logs",
-            name=f"/aws/vendedlogs/apigateway/{args.api_name}",
+            name=access_log_group_name_of(args.api_name),
             retention_in_days=args.log_retention_days,
             opts=child,
         )
@@ -136,13 +139,14 @@ class HttpApi(pulumi.ComponentResource):
             opts=child,
         )
 
-        # Lets this API, and no other, invoke the function.
+        # Lets this API, and no other, invoke the function (the alias it calls).
         allow_invoke(
             f"{name}-invoke-permission",
             args.function_name,
             "apigateway.amazonaws.com",
             pulumi.Output.concat(api.execution_arn, "/*/*"),
             child,
+            qualifier=args.function_qualifier,
         )
 
         self.authorizer_id = None
@@ -206,6 +210,10 @@ class HttpApi(pulumi.ComponentResource):
             child,
         )
         return authorizer
+
+
+def access_log_group_name_of(api_name: str) -> str:
+    return f"/aws/vendedlogs/apigateway/{api_name}"
 
 
 def _slug(route_key: str) -> str:

@@ -6,11 +6,20 @@ from dataclasses import dataclass
 
 import pulumi
 
+from iris_infra.alarms import Alarms, AlarmsArgs
 from iris_infra.cache_table import CacheTable, CacheTableArgs
 from iris_infra.config import StackConfig
 from iris_infra.container_image import ContainerImage, ContainerImageArgs
-from iris_infra.function import Function, FunctionArgs
-from iris_infra.http_api import ApiKeyAuthorizerArgs, HttpApi, HttpApiArgs
+from iris_infra.dashboard import Dashboard, DashboardArgs
+from iris_infra.function import Function, FunctionArgs, log_group_name_of
+from iris_infra.http_api import (
+    ApiKeyAuthorizerArgs,
+    HttpApi,
+    HttpApiArgs,
+    access_log_group_name_of,
+)
+from iris_infra.log_metrics import LogMetrics, LogMetricsArgs
+from iris_infra.release import Release, ReleaseArgs
 from iris_infra.secrets import Secrets, SecretsArgs
 from iris_infra.warmup import WarmupSchedule, WarmupScheduleArgs
 
@@ -33,6 +42,8 @@ class StackOutputs:
     function_name: pulumi.Output[str]
     image_uri: pulumi.Output[str]
     cors_origins: list[str]
+    live_version: pulumi.Output[str]
+    dashboard_url: pulumi.Output[str]
 
 
 def api_environment(
@@ -58,7 +69,11 @@ def build_stack(config: StackConfig) -> StackOutputs:
 
     image = ContainerImage(
         "iris-image",
-        ContainerImageArgs(platform=config.platform, force_delete=not config.is_production),
+        ContainerImageArgs(
+            platform=config.platform,
+            force_delete=not config.is_production,
+            pinned_image_uri=config.image_uri,
+        ),
     )
     secrets = Secrets(
         "iris-secrets",
@@ -85,6 +100,15 @@ def build_stack(config: StackConfig) -> StackOutputs:
             parameter_arns=[secrets.openai_api_key_parameter_arn],
             table_arn=cache.table_arn,
             reserved_concurrency=config.reserved_concurrency,
+            publish=True,
+        ),
+    )
+    release = Release(
+        "iris-api-release",
+        ReleaseArgs(
+            function_name=api_function.function_name,
+            function_version=api_function.version,
+            provisioned_concurrency=config.provisioned_concurrency,
         ),
     )
 
@@ -116,7 +140,8 @@ def build_stack(config: StackConfig) -> StackOutputs:
         HttpApiArgs(
             api_name=prefix,
             function_name=api_function.function_name,
-            function_invoke_arn=api_function.invoke_arn,
+            function_invoke_arn=release.invoke_arn,
+            function_qualifier=release.alias_name,
             cors_origins=config.cors_origins,
             throttle_burst_limit=config.throttle_burst_limit,
             throttle_rate_limit=config.throttle_rate_limit,
@@ -130,8 +155,40 @@ def build_stack(config: StackConfig) -> StackOutputs:
             "iris-warmup",
             WarmupScheduleArgs(
                 function_name=api_function.function_name,
-                function_arn=api_function.arn,
+                function_arn=release.alias_arn,
+                function_qualifier=release.alias_name,
                 interval_minutes=config.warmup_interval_minutes,
+            ),
+        )
+
+    log_metrics = LogMetrics(
+        "iris-log-metrics",
+        LogMetricsArgs(
+            log_group_name=api_function.log_group_name, namespace=f"IRIS/{config.stack}"
+        ),
+    )
+    dashboard = Dashboard(
+        "iris-dashboard",
+        DashboardArgs(
+            dashboard_name=prefix,
+            api_id=api.api_id,
+            function_name=api_function.function_name,
+            log_group_name=api_function.log_group_name,
+            metric_namespace=log_metrics.namespace,
+        ),
+    )
+    if config.alarm_email is not None:
+        Alarms(
+            "iris-alarms",
+            AlarmsArgs(
+                email=config.alarm_email,
+                name_prefix=prefix,
+                api_id=api.api_id,
+                function_name=prefix,
+                function_timeout_seconds=config.timeout_seconds,
+                log_group_name=log_group_name_of(prefix),
+                access_log_group_name=access_log_group_name_of(prefix),
+                metric_namespace=log_metrics.namespace,
             ),
         )
 
@@ -142,4 +199,6 @@ def build_stack(config: StackConfig) -> StackOutputs:
         function_name=api_function.function_name,
         image_uri=image.image_uri,
         cors_origins=list(config.cors_origins),
+        live_version=release.version,
+        dashboard_url=dashboard.url,
     )

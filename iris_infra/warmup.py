@@ -16,8 +16,12 @@ from iris_infra.function import allow_invoke
 @dataclass(frozen=True)
 class WarmupScheduleArgs:
     function_name: pulumi.Input[str]
+    # What the schedule invokes: the `live` alias's ARN in the stack, so the ping warms the
+    # version that serves requests (and its provisioned instances, if any).
     function_arn: pulumi.Input[str]
     interval_minutes: int
+    # The alias (or version) that function_arn names: the invoke permission must too.
+    function_qualifier: pulumi.Input[str] | None = None
 
 
 class WarmupSchedule(pulumi.ComponentResource):
@@ -45,9 +49,14 @@ class WarmupSchedule(pulumi.ComponentResource):
             opts=child,
         )
 
-        # Lets this rule, and no other, invoke the function.
+        # Lets this rule, and no other, invoke the function (the alias it targets).
         allow_invoke(
-            f"{name}-permission", args.function_name, "events.amazonaws.com", rule.arn, child
+            f"{name}-permission",
+            args.function_name,
+            "events.amazonaws.com",
+            rule.arn,
+            child,
+            qualifier=args.function_qualifier,
         )
 
         self.rule_arn = rule.arn

@@ -33,6 +33,7 @@ with warnings.catch_warnings():
         aws.ecr.Repository,
         aws.iam.Role,
         aws.lambda_.Function,
+        aws.sns.Topic,
         aws.ssm.Parameter,
     )
 
@@ -78,6 +79,27 @@ def _digest(*parts: str) -> str:
     return hashlib.sha256("/".join(parts).encode()).hexdigest()
 
 
+# The version a published function reports as its newest.
+PUBLISHED_VERSION = "7"
+
+
+def invoke_arn(function_arn: str) -> str:
+    """What API Gateway integrations call: a function's, version's or alias's invoke ARN."""
+    return (
+        f"arn:aws:apigateway:{REGION}:lambda:path/2015-03-31/functions/{function_arn}/invocations"
+    )
+
+
+def physical_name(resource_name: str) -> str:
+    """The name the mocks give a resource declared without one (Pulumi's auto-naming)."""
+    return f"{resource_name}-{_digest(resource_name)[:7]}"
+
+
+def repository_url(resource_name: str) -> str:
+    """The URL the mocks give the ECR repository declared as `resource_name`."""
+    return f"{ACCOUNT_ID}.dkr.ecr.{REGION}.amazonaws.com/{physical_name(resource_name)}"
+
+
 class RecordingMocks(pulumi.runtime.Mocks):
     def __init__(self) -> None:
         self.resources: list[Recorded] = []
@@ -85,9 +107,9 @@ class RecordingMocks(pulumi.runtime.Mocks):
         self.tagged_repo_digests = False
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict]:
-        physical_name = args.inputs.get("name") or f"{args.name}-{_digest(args.name)[:7]}"
-        outputs = {**args.inputs, "name": physical_name, **self._computed(args, physical_name)}
-        resource_id = outputs.pop("id", f"{physical_name}-id")
+        name = args.inputs.get("name") or physical_name(args.name)
+        outputs = {**args.inputs, "name": name, **self._computed(args, name)}
+        resource_id = outputs.pop("id", f"{name}-id")
         self.resources.append(
             Recorded(args.typ, args.name, resource_id, dict(args.inputs), outputs)
         )
@@ -147,13 +169,26 @@ class RecordingMocks(pulumi.runtime.Mocks):
                 return {"arn": f"{arn_prefix.format('dynamodb')}:table/{name}"}
             case "aws:lambda/function:Function":
                 arn = f"{arn_prefix.format('lambda')}:function:{name}"
+                # A published function reports its newest version; otherwise only $LATEST.
+                version = PUBLISHED_VERSION if args.inputs.get("publish") else "$LATEST"
                 return {
                     "arn": arn,
-                    "invokeArn": (
-                        f"arn:aws:apigateway:{REGION}:lambda:path/2015-03-31/functions/"
-                        f"{arn}/invocations"
-                    ),
+                    "invokeArn": invoke_arn(arn),
+                    "version": version,
+                    "qualifiedArn": f"{arn}:{version}",
+                    "qualifiedInvokeArn": invoke_arn(f"{arn}:{version}"),
                 }
+            case "aws:lambda/alias:Alias":
+                function = args.inputs["functionName"]
+                arn = f"{arn_prefix.format('lambda')}:function:{function}:{name}"
+                return {"arn": arn, "invokeArn": invoke_arn(arn)}
+            case "aws:sns/topic:Topic":
+                return {"arn": f"{arn_prefix.format('sns')}:{name}"}
+            case "aws:cloudwatch/metricAlarm:MetricAlarm":
+                return {"arn": f"{arn_prefix.format('cloudwatch')}:alarm:{name}"}
+            case "aws:cloudwatch/dashboard:Dashboard":
+                dashboard = args.inputs["dashboardName"]
+                return {"dashboardArn": f"arn:aws:cloudwatch::{ACCOUNT_ID}:dashboard/{dashboard}"}
             case "aws:apigatewayv2/api:Api":
                 api_id = _digest(args.name)[:10]
                 return {

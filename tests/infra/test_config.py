@@ -14,8 +14,10 @@ import yaml
 from iris_infra.config import (
     API_GATEWAY_TIMEOUT_SECONDS,
     CONFIG_KEYS,
+    IMAGE_URI_FORM,
     LOG_RETENTION_DAYS,
     MIN_TIMEOUT_SECONDS,
+    NOT_KEYS,
     OPENAI_MARGIN_SECONDS,
     SECRET_KEYS,
     ConfigError,
@@ -25,7 +27,7 @@ from tests.infra.stack_files import read_stack_settings
 
 VALID = {"openaiApiKey": "sk-test"}
 # Optional keys Pulumi.yaml cannot declare: a declared key without a default is required.
-UNDECLARED_KEYS = {*SECRET_KEYS, "reservedConcurrency"}
+UNDECLARED_KEYS = {*SECRET_KEYS, "reservedConcurrency", "imageUri", "alarmEmail"}
 
 
 def refuse(stack: str, raw: dict[str, Any]) -> ConfigError:
@@ -53,10 +55,8 @@ def test_stack_files_set_the_cost_guard_rails(project_dir):
 def test_project_file_defaults_are_the_dataclass_defaults(project_dir):
     project = yaml.safe_load((project_dir / "Pulumi.yaml").read_text())
     declared = project["config"]
-    defaults = {
-        key: field.default
-        for key, field in zip(CONFIG_KEYS, dataclasses.fields(StackConfig)[1:], strict=True)
-    }
+    keyed_fields = [f for f in dataclasses.fields(StackConfig) if f.name not in NOT_KEYS]
+    defaults = {key: field.default for key, field in zip(CONFIG_KEYS, keyed_fields, strict=True)}
     assert set(declared) == set(CONFIG_KEYS) - UNDECLARED_KEYS
     for key, declaration in declared.items():
         assert declaration["description"].strip(), key
@@ -64,7 +64,8 @@ def test_project_file_defaults_are_the_dataclass_defaults(project_dir):
         default = defaults[key]
         expected = list(default) if isinstance(default, tuple) else default
         assert declaration["default"] == expected, key
-    assert defaults["reservedConcurrency"] is None
+    for key in UNDECLARED_KEYS - set(SECRET_KEYS):
+        assert defaults[key] is None, key
 
 
 def test_the_project_file_states_the_accepted_timeouts(project_dir):
@@ -253,11 +254,22 @@ def test_secrets_stay_out_of_the_repr():
     assert "sk-visible?" not in repr(config) and "k1" not in repr(config)
 
 
+WATCHED = {"alarmEmail": "ops@example.com"}
+
+
 def test_prod_without_api_keys_is_warned_about():
-    (warning,) = StackConfig.from_raw("prod", VALID).warnings()
+    (warning,) = StackConfig.from_raw("prod", {**VALID, **WATCHED}).warnings()
     assert "apiKeys" in warning and "--stack prod" in warning
-    assert StackConfig.from_raw("prod", {**VALID, "apiKeys": "k1"}).warnings() == []
+    assert StackConfig.from_raw("prod", {**VALID, **WATCHED, "apiKeys": "k1"}).warnings() == []
     assert StackConfig.from_raw("dev", VALID).warnings() == []
+
+
+def test_prod_without_alarm_email_is_warned_about():
+    (warning,) = StackConfig.from_raw("prod", {**VALID, "apiKeys": "k1"}).warnings()
+    assert warning == (
+        "stack 'prod' has no alarmEmail: it has no alarms, and nobody hears when the API fails; "
+        "set one with `pulumi config set alarmEmail <address> --stack prod`"
+    )
 
 
 def test_from_pulumi_reads_the_engine_config_and_keeps_secrets_secret(
@@ -344,3 +356,137 @@ def test_from_pulumi_warns_when_prod_has_no_api_keys(mocks, engine_config, resol
     )
     resolve(lambda: StackConfig.from_pulumi().stack)
     assert any("has no apiKeys" in record.getMessage() for record in caplog.records)
+
+
+# imageUri, provisionedConcurrency and alarmEmail
+
+DIGEST = "sha256:" + "0123456789abcdef" * 4
+REGISTRY = "123456789012.dkr.ecr.eu-west-1.amazonaws.com"
+PINNED = f"{REGISTRY}/iris-image-repository-1a2b3c4@{DIGEST}"
+
+
+@pytest.mark.parametrize(
+    ("image_uri", "aws_region"),
+    [
+        (PINNED, None),
+        (PINNED, "eu-west-1"),
+        (f"{REGISTRY}/team/iris.backend_v2@{DIGEST}", None),
+        (f"123456789012.dkr.ecr.cn-north-1.amazonaws.com.cn/iris@{DIGEST}", "cn-north-1"),
+    ],
+)
+def test_a_digest_in_a_private_ecr_repository_is_accepted(image_uri, aws_region):
+    config = StackConfig.from_raw(
+        "prod", {**VALID, "imageUri": f" {image_uri} "}, aws_region=aws_region
+    )
+    assert config.image_uri == image_uri
+
+
+@pytest.mark.parametrize(
+    ("image_uri", "reason"),
+    [
+        (f"{REGISTRY}/iris:latest", "names a tag"),
+        (f"{REGISTRY}/iris:v1.2", "names a tag"),
+        (f"{REGISTRY}/iris:latest@{DIGEST}", "has a tag before its digest"),
+        (f"{REGISTRY}/iris", "has no digest"),
+        (f"{REGISTRY}/iris@sha256:abc123", "has a malformed digest 'sha256:abc123'"),
+        (f"{REGISTRY}/iris@{DIGEST.upper()}", "has a malformed digest"),
+        (f"{REGISTRY}/iris@md5:" + "0" * 32, "has a malformed digest"),
+        (f"{REGISTRY}/Iris@{DIGEST}", "has an invalid ECR repository name 'Iris'"),
+        (f"{REGISTRY}/i@{DIGEST}", "has an invalid ECR repository name 'i'"),
+        (f"{REGISTRY}/iris--x@{DIGEST}", "has an invalid ECR repository name"),
+        (f"python@{DIGEST}", "is not in a private ECR registry"),
+        ("python:3.11", "is not in a private ECR registry"),
+        (f"docker.io/library/python@{DIGEST}", "is not in a private ECR registry"),
+        (f"public.ecr.aws/lambda/python@{DIGEST}", "is not in a private ECR registry"),
+        (f"ghcr.io/acme/iris@{DIGEST}", "is not in a private ECR registry"),
+        (f"12345.dkr.ecr.eu-west-1.amazonaws.com/iris@{DIGEST}", "is not in a private ECR"),
+        (f"https://{REGISTRY}/iris@{DIGEST}", "is not in a private ECR registry"),
+        ("", "is not in a private ECR registry"),
+    ],
+)
+def test_image_uris_that_are_not_a_pushed_digest_are_refused(image_uri, reason):
+    (problem,) = refuse("prod", {"imageUri": image_uri}).problems
+    assert problem.startswith(f"imageUri={image_uri!r} {reason}"), problem
+    assert f"expected {IMAGE_URI_FORM}" in problem
+    assert IMAGE_URI_FORM == "<account>.dkr.ecr.<region>.amazonaws.com/<repository>@sha256:<64 hex>"
+
+
+def test_an_image_in_another_region_than_the_stacks_is_refused():
+    with pytest.raises(ConfigError) as caught:
+        StackConfig.from_raw("prod", {**VALID, "imageUri": PINNED}, aws_region="us-east-1")
+    (problem,) = caught.value.problems
+    assert problem.startswith(
+        f"imageUri={PINNED!r} is in region eu-west-1, not the stack's aws:region us-east-1"
+    )
+
+
+def test_from_pulumi_checks_image_uri_against_the_stacks_region(mocks):
+    pulumi.runtime.set_all_config(
+        {
+            "aws:region": "us-east-1",
+            "iris-infra:openaiApiKey": "sk-x",
+            "iris-infra:imageUri": PINNED,
+        },
+        secret_keys=["iris-infra:openaiApiKey"],
+    )
+    with pytest.raises(ConfigError, match="not the stack's aws:region us-east-1"):
+        StackConfig.from_pulumi()
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        (
+            {"provisionedConcurrency": -1},
+            "provisionedConcurrency=-1 is out of range; allowed 0-1000",
+        ),
+        ({"provisionedConcurrency": 1001}, "provisionedConcurrency=1001 is out of range"),
+        ({"provisionedConcurrency": "2.5"}, "provisionedConcurrency='2.5' is not a whole number"),
+        (
+            {"provisionedConcurrency": 6, "reservedConcurrency": 5},
+            "provisionedConcurrency=6 is above reservedConcurrency=5: Lambda cannot provision "
+            "more instances than the function may run; allowed 0-5, or raise reservedConcurrency",
+        ),
+    ],
+)
+def test_provisioned_concurrency_is_refused_out_of_range(raw, expected):
+    (problem,) = refuse("prod", raw).problems
+    assert problem.startswith(expected), problem
+
+
+@pytest.mark.parametrize(
+    ("raw", "provisioned"),
+    [({}, 0), ({"provisionedConcurrency": "0"}, 0), ({"provisionedConcurrency": 1000}, 1000),
+     ({"provisionedConcurrency": 5, "reservedConcurrency": 5}, 5)],
+)  # fmt: skip
+def test_provisioned_concurrency_up_to_the_reservation_is_accepted(raw, provisioned):
+    assert StackConfig.from_raw("prod", {**VALID, **raw}).provisioned_concurrency == provisioned
+
+
+@pytest.mark.parametrize(
+    "email", ["ops@example.com", "first.last+iris@alerts.example.co.uk", "ON-CALL@Example.COM"]
+)
+def test_an_alarm_email_address_is_accepted(email):
+    assert StackConfig.from_raw("prod", {**VALID, "alarmEmail": email}).alarm_email == email
+
+
+@pytest.mark.parametrize(
+    "email",
+    [
+        "ops",
+        "ops@localhost",
+        "@example.com",
+        "ops@example.com,dev@example.com",
+        "ops@example.com dev@example.com",
+        "Ops <ops@example.com>",
+        "ops@@example.com",
+        "",
+        "o" * 250 + "@example.com",
+    ],
+)
+def test_anything_but_one_email_address_is_refused(email):
+    (problem,) = refuse("prod", {"alarmEmail": email}).problems
+    assert problem == (
+        f"alarmEmail={email!r} is not an email address; give one address, e.g. "
+        "ops@example.com, or remove the key for a stack without alarms"
+    )

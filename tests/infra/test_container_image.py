@@ -13,7 +13,9 @@ from iris_infra.container_image import (
     ContainerImage,
     ContainerImageArgs,
     digest_reference,
+    pinned_reference,
 )
+from tests.infra.conftest import repository_url
 
 DIGEST_URI = re.compile(
     r"[0-9]{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com/[a-z0-9-]+@sha256:[0-9a-f]{64}"
@@ -112,3 +114,45 @@ def test_a_tagged_digest_becomes_a_plain_digest_reference():
 def test_anything_but_a_pushed_digest_is_refused(repo_digest):
     with pytest.raises(ValueError, match="expected a pushed image digest"):
         digest_reference("r", repo_digest)
+
+
+# A pinned digest (imageUri): deployed as is, nothing built
+
+
+def test_a_pinned_digest_of_this_repository_is_used_as_is(mocks, resolve):
+    pinned = f"{repository_url('img-repository')}@sha256:{'e' * 64}"
+    outputs = build(mocks, resolve, pinned_image_uri=pinned)
+    assert outputs["image_uri"] == pinned
+    assert not mocks.of_type("docker:index/image:Image")
+    mocks.resource("aws:ecr/repository:Repository", "img-repository")
+    lifecycle = mocks.resource("aws:ecr/lifecyclePolicy:LifecyclePolicy", "img-lifecycle")
+    (rule,) = json.loads(lifecycle.inputs["policy"])["rules"]
+    assert rule["selection"]["countNumber"] == KEEP_IMAGES
+
+
+def test_a_pinned_digest_of_another_repository_is_refused(mocks, resolve):
+    other = f"{repository_url('someone-elses-repository')}@sha256:{'e' * 64}"
+    with pytest.raises(ValueError, match="is not in this stack's ECR repository"):
+        build(mocks, resolve, pinned_image_uri=other)
+
+
+@pytest.mark.parametrize(
+    "image_uri",
+    [
+        "acct.dkr.ecr.r.amazonaws.com/other@sha256:" + "a" * 64,
+        "acct.dkr.ecr.r.amazonaws.com/repo-suffix@sha256:" + "a" * 64,
+        "other.dkr.ecr.r.amazonaws.com/repo@sha256:" + "a" * 64,
+        "sha256:" + "a" * 64,
+    ],
+)
+def test_pinned_references_must_name_this_repository(image_uri):
+    with pytest.raises(ValueError) as caught:
+        pinned_reference("acct.dkr.ecr.r.amazonaws.com/repo", image_uri)
+    message = str(caught.value)
+    assert f"imageUri={image_uri!r} is not in this stack's ECR repository" in message
+    assert "expected acct.dkr.ecr.r.amazonaws.com/repo@sha256:" in message
+
+
+def test_a_pinned_reference_of_this_repository_is_kept():
+    image_uri = "acct.dkr.ecr.r.amazonaws.com/repo@sha256:" + "a" * 64
+    assert pinned_reference("acct.dkr.ecr.r.amazonaws.com/repo", image_uri) == image_uri

@@ -35,6 +35,7 @@ def build(resolve, **overrides):
             "invoke_arn": function.invoke_arn,
             "role_arn": function.role_arn,
             "log_group_name": function.log_group_name,
+            "version": function.version,
         }
 
     return resolve(program)
@@ -83,6 +84,14 @@ def test_a_command_overrides_the_images_cmd(mocks, resolve):
     build(resolve, command="authorizer.handler")
     function = mocks.resource("aws:lambda/function:Function", "fn-function")
     assert function.inputs["imageConfig"] == {"commands": ["authorizer.handler"]}
+
+
+@pytest.mark.parametrize(("publish", "version"), [(True, "7"), (False, "$LATEST")])
+def test_a_published_function_reports_its_newest_version(mocks, resolve, publish, version):
+    outputs = build(resolve, publish=publish)
+    function = mocks.resource("aws:lambda/function:Function", "fn-function")
+    assert function.inputs.get("publish", False) is publish
+    assert outputs["version"] == function.outputs["version"] == version
 
 
 def test_reserved_concurrency_is_set_when_configured(mocks, resolve):

@@ -37,7 +37,7 @@ IRIS_ROUTES = {
 }
 
 
-def build(resolve, *, with_authorizer=False, origins=("https://app.example.com",)):
+def build(resolve, *, with_authorizer=False, origins=("https://app.example.com",), qualifier=None):
     authorizer = (
         ApiKeyAuthorizerArgs(
             function_name="iris-dev-authorizer",
@@ -60,6 +60,7 @@ def build(resolve, *, with_authorizer=False, origins=("https://app.example.com",
                 throttle_rate_limit=5,
                 log_retention_days=7,
                 authorizer=authorizer,
+                function_qualifier=qualifier,
             ),
         )
         return {
@@ -182,10 +183,12 @@ def test_the_authorizer_checks_the_api_key_header(mocks, resolve):
     assert authorizer.inputs["authorizerResultTtlInSeconds"] == 300
 
 
-def test_only_this_api_may_invoke_the_function(mocks, resolve):
-    outputs = build(resolve)
+@pytest.mark.parametrize("qualifier", [None, "live"])
+def test_only_this_api_may_invoke_the_function(mocks, resolve, qualifier):
+    outputs = build(resolve, qualifier=qualifier)
     (permission,) = mocks.of_type(PERMISSION)
     assert permission.inputs["function"] == "iris-dev"
+    assert permission.inputs.get("qualifier") == qualifier
     assert permission.inputs["principal"] == "apigateway.amazonaws.com"
     assert permission.inputs["action"] == "lambda:InvokeFunction"
     assert permission.inputs["sourceArn"] == f"{outputs['execution_arn']}/*/*"

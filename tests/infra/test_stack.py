@@ -12,12 +12,31 @@ import pytest
 
 from iris_infra import ConfigError, build_stack
 from iris_infra.config import PLATFORMS
+from tests.infra.conftest import ACCOUNT_ID, REGION, repository_url
 
 FUNCTION = "aws:lambda/function:Function"
 PARAMETER = "aws:ssm/parameter:Parameter"
 ROUTE = "aws:apigatewayv2/route:Route"
+ALIAS = "aws:lambda/alias:Alias"
+PROVISIONED = "aws:lambda/provisionedConcurrencyConfig:ProvisionedConcurrencyConfig"
+PERMISSION = "aws:lambda/permission:Permission"
+ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
+DASHBOARD = "aws:cloudwatch/dashboard:Dashboard"
+TOPIC = "aws:sns/topic:Topic"
+SUBSCRIPTION = "aws:sns/topicSubscription:TopicSubscription"
+# What the issue's done-when asks of prod: alarms that mail a person, no cold start.
+OPERATED = {"alarmEmail": "oncall@example.com", "provisionedConcurrency": 2}
 DIGEST_URI = re.compile(r"[^:@]+/[a-z0-9-]+@sha256:[0-9a-f]{64}")
-OUTPUT_NAMES = {"apiUrl", "healthUrl", "analyzeUrl", "functionName", "imageUri", "corsOrigins"}
+OUTPUT_NAMES = {
+    "apiUrl",
+    "healthUrl",
+    "analyzeUrl",
+    "functionName",
+    "imageUri",
+    "corsOrigins",
+    "liveVersion",
+    "dashboardUrl",
+}
 
 
 def build(resolve, config):
@@ -30,6 +49,8 @@ def build(resolve, config):
             "function_name": outputs.function_name,
             "image_uri": outputs.image_uri,
             "cors_origins": outputs.cors_origins,
+            "live_version": outputs.live_version,
+            "dashboard_url": outputs.dashboard_url,
         }
 
     return resolve(program)
@@ -100,7 +121,9 @@ def test_the_openai_settings_follow_the_function_timeout(
 @pytest.mark.parametrize("stack", ["dev", "prod"])
 def test_no_secret_value_leaves_its_ssm_parameter(mocks, resolve, stack_config, sentinels, stack):
     mocks.use(stack)
-    outputs = build(resolve, stack_config(stack))
+    # Every optional part declared: alarms, provisioned concurrency, the warm-up.
+    outputs = build(resolve, stack_config(stack, **OPERATED, warmupIntervalMinutes=5))
+    assert mocks.of_type(ALARM) and mocks.of_type(PROVISIONED) and mocks.of_type(DASHBOARD)
 
     parameters = json.dumps([p.inputs for p in mocks.of_type(PARAMETER)])
     everything_else = mocks.inputs_json(exclude_type=PARAMETER)
@@ -289,6 +312,9 @@ def test_the_program_exports_exactly_the_contract_outputs(
     assert exported["functionName"] == "iris-dev"
     assert exported["corsOrigins"] == ["https://app.example.com"]
     assert exported["healthUrl"] == exported["apiUrl"] + "/health"
+    alias = mocks.resource("aws:lambda/alias:Alias", "iris-api-release-alias")
+    assert exported["liveVersion"] == alias.inputs["functionVersion"]
+    assert exported["dashboardUrl"].endswith("#dashboards:name=iris-dev")
     text = json.dumps(exported)
     assert not any(value in text for value in sentinels.every_value)
     assert mocks.of_type(FUNCTION)
@@ -312,3 +338,216 @@ def test_a_refused_config_stops_the_program_before_any_resource(
     with pytest.raises(ConfigError, match=re.escape(problem)):
         pulumi.runtime.test(lambda: run_program(project_dir, monkeypatch))()
     assert mocks.resources == []
+
+
+# Releases: everything that calls the API function calls its `live` alias
+
+
+def test_the_api_function_publishes_versions_and_live_serves_the_newest(
+    mocks, resolve, stack_config
+):
+    outputs = build(resolve, stack_config("prod"))
+    function = mocks.resource(FUNCTION, "iris-api-function-function")
+    alias = mocks.resource(ALIAS, "iris-api-release-alias")
+    assert function.inputs["publish"] is True
+    assert alias.inputs["name"] == "live"
+    assert alias.inputs["functionName"] == function.outputs["name"]
+    assert alias.inputs["functionVersion"] == function.outputs["version"] != "$LATEST"
+    assert outputs["live_version"] == alias.inputs["functionVersion"]
+    # The authorizer is not released: API Gateway calls it directly.
+    authorizer = mocks.resource(FUNCTION, "iris-authorizer-function-function")
+    assert authorizer.inputs.get("publish") in (None, False)
+
+
+def test_the_http_api_invokes_the_live_alias(mocks, resolve, stack_config):
+    build(resolve, stack_config("prod"))
+    alias = mocks.resource(ALIAS, "iris-api-release-alias")
+    function = mocks.resource(FUNCTION, "iris-api-function-function")
+    integration = mocks.resource(
+        "aws:apigatewayv2/integration:Integration", "iris-http-api-integration"
+    )
+    permission = mocks.resource(PERMISSION, "iris-http-api-invoke-permission")
+    assert integration.inputs["integrationUri"] == alias.outputs["invokeArn"]
+    assert integration.inputs["integrationUri"] != function.outputs["invokeArn"]
+    # API Gateway's permission must be on the alias it calls, or every request is refused.
+    assert permission.inputs["function"] == function.outputs["name"]
+    assert permission.inputs["qualifier"] == alias.outputs["name"] == "live"
+
+
+def test_the_warmup_pings_the_live_alias(mocks, resolve, stack_config):
+    build(resolve, stack_config("prod", warmupIntervalMinutes=5))
+    alias = mocks.resource(ALIAS, "iris-api-release-alias")
+    target = mocks.resource("aws:cloudwatch/eventTarget:EventTarget", "iris-warmup-target")
+    permission = mocks.resource(PERMISSION, "iris-warmup-permission")
+    assert target.inputs["arn"] == alias.outputs["arn"]
+    assert permission.inputs["function"] == "iris-prod"
+    assert permission.inputs["qualifier"] == "live"
+
+
+def test_provisioned_concurrency_is_on_the_live_alias(mocks, resolve, stack_config):
+    build(resolve, stack_config("prod", provisionedConcurrency=3))
+    (config,) = mocks.of_type(PROVISIONED)
+    alias = mocks.resource(ALIAS, "iris-api-release-alias")
+    assert config.inputs["functionName"] == "iris-prod"
+    assert config.inputs["qualifier"] == alias.outputs["name"] == "live"
+    assert config.inputs["provisionedConcurrentExecutions"] == 3
+
+
+def test_without_provisioned_concurrency_nothing_is_provisioned(mocks, resolve, stack_config):
+    build(resolve, stack_config("prod"))
+    assert not mocks.of_type(PROVISIONED)
+
+
+def test_only_the_authorizer_is_invoked_unqualified(mocks, resolve, stack_config):
+    build(resolve, stack_config("prod", warmupIntervalMinutes=5))
+    qualifiers = {p.name: p.inputs.get("qualifier") for p in mocks.of_type(PERMISSION)}
+    assert qualifiers == {
+        "iris-http-api-invoke-permission": "live",
+        "iris-warmup-permission": "live",
+        "iris-http-api-authorizer-permission": None,
+    }
+
+
+# A given image: imageUri
+
+
+def pinned_digest(digest_hex: str = "ab" * 32) -> str:
+    return f"{repository_url('iris-image-repository')}@sha256:{digest_hex}"
+
+
+def test_a_pinned_digest_is_deployed_as_is_with_no_image_built(mocks, resolve, stack_config):
+    pinned = pinned_digest()
+    outputs = build(resolve, stack_config("prod", imageUri=pinned))
+    assert not mocks.of_type("docker:index/image:Image")
+    assert [r.type for r in mocks.resources if r.type.startswith("docker:")] == []
+    functions = mocks.of_type(FUNCTION)
+    assert len(functions) == 2
+    assert {f.inputs["imageUri"] for f in functions} == {pinned}
+    assert outputs["image_uri"] == pinned
+    # The repository and its lifecycle rule stay: they keep the digests rollbacks need.
+    mocks.resource("aws:ecr/repository:Repository", "iris-image-repository")
+    mocks.resource("aws:ecr/lifecyclePolicy:LifecyclePolicy", "iris-image-lifecycle")
+
+
+def test_without_a_pinned_digest_the_image_is_built(mocks, resolve, stack_config):
+    build(resolve, stack_config("prod"))
+    assert len(mocks.of_type("docker:index/image:Image")) == 1
+
+
+def test_a_digest_of_another_repository_stops_the_deploy_before_any_function(
+    mocks, resolve, stack_config
+):
+    other = f"{ACCOUNT_ID}.dkr.ecr.{REGION}.amazonaws.com/someone-elses-repo@sha256:{'cd' * 32}"
+    config = stack_config("prod", imageUri=other)
+    with pytest.raises(ValueError, match="is not in this stack's ECR repository"):
+        build(resolve, config)
+    assert not mocks.of_type(FUNCTION)
+    assert not mocks.of_type("docker:index/image:Image")
+
+
+@pytest.mark.parametrize(
+    "image_uri",
+    [
+        "iris:latest",
+        f"{ACCOUNT_ID}.dkr.ecr.{REGION}.amazonaws.com/iris:latest",
+        f"{ACCOUNT_ID}.dkr.ecr.{REGION}.amazonaws.com/iris:latest@sha256:{'ab' * 32}",
+        f"public.ecr.aws/lambda/python@sha256:{'ab' * 32}",
+        f"{ACCOUNT_ID}.dkr.ecr.{REGION}.amazonaws.com/iris@sha256:123",
+    ],
+)
+def test_a_bad_image_uri_stops_the_program_before_any_resource(
+    mocks, engine_config, project_dir, monkeypatch, image_uri
+):
+    engine_config({"openaiApiKey": "sk-x", "imageUri": image_uri}, secret_keys=("openaiApiKey",))
+    with pytest.raises(ConfigError, match=re.escape(f"imageUri={image_uri!r}")):
+        pulumi.runtime.test(lambda: run_program(project_dir, monkeypatch))()
+    assert mocks.resources == []
+
+
+# Alarms and the dashboard
+
+
+def test_prod_fully_operated_declares_releases_alarms_and_dashboard(mocks, resolve, stack_config):
+    """The issue's done-when: alarmEmail, provisionedConcurrency and the warm-up on prod."""
+    mocks.use("prod")
+    config = stack_config("prod", **OPERATED, warmupIntervalMinutes=5)
+    outputs = build(resolve, config)
+
+    alias = mocks.resource(ALIAS, "iris-api-release-alias")
+    assert (
+        mocks.resource(PROVISIONED, "iris-api-release-provisioned-concurrency").inputs["qualifier"]
+        == alias.outputs["name"]
+    )
+    assert (
+        mocks.resource("aws:cloudwatch/eventTarget:EventTarget", "iris-warmup-target").inputs["arn"]
+        == alias.outputs["arn"]
+    )
+
+    (topic,) = mocks.of_type(TOPIC)
+    (subscription,) = mocks.of_type(SUBSCRIPTION)
+    assert subscription.inputs["topic"] == topic.outputs["arn"]
+    assert subscription.inputs["endpoint"] == "oncall@example.com"
+    alarms = mocks.of_type(ALARM)
+    assert {a.inputs["name"] for a in alarms} == {
+        "iris-prod-api-5xx",
+        "iris-prod-function-errors",
+        "iris-prod-function-throttles",
+        "iris-prod-function-duration",
+        "iris-prod-analysis-failures",
+    }
+    for alarm in alarms:
+        assert alarm.inputs["alarmActions"] == [topic.outputs["arn"]]
+        assert alarm.inputs["okActions"] == [topic.outputs["arn"]]
+
+    (dashboard,) = mocks.of_type(DASHBOARD)
+    assert dashboard.inputs["dashboardName"] == "iris-prod"
+    assert outputs["live_version"] == alias.inputs["functionVersion"]
+    assert outputs["dashboard_url"] == (
+        f"https://{REGION}.console.aws.amazon.com/cloudwatch/home?region={REGION}"
+        "#dashboards:name=iris-prod"
+    )
+
+
+def test_the_alarms_watch_this_stacks_api_and_function(mocks, resolve, stack_config):
+    mocks.use("prod")
+    build(resolve, stack_config("prod", **OPERATED))
+    api = mocks.resource("aws:apigatewayv2/api:Api", "iris-http-api-api")
+    function = mocks.resource(FUNCTION, "iris-api-function-function")
+    alarms = {a.inputs["name"]: a.inputs for a in mocks.of_type(ALARM)}
+    assert alarms["iris-prod-api-5xx"]["dimensions"] == {"ApiId": api.id, "Stage": "$default"}
+    for role in ("errors", "throttles", "duration"):
+        assert alarms[f"iris-prod-function-{role}"]["dimensions"] == {
+            "FunctionName": function.outputs["name"]
+        }
+    assert alarms["iris-prod-function-duration"]["threshold"] == 29_500
+    assert alarms["iris-prod-analysis-failures"]["namespace"] == "IRIS/prod"
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_without_alarm_email_there_is_no_alarm_topic_or_subscription(
+    mocks, resolve, stack_config, stack
+):
+    mocks.use(stack)
+    build(resolve, stack_config(stack, provisionedConcurrency=1, warmupIntervalMinutes=5))
+    assert not mocks.of_type(ALARM)
+    assert not mocks.of_type(TOPIC)
+    assert not mocks.of_type(SUBSCRIPTION)
+    # The dashboard and the log metrics are there regardless: they cost nothing idle.
+    assert len(mocks.of_type(DASHBOARD)) == 1
+    assert mocks.of_type("aws:cloudwatch/logMetricFilter:LogMetricFilter")
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_the_dashboard_names_this_stacks_resources(mocks, resolve, stack_config, stack):
+    mocks.use(stack)
+    build(resolve, stack_config(stack))
+    (dashboard,) = mocks.of_type(DASHBOARD)
+    body = json.loads(dashboard.inputs["dashboardBody"])
+    api = mocks.resource("aws:apigatewayv2/api:Api", "iris-http-api-api")
+    log_group = mocks.resource("aws:cloudwatch/logGroup:LogGroup", "iris-api-function-logs")
+    text = json.dumps(body)
+    assert api.id in text
+    assert f'"FunctionName", "iris-{stack}"' in text
+    assert f"SOURCE '{log_group.outputs['name']}'" in text
+    assert f"IRIS/{stack}" in text
+    assert {widget["properties"]["region"] for widget in body["widgets"]} == {REGION}

@@ -7,14 +7,19 @@ import pytest
 from iris_infra.warmup import WarmupSchedule, WarmupScheduleArgs, rate_expression
 
 FUNCTION_ARN = "arn:aws:lambda:eu-west-1:123456789012:function:iris-dev"
+ALIAS_ARN = f"{FUNCTION_ARN}:live"
 
 
-def test_the_rule_pings_the_function_on_schedule(mocks, resolve):
+@pytest.mark.parametrize(("target_arn", "qualifier"), [(FUNCTION_ARN, None), (ALIAS_ARN, "live")])
+def test_the_rule_pings_the_function_on_schedule(mocks, resolve, target_arn, qualifier):
     def program():
         schedule = WarmupSchedule(
             "warm",
             WarmupScheduleArgs(
-                function_name="iris-dev", function_arn=FUNCTION_ARN, interval_minutes=5
+                function_name="iris-dev",
+                function_arn=target_arn,
+                function_qualifier=qualifier,
+                interval_minutes=5,
             ),
         )
         return schedule.rule_arn
@@ -24,7 +29,7 @@ def test_the_rule_pings_the_function_on_schedule(mocks, resolve):
     assert rule.inputs["scheduleExpression"] == "rate(5 minutes)"
 
     target = mocks.resource("aws:cloudwatch/eventTarget:EventTarget", "warm-target")
-    assert target.inputs["arn"] == FUNCTION_ARN
+    assert target.inputs["arn"] == target_arn
     assert target.inputs["rule"] == rule.outputs["name"]
     # The handler recognises the unmodified scheduled event; a custom input would hide it.
     assert "input" not in target.inputs
@@ -34,6 +39,8 @@ def test_the_rule_pings_the_function_on_schedule(mocks, resolve):
     assert permission.inputs["function"] == "iris-dev"
     assert permission.inputs["action"] == "lambda:InvokeFunction"
     assert permission.inputs["sourceArn"] == rule_arn
+    # Invoking an alias needs the permission on that alias.
+    assert permission.inputs.get("qualifier") == qualifier
 
 
 @pytest.mark.parametrize(

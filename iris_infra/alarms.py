@@ -1,0 +1,203 @@
+"""Alarms that reach a person: an SNS topic with one email address subscribed, and CloudWatch
+alarms on the API's 5xx answers, the function's errors, throttles and near-timeout durations,
+and the app's own analysis failures (which show an upstream outage even when the gateway is fine).
+
+Thresholds suit low traffic: counts, not rates (one failure out of two requests is not 50 % of
+anything), five-minute periods, and no data counts as not breaching, so a quiet night is OK.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from iris_infra.log_metrics import ANALYSIS_FAILURES, CODE_DIMENSION
+
+PERIOD_SECONDS = 300
+# The app answers by its own deadline, at least a second before the function's timeout; a
+# duration within this margin of the timeout means a request ran into Lambda's limit.
+DURATION_MARGIN_MS = 500
+DURATION_MIN_FRACTION = 0.9
+API_STAGE = "$default"
+
+
+@dataclass(frozen=True)
+class AlarmSpec:
+    """One alarm: `statistic` of `metric` over PERIOD_SECONDS, compared with `threshold`
+    (greater than or equal), alarming when `datapoints` of the last `periods` breach."""
+
+    role: str
+    namespace: str
+    metric: str
+    dimensions: Mapping[str, pulumi.Input[str]]
+    statistic: str
+    threshold: float
+    periods: int
+    datapoints: int
+    description: str
+
+
+@dataclass(frozen=True)
+class AlarmsArgs:
+    email: str
+    # Prefix of the alarm names, which are the subject of every notification (iris-prod-...).
+    name_prefix: str
+    api_id: pulumi.Input[str]
+    function_name: str
+    function_timeout_seconds: int
+    log_group_name: str
+    access_log_group_name: str
+    # Where the app's log metrics are (LogMetrics.namespace).
+    metric_namespace: str
+
+
+class Alarms(pulumi.ComponentResource):
+    topic_arn: pulumi.Output[str]
+    alarm_arns: list[pulumi.Output[str]]
+
+    def __init__(
+        self, name: str, args: AlarmsArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("iris:index:Alarms", name, {}, opts)
+        child = pulumi.ResourceOptions(parent=self)
+
+        # Where every alarm and its recovery is sent.
+        topic = aws.sns.Topic(
+            f"{name}-topic",
+            name=f"{args.name_prefix}-alarms",
+            display_name=f"{args.name_prefix} alarms",
+            opts=child,
+        )
+
+        # The person who hears about it; SNS mails a confirmation link that must be followed.
+        aws.sns.TopicSubscription(
+            f"{name}-email",
+            topic=topic.arn,
+            protocol="email",
+            endpoint=args.email,
+            opts=child,
+        )
+
+        self.alarm_arns = []
+        for spec in alarm_specs(args):
+            # Notifies on the way into ALARM and again on the way back to OK.
+            alarm = aws.cloudwatch.MetricAlarm(
+                f"{name}-{spec.role}",
+                name=f"{args.name_prefix}-{spec.role}",
+                alarm_description=spec.description,
+                namespace=spec.namespace,
+                metric_name=spec.metric,
+                dimensions=dict(spec.dimensions) or None,
+                statistic=spec.statistic,
+                period=PERIOD_SECONDS,
+                evaluation_periods=spec.periods,
+                datapoints_to_alarm=spec.datapoints,
+                threshold=spec.threshold,
+                comparison_operator="GreaterThanOrEqualToThreshold",
+                treat_missing_data="notBreaching",
+                alarm_actions=[topic.arn],
+                ok_actions=[topic.arn],
+                opts=child,
+            )
+            self.alarm_arns.append(alarm.arn)
+
+        self.topic_arn = topic.arn
+        self.register_outputs({"topic_arn": self.topic_arn, "alarm_arns": self.alarm_arns})
+
+
+def duration_threshold_ms(timeout_seconds: int) -> float:
+    """Within DURATION_MARGIN_MS of the timeout, and never below 90 % of it."""
+    timeout_ms = timeout_seconds * 1000
+    return max(timeout_ms - DURATION_MARGIN_MS, timeout_ms * DURATION_MIN_FRACTION)
+
+
+def alarm_specs(args: AlarmsArgs) -> list[AlarmSpec]:
+    function = {"FunctionName": args.function_name}
+    tail = f"`aws logs tail {args.log_group_name} --since 30m`"
+    duration_ms = duration_threshold_ms(args.function_timeout_seconds)
+    return [
+        AlarmSpec(
+            role="api-5xx",
+            namespace="AWS/ApiGateway",
+            metric="5xx",
+            dimensions={"ApiId": args.api_id, "Stage": API_STAGE},
+            statistic="Sum",
+            threshold=1,
+            periods=3,
+            datapoints=2,
+            description=(
+                "The HTTP API answered 5xx in 2 of the last 3 five-minute periods. Look first "
+                "at the dashboard's 'LLM failures by code' (the app's own 502/503/504), then "
+                f"at status and integrationError in the access log {args.access_log_group_name}"
+                " (an integration error is the function failing or running out of time)."
+            ),
+        ),
+        AlarmSpec(
+            role="function-errors",
+            namespace="AWS/Lambda",
+            metric="Errors",
+            dimensions=function,
+            statistic="Sum",
+            threshold=1,
+            periods=1,
+            datapoints=1,
+            description=(
+                f"{args.function_name} failed instead of answering (a crash at start-up, a "
+                "timeout or running out of memory; the app answers its own errors as JSON). "
+                f"Look first at the platform.report lines whose status is not success: {tail}."
+            ),
+        ),
+        AlarmSpec(
+            role="function-throttles",
+            namespace="AWS/Lambda",
+            metric="Throttles",
+            dimensions=function,
+            statistic="Sum",
+            threshold=1,
+            periods=1,
+            datapoints=1,
+            description=(
+                f"Invocations of {args.function_name} were refused for lack of concurrency, so "
+                "those requests failed. Look first at the dashboard's concurrent executions "
+                "against reservedConcurrency and the account's concurrency quota; raise "
+                "reservedConcurrency together with the stage's throttle limits."
+            ),
+        ),
+        AlarmSpec(
+            role="function-duration",
+            namespace="AWS/Lambda",
+            metric="Duration",
+            dimensions=function,
+            statistic="Maximum",
+            threshold=duration_ms,
+            periods=1,
+            datapoints=1,
+            description=(
+                f"An invocation of {args.function_name} ran {duration_ms / 1000:g} s or longer, "
+                f"at the {args.function_timeout_seconds} s timeout, where Lambda cuts it off. "
+                "Look first at the slowest requests (Logs Insights: filter type = "
+                '"platform.report" | sort record.metrics.durationMs desc) and at what they '
+                "waited on: OpenAI, SSM or DynamoDB."
+            ),
+        ),
+        AlarmSpec(
+            role="analysis-failures",
+            namespace=args.metric_namespace,
+            metric=ANALYSIS_FAILURES,
+            dimensions={},
+            statistic="Sum",
+            threshold=1,
+            periods=3,
+            datapoints=2,
+            description=(
+                "Analyses failed in 2 of the last 3 five-minute periods. Look first at the "
+                f"dashboard's failures by {CODE_DIMENSION}: llm_auth_failed or "
+                "llm_not_configured is the OpenAI key (set a valid one with `pulumi config set "
+                "--secret openaiApiKey`), llm_rate_limited is the OpenAI quota, "
+                "llm_upstream_error or llm_timeout is OpenAI itself (its status page)."
+            ),
+        ),
+    ]

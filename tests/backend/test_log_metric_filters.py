@@ -1,0 +1,157 @@
+"""The stack's log metric filters select the real app's log lines, and only those.
+
+The real app answers through the real handler (offline, and against the loopback OpenAI API),
+and each JSON line it logs is checked against every filter pattern of iris_infra.log_metrics,
+the way CloudWatch Logs evaluates a JSON filter pattern on a log event. Renaming a field the
+filters read (`message`, `cached`, `code`) or rewording a message fails here.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+
+from iris_infra.log_metrics import CODE_DIMENSION, LOG_METRICS
+from tests.events import http_api_v2_event
+
+# The subset of CloudWatch's JSON filter syntax the stack uses: `{ cond && cond ... }`, each
+# condition `$.field = "text"`, `$.field != "text"` or `$.field IS TRUE|FALSE|NULL`.
+_CONDITION = re.compile(
+    r"\$\.(?P<field>[A-Za-z_][A-Za-z0-9_]*)\s*"
+    r'(?:(?P<op>!?=)\s*"(?P<text>[^"*]*)"|IS\s+(?P<literal>TRUE|FALSE|NULL))'
+)
+_LITERALS = {"TRUE": True, "FALSE": False, "NULL": None}
+
+
+def matches(pattern: str, event: dict[str, Any]) -> bool:
+    """Whether CloudWatch Logs would select `event` (a parsed JSON log line) with `pattern`."""
+    body = pattern.strip()
+    if not (body.startswith("{") and body.endswith("}")):
+        raise ValueError(f"not a JSON filter pattern: {pattern!r}")
+    return all(_holds(condition.strip(), event) for condition in body[1:-1].split("&&"))
+
+
+def _holds(condition: str, event: dict[str, Any]) -> bool:
+    parsed = _CONDITION.fullmatch(condition)
+    if parsed is None:
+        raise ValueError(f"a condition this check does not understand: {condition!r}")
+    if parsed["field"] not in event:
+        return False
+    value = event[parsed["field"]]
+    if parsed["literal"] is not None:
+        return value is _LITERALS[parsed["literal"]]
+    if not isinstance(value, str):
+        return False
+    return (value == parsed["text"]) is (parsed["op"] == "=")
+
+
+def selected_by(line: dict[str, Any]) -> set[str]:
+    return {metric.role for metric in LOG_METRICS if matches(metric.pattern, line)}
+
+
+def dimension_values(line: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Per selected metric, the dimension values CloudWatch would read from the line."""
+    return {
+        metric.role: {
+            name: line.get(selector.removeprefix("$."))
+            for name, selector in metric.dimensions.items()
+        }
+        for metric in LOG_METRICS
+        if metric.dimensions and matches(metric.pattern, line)
+    }
+
+
+# The check itself
+
+
+@pytest.mark.parametrize(
+    ("pattern", "event", "selected"),
+    [
+        ('{ $.message = "a b" }', {"message": "a b"}, True),
+        ('{ $.message = "a b" }', {"message": "a b c"}, False),
+        ('{ $.message = "a b" }', {"msg": "a b"}, False),
+        ('{ $.message != "a" }', {"message": "b"}, True),
+        ('{ $.message = "a" && $.cached IS TRUE }', {"message": "a", "cached": True}, True),
+        ('{ $.message = "a" && $.cached IS TRUE }', {"message": "a", "cached": False}, False),
+        ('{ $.message = "a" && $.cached IS TRUE }', {"message": "a", "cached": "true"}, False),
+        ("{ $.cached IS FALSE }", {"cached": False}, True),
+        ("{ $.cached IS FALSE }", {}, False),
+    ],
+)
+def test_the_pattern_check_follows_cloudwatchs_rules(pattern, event, selected):
+    assert matches(pattern, event) is selected
+
+
+@pytest.mark.parametrize("pattern", ["ERROR", "{ $.latency > 5 }", '{ $.a = "x" || $.b = "y" }'])
+def test_the_pattern_check_refuses_syntax_it_does_not_understand(pattern):
+    with pytest.raises(ValueError):
+        matches(pattern, {"a": "x", "latency": 9})
+
+
+# The real app's lines
+
+
+def test_answered_analyses_count_as_cache_misses_then_hits(start_container: Any, logs: Any) -> None:
+    container = start_container()
+    first = container.analyze({"text": "Count me."})
+    second = container.analyze({"text": "Count me."})
+    assert (first.status, second.status) == (200, 200)
+
+    counted = [(line.get("requestId"), selected_by(line)) for line in logs() if selected_by(line)]
+    assert counted == [
+        (first.request_id, {"cache-misses"}),
+        (second.request_id, {"cache-hits"}),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("reply", "code"),
+    [
+        ({"status": 401}, "llm_auth_failed"),
+        ({"status": 429}, "llm_rate_limited"),
+        ({"status": 500}, "llm_upstream_error"),
+        ({"delay_s": 0.6}, "llm_timeout"),
+    ],
+    ids=["401", "429", "500", "timeout"],
+)
+def test_failed_analyses_count_as_failures_with_their_code(
+    openai_container: Any, openai_api: Any, logs: Any, reply: dict[str, Any], code: str
+) -> None:
+    openai_api.always(**reply)
+    answer = openai_container(OPENAI_TIMEOUT_S="0.3").analyze({"text": "hello"})
+    assert answer.body["error"]["code"] == code
+
+    lines = [line for line in logs() if selected_by(line)]
+    assert [selected_by(line) for line in lines] == [
+        {"analysis-failures", "analysis-failures-by-code"}
+    ]
+    (line,) = lines
+    assert line["requestId"] == answer.request_id
+    assert dimension_values(line) == {"analysis-failures-by-code": {CODE_DIMENSION: code}}
+
+
+def test_an_unconfigured_key_counts_as_a_failure(
+    start_container: Any, openai_api: Any, logs: Any
+) -> None:
+    container = start_container(IRIS_LLM_PROVIDER="openai", OPENAI_BASE_URL=openai_api.base_url)
+    answer = container.analyze({"text": "hello"})
+    assert answer.status == 503
+
+    (line,) = [line for line in logs() if selected_by(line)]
+    assert line["level"] == "ERROR"
+    assert dimension_values(line) == {
+        "analysis-failures-by-code": {CODE_DIMENSION: "llm_not_configured"}
+    }
+
+
+def test_requests_that_are_not_analyses_count_nowhere(start_container: Any, logs: Any) -> None:
+    container = start_container()
+    assert container.invoke(http_api_v2_event("GET", "/health")).status == 200
+    assert container.analyze({"text": ""}).status == 400
+    assert container.invoke(http_api_v2_event("GET", "/nowhere")).status == 404
+    lines = logs()
+    # Each request is logged, and none of those lines is an analysis served or failed.
+    assert [line["status"] for line in lines if line["message"] == "request"] == [200, 400, 404]
+    assert [line for line in lines if selected_by(line)] == []

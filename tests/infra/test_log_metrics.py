@@ -1,0 +1,52 @@
+"""LogMetrics: one metric filter per LOG_METRICS entry on the function's log group, counting
+into the stack's own namespace; the failure count exists with and without a code dimension."""
+
+from __future__ import annotations
+
+from iris_infra.log_metrics import (
+    ANALYSIS_FAILURES,
+    CACHE_HITS,
+    CACHE_MISSES,
+    LOG_METRICS,
+    LogMetrics,
+    LogMetricsArgs,
+)
+
+FILTER = "aws:cloudwatch/logMetricFilter:LogMetricFilter"
+
+
+def build(resolve):
+    def program():
+        metrics = LogMetrics(
+            "metrics", LogMetricsArgs(log_group_name="/aws/lambda/iris-dev", namespace="IRIS/dev")
+        )
+        return metrics.namespace
+
+    return resolve(program)
+
+
+def test_each_log_metric_is_a_filter_on_the_functions_log_group(mocks, resolve):
+    assert build(resolve) == "IRIS/dev"
+    filters = {f.name.removeprefix("metrics-"): f.inputs for f in mocks.of_type(FILTER)}
+    assert set(filters) == {metric.role for metric in LOG_METRICS}
+    for metric in LOG_METRICS:
+        found = filters[metric.role]
+        assert found["logGroupName"] == "/aws/lambda/iris-dev"
+        assert found["pattern"] == metric.pattern
+        transformation = found["metricTransformation"]
+        assert transformation["name"] == metric.name
+        assert transformation["namespace"] == "IRIS/dev"
+        assert transformation["value"] == "1"
+        assert transformation.get("dimensions", {}) == dict(metric.dimensions)
+        # CloudWatch refuses a default value together with dimensions.
+        assert "defaultValue" not in transformation
+
+
+def test_failures_are_counted_in_total_and_by_code_and_cache_answers_both_ways():
+    series = {(metric.name, tuple(metric.dimensions.items())) for metric in LOG_METRICS}
+    assert series == {
+        (ANALYSIS_FAILURES, ()),
+        (ANALYSIS_FAILURES, (("code", "$.code"),)),
+        (CACHE_HITS, ()),
+        (CACHE_MISSES, ()),
+    }
