@@ -1,8 +1,13 @@
-"""Fixtures shared by every test: no test may reach AWS or OpenAI."""
+"""Fixtures shared by every test: no test may reach AWS or OpenAI; `serve` runs a WSGI app on
+loopback for the tests that talk HTTP."""
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable, Iterator
+
 import pytest
+from werkzeug.serving import make_server
 
 _AWS_ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -38,3 +43,23 @@ def isolated_environment(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name, raising=False)
     for name, value in _AWS_ENV.items():
         monkeypatch.setenv(name, value)
+
+
+@pytest.fixture
+def serve() -> Iterator[Callable[[object], str]]:
+    """Start a WSGI app on 127.0.0.1:<free port> in a thread; returns its base URL."""
+    running = []
+
+    def start(app: object) -> str:
+        server = make_server("127.0.0.1", 0, app, threaded=True)
+        # A short poll interval: shutdown() waits up to one interval.
+        thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+        thread.start()
+        running.append((server, thread))
+        return f"http://127.0.0.1:{server.server_port}"
+
+    yield start
+    for server, thread in running:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)

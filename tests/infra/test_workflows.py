@@ -1,5 +1,11 @@
 """The GitHub workflows: valid against GitHub's workflow schema, and they test every change,
-preview dev on pull requests (commented on the PR) and deploy dev from main with OIDC."""
+preview dev on pull requests (commented on the PR), deploy dev from main and prod from release
+tags or manual runs (in the `prod` environment, whose reviewers approve), with OIDC, and smoke
+test the API after every deploy.
+
+Which jobs run for an event is worked out from the workflow's own triggers and `if:`
+conditions, with a small evaluator of the expression subset they use, so a widened trigger or
+condition fails a test whatever its spelling."""
 
 from __future__ import annotations
 
@@ -11,6 +17,8 @@ from typing import Any
 
 import pytest
 import yaml
+
+from tests.infra.workflow_runs import evaluate, jobs_run
 
 CHECK_JSONSCHEMA = Path(sys.executable).with_name("check-jsonschema")
 WORKFLOW_DIR = Path(__file__).resolve().parents[2] / ".github" / "workflows"
@@ -69,36 +77,122 @@ def test_every_pull_request_and_push_to_main_runs_make_test(ci):
     assert any(step.get("run") == "make test" for step in ci["jobs"]["test"]["steps"])
 
 
-def pulumi_step(workflow: dict[str, Any], command: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The one job running `pulumi <command>`, and its step."""
-    ((job_name, step),) = [
-        (name, step)
-        for name, step in steps_using(workflow, "pulumi/actions")
-        if step["with"]["command"] == command
+def pulumi_steps(workflow: dict[str, Any], command: str) -> list[tuple[str, int]]:
+    """(job, step index) of every `pulumi <command>` step."""
+    return [
+        (job_name, index)
+        for job_name, job in workflow["jobs"].items()
+        for index, step in enumerate(job.get("steps", []))
+        if step.get("uses", "").split("@")[0] == "pulumi/actions"
+        and step["with"]["command"] == command
     ]
-    return workflow["jobs"][job_name], step
+
+
+def stack_of(workflow: dict[str, Any], job_name: str, value: str) -> str:
+    """`value` with `${{ env.NAME }}` resolved from the job's env, then the workflow's."""
+    env = {**workflow.get("env", {}), **workflow["jobs"][job_name].get("env", {})}
+    return re.sub(r"\$\{\{\s*env\.(\w+)\s*\}\}", lambda match: env[match.group(1)], value)
+
+
+def deployed_stacks(workflow: dict[str, Any]) -> dict[str, str]:
+    """Job name -> the stack its `pulumi up` deploys."""
+    return {
+        job_name: stack_of(
+            workflow, job_name, workflow["jobs"][job_name]["steps"][index]["with"]["stack-name"]
+        )
+        for job_name, index in pulumi_steps(workflow, "up")
+    }
 
 
 def test_pull_requests_preview_dev_and_comment_on_the_pr(ci):
-    job, step = pulumi_step(ci, "preview")
+    ((job_name, index),) = pulumi_steps(ci, "preview")
+    job, step = ci["jobs"][job_name], ci["jobs"][job_name]["steps"][index]
     assert "pull_request" in job["if"] and job["needs"] == "test"
-    assert step["with"]["command"] == "preview"
     assert step["with"]["comment-on-pr"] is True
     assert job["permissions"]["pull-requests"] == "write"
-    assert ci["env"]["PULUMI_STACK"] == "dev" and "PULUMI_STACK" in step["with"]["stack-name"]
+    assert stack_of(ci, job_name, step["with"]["stack-name"]) == "dev"
 
 
-def test_pushes_to_main_deploy_dev(ci):
-    job, step = pulumi_step(ci, "up")
-    assert job["if"] == "github.event_name == 'push' && github.ref == 'refs/heads/main'"
+def test_dev_and_prod_are_each_deployed_by_one_job(ci):
+    assert sorted(deployed_stacks(ci).values()) == ["dev", "prod"]
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_each_stack_deploys_in_its_environment_one_run_at_a_time(ci, stack):
+    (job_name,) = [name for name, deployed in deployed_stacks(ci).items() if deployed == stack]
+    job = ci["jobs"][job_name]
+    assert job["environment"] == stack
     assert job["needs"] == "test"
-    assert "PULUMI_STACK" in step["with"]["stack-name"]
-    assert job["concurrency"]["cancel-in-progress"] is False
+    assert job["concurrency"] == {"group": f"pulumi-{stack}", "cancel-in-progress": False}
+
+
+SMOKE = re.compile(r"make smoke STACK=(\S+|\$\{\{[^}]*\}\})")
+
+
+def test_every_pulumi_up_is_followed_by_make_smoke_of_the_same_stack(ci):
+    for job_name, index in pulumi_steps(ci, "up"):
+        steps = ci["jobs"][job_name]["steps"]
+        up, following = steps[index], steps[index + 1 : index + 2]
+        assert following, f"{job_name}: nothing runs after pulumi up"
+        (smoke,) = following
+        match = SMOKE.fullmatch(smoke.get("run", ""))
+        assert match, f"{job_name}: the step after pulumi up is not make smoke: {smoke}"
+        assert stack_of(ci, job_name, match.group(1)) == stack_of(
+            ci, job_name, up["with"]["stack-name"]
+        )
+        # A smoke failure fails the deployment, and nothing skips it.
+        assert "if" not in smoke and not smoke.get("continue-on-error", False)
+        assert smoke["timeout-minutes"] <= 15
+
+
+def test_make_smoke_gets_its_key_and_the_pulumi_backend_from_secrets(ci):
+    for job_name, index in pulumi_steps(ci, "up"):
+        up, smoke = ci["jobs"][job_name]["steps"][index : index + 2]
+        # The key travels in the environment, so it is masked and on no command line.
+        assert smoke["env"]["API_KEY"] == "${{ secrets.SMOKE_API_KEY }}"
+        assert "API_KEY" not in smoke["run"]
+        # Reading the stack's outputs needs what pulumi up needed to read the stack.
+        for name, value in up["env"].items():
+            assert smoke["env"][name] == value
+
+
+# (event_name, ref) -> the stacks CI deploys for it.
+EVENTS = {
+    "pull request": (("pull_request", "refs/pull/7/merge"), set()),
+    "push to main": (("push", "refs/heads/main"), {"dev"}),
+    "push to another branch": (("push", "refs/heads/feature"), set()),
+    "release tag": (("push", "refs/tags/v1.4.0"), {"prod"}),
+    "other tag": (("push", "refs/tags/nightly"), set()),
+    "manual run on main": (("workflow_dispatch", "refs/heads/main"), {"prod"}),
+    "manual run on a release tag": (("workflow_dispatch", "refs/tags/v1.3.2"), {"prod"}),
+    "manual run on another branch": (("workflow_dispatch", "refs/heads/feature"), set()),
+    "schedule": (("schedule", "refs/heads/main"), set()),
+}
+
+
+@pytest.mark.parametrize(("event", "expected"), EVENTS.values(), ids=EVENTS.keys())
+def test_each_event_deploys_exactly_the_expected_stacks(ci, event, expected):
+    ran = jobs_run(ci, *event)
+    assert {stack for job, stack in deployed_stacks(ci).items() if job in ran} == expected
+    if expected:
+        assert "test" in ran
+
+
+def test_the_evaluator_follows_githubs_rules():
+    """The expression subset, checked on cases with known answers (GitHub's docs: string
+    comparison and startsWith ignore case; && binds tighter than ||)."""
+    context = {"github.ref": "refs/tags/v1", "github.event_name": "push"}
+    assert evaluate("github.ref == 'REFS/TAGS/V1'", context) is True
+    assert evaluate("startsWith(github.ref, 'refs/TAGS/')", context) is True
+    assert evaluate("github.event_name != 'push' || github.ref == 'x' && false", context) is False
+    assert evaluate("!(github.event_name == 'push')", context) is False
+    with pytest.raises(KeyError):
+        evaluate("github.sha == 'abc'", context)
 
 
 def test_aws_access_comes_from_an_oidc_role(ci):
     aws_steps = steps_using(ci, "aws-actions/configure-aws-credentials")
-    assert {job for job, _ in aws_steps} == {"preview", "deploy"}
+    assert {job for job, _ in aws_steps} == {"preview", *deployed_stacks(ci)}
     for job_name, step in aws_steps:
         assert ci["jobs"][job_name]["permissions"]["id-token"] == "write"
         assert step["with"]["role-to-assume"] == "${{ secrets.AWS_DEPLOY_ROLE_ARN }}"

@@ -1,0 +1,5 @@
+"""End-to-end smoke test of a running IRIS API, local or deployed: `python -m smoke`.
+
+`make smoke` runs it after `make run` and CI runs it after every `pulumi up`. It uses the
+standard library only, so any Python 3.11 runs it without a virtualenv or an install step.
+"""

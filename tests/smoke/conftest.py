@@ -1,0 +1,68 @@
+"""The APIs the smoke test runs against: the real local API on loopback (open, or with API
+keys), the same with a deliberately broken function, and servers that never answer."""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Callable, Iterator
+
+import pytest
+
+import authorizer
+from iris.parameters import read_secure_parameter
+from local_api.gateway import LambdaHandler, build_api
+
+# A '$' and a '%' in the key: neither make nor a shell may mangle it on its way to the tool.
+API_KEY = "smoke-key-$9f2c%41e7d0b8"
+OTHER_KEY = "smoke-key-2-0c5d7b1e9a34"
+ORIGINS = ("http://localhost:5173", "http://127.0.0.1:5173")
+
+Serve = Callable[[object], str]
+Breakage = Callable[[LambdaHandler], LambdaHandler]
+
+
+@pytest.fixture
+def serve_api(serve: Serve) -> Callable[..., str]:
+    """The local API (`python -m local_api`'s app) around the real handler; `breakage` wraps
+    the function, as a bad release would."""
+
+    def start(breakage: Breakage | None = None, origins: tuple[str, ...] = ORIGINS) -> str:
+        api = build_api(origins, os.environ)
+        if breakage is not None:
+            api.function = breakage(api.function)
+        return serve(api)
+
+    return start
+
+
+@pytest.fixture
+def api_url(serve_api: Callable[..., str]) -> str:
+    return serve_api()
+
+
+@pytest.fixture
+def keyed_api_url(serve_api: Callable[..., str], monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """The local API with the real authorizer, as a stack with `apiKeys` set."""
+    monkeypatch.setenv("IRIS_API_KEYS", f"{OTHER_KEY},{API_KEY}")
+    # The authorizer reads its keys once per container: this test starts a new one.
+    authorizer.accepted_keys.cache_clear()
+    read_secure_parameter.cache_clear()
+    yield serve_api()
+    authorizer.accepted_keys.cache_clear()
+    read_secure_parameter.cache_clear()
+
+
+@pytest.fixture
+def silent_url() -> Iterator[str]:
+    """A server that accepts connections (the kernel's backlog does) and never answers."""
+    with socket.create_server(("127.0.0.1", 0), backlog=16) as listener:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+
+
+@pytest.fixture
+def refused_url() -> str:
+    """A loopback port nothing listens on."""
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        port = listener.getsockname()[1]
+    return f"http://127.0.0.1:{port}"

@@ -1,0 +1,141 @@
+"""`make smoke` as the README and CI run it: against `python -m local_api` (what `make run`
+starts), and against a stack through a stand-in `pulumi`."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import pytest
+
+from local_api import PROJECT_DIR
+from tests.smoke.conftest import API_KEY, ORIGINS
+from tests.smoke.support import path_with, pulumi_calls, write_pulumi
+
+MAKE = shutil.which("make")
+STARTUP_TIMEOUT_S = 60
+LOCAL_URL = re.compile(r"http://127\.0\.0\.1:\d+")
+MAKE_VARIABLES = ("API_KEY", "SMOKE_API_KEY", "URL", "STACK", "ORIGIN", "TIMEOUT")
+
+pytestmark = pytest.mark.skipif(MAKE is None, reason="make is not installed")
+
+
+def make_smoke(
+    *variables: str, path: Sequence[str] | None = None, environ: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`make smoke <variables>` in the project, with this interpreter as PYTHON; `environ`
+    adds to an environment without the variables make smoke reads."""
+    env = {name: value for name, value in os.environ.items() if name not in MAKE_VARIABLES}
+    env.update(environ or {})
+    if path is not None:
+        env["PATH"] = os.pathsep.join(path)
+    return subprocess.run(
+        [str(MAKE), "--no-print-directory", "smoke", f"PYTHON={sys.executable}", *variables],
+        cwd=PROJECT_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def read_line(stream, timeout_s: float) -> str:
+    """One line from a subprocess pipe, or "" when none comes in time."""
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.append(stream.readline()), daemon=True)
+    reader.start()
+    reader.join(timeout_s)
+    return lines[0] if lines else ""
+
+
+@pytest.fixture
+def local_api_process() -> Iterator[str]:
+    """`python -m local_api --stack dev` with API keys, on a free port: `make run`'s command."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "local_api", "--stack", "dev", "--port", "0"],
+        cwd=PROJECT_DIR,
+        env={**os.environ, "IRIS_API_KEYS": API_KEY, "PYTHONUNBUFFERED": "1"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        banner = read_line(process.stdout, STARTUP_TIMEOUT_S)
+        match = LOCAL_URL.search(banner)
+        assert match, f"no URL in the start-up line {banner!r}"
+        yield match.group(0)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.communicate()
+
+
+def test_make_smoke_passes_against_the_local_api_and_never_shows_the_key(
+    local_api_process: str,
+) -> None:
+    result = make_smoke(
+        f"URL={local_api_process}", f"ORIGIN={ORIGINS[0]}", f"API_KEY={API_KEY}", "STACK=prod"
+    )
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"of {local_api_process} (URL)" in result.stdout  # URL wins over STACK
+    assert "smoke test OK: 7 passed, 0 failed, 0 skipped" in result.stdout
+    assert API_KEY not in result.stdout + result.stderr
+    # make echoes the command it runs: the key is not on it.
+    assert f"-m smoke --url '{local_api_process}' --origin '{ORIGINS[0]}'" in result.stdout
+
+
+def test_make_smoke_takes_the_key_from_the_environment_too(local_api_process: str) -> None:
+    result = make_smoke(f"URL={local_api_process}", environ={"API_KEY": API_KEY})
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "API key given" in result.stdout
+    assert API_KEY not in result.stdout + result.stderr
+
+
+def test_make_smoke_fails_against_a_wrong_key(local_api_process: str) -> None:
+    result = make_smoke(f"URL={local_api_process}", "API_KEY=not-the-key-8d1f")
+
+    assert result.returncode != 0
+    assert "smoke test FAILED (iris health, analyze, analyze again, key accepted)" in (
+        result.stdout
+    )
+    assert "not-the-key-8d1f" not in result.stdout + result.stderr
+
+
+def test_make_smoke_reads_a_stack_through_pulumi(tmp_path: Path, local_api_process: str) -> None:
+    bin_dir = tmp_path / "bin"
+    outputs = {"apiUrl": local_api_process, "corsOrigins": list(ORIGINS)}
+    write_pulumi(bin_dir, stack="staging", outputs=outputs)
+
+    result = make_smoke(
+        "STACK=staging",
+        f"API_KEY={API_KEY}",
+        path=[path_with(bin_dir), *os.environ["PATH"].split(os.pathsep)],
+    )
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert pulumi_calls(bin_dir) == ["stack output --json --stack staging"]
+    assert f"(stack staging) | origin {ORIGINS[0]} | API key given" in result.stdout
+
+
+def test_make_smoke_without_url_or_pulumi_explains_both_ways(tmp_path: Path) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+
+    result = make_smoke(path=[str(empty)])
+
+    assert result.returncode != 0
+    assert "-m smoke --stack 'dev'" in result.stdout  # STACK defaults to dev
+    assert "STACK=dev needs the Pulumi CLI" in result.stderr
+    assert "give URL=<base url>" in result.stderr
