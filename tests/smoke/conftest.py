@@ -9,8 +9,6 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-import authorizer
-from iris.parameters import read_secure_parameter
 from local_api.gateway import LambdaHandler, build_api
 
 # A '$' and a '%' in the key: neither make nor a shell may mangle it on its way to the tool.
@@ -42,15 +40,11 @@ def api_url(serve_api: Callable[..., str]) -> str:
 
 
 @pytest.fixture
-def keyed_api_url(serve_api: Callable[..., str], monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """The local API with the real authorizer, as a stack with `apiKeys` set."""
+def keyed_api_url(serve_api: Callable[..., str], monkeypatch: pytest.MonkeyPatch) -> str:
+    """The local API with the real authorizer, as a stack with `apiKeys` set (keys set
+    directly are read on every call, so no container state needs resetting)."""
     monkeypatch.setenv("IRIS_API_KEYS", f"{OTHER_KEY},{API_KEY}")
-    # The authorizer reads its keys once per container: this test starts a new one.
-    authorizer.accepted_keys.cache_clear()
-    read_secure_parameter.cache_clear()
-    yield serve_api()
-    authorizer.accepted_keys.cache_clear()
-    read_secure_parameter.cache_clear()
+    return serve_api()
 
 
 @pytest.fixture
