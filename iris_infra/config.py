@@ -34,6 +34,26 @@ OPENAI_MARGIN_SECONDS = 2
 MIN_SECONDS_PER_ATTEMPT = 3
 MIN_OPENAI_TIMEOUT_SECONDS = 1
 
+# A custom domain is a lower-case host name: labels of 1-63 letters, digits or '-' (not at
+# either end), at least two of them, 253 characters in all (RFC 1035; ACM's DomainName pattern).
+MAX_DOMAIN_NAME_LENGTH = 253
+DOMAIN_NAME_FORM = (
+    "a lower-case host name such as api.example.com: at least two dot-separated labels of 1-63 "
+    "letters, digits or '-' (not first or last), 253 characters at most, with no scheme, path, "
+    "port or trailing dot"
+)
+_DOMAIN_LABEL = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
+_NOT_IN_HOST_NAMES = {"/": "a path", ":": "a port", "*": "a wildcard: give one host name"}
+# What `aws route53 list-hosted-zones` prints; the `/hostedzone/` prefix is accepted and dropped.
+HOSTED_ZONE_ID_FORM = "Z followed by upper-case letters and digits, 32 characters at most"
+_HOSTED_ZONE_PREFIX = "/hostedzone/"
+_HOSTED_ZONE_ID = re.compile(r"Z[A-Z0-9]{1,31}")
+CERTIFICATE_ARN_FORM = "arn:aws[-<partition>]:acm:<region>:<12-digit account>:certificate/<uuid>"
+_CERTIFICATE_ARN = re.compile(
+    r"arn:aws(?:-[a-z]+)*:acm:(?P<region>[a-z]{2}(?:-[a-z]+)+-[0-9]{1,2}):[0-9]{12}:"
+    r"certificate/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+)
+
 SECRET_KEYS = ("openaiApiKey", "apiKeys")
 _STACK_NAME = re.compile(r"[A-Za-z0-9_-]{1,40}")
 _ORIGIN = re.compile(r"(https?)://([A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*)(:[0-9]{1,5})?")
@@ -70,6 +90,12 @@ class StackConfig:
     cache_ttl_hours: int = 24
     authorizer_cache_ttl_seconds: int = 300
     warmup_interval_minutes: int = 0
+    custom_domain: str | None = None
+    hosted_zone_id: str | None = None
+    certificate_arn: str | None = None
+    disable_execute_api_endpoint: bool = False
+    # Not an iris-infra key: `aws:region`, when the stack sets it, to check certificateArn's region.
+    aws_region: str | None = None
 
     def __post_init__(self) -> None:
         problems = self._problems()
@@ -77,7 +103,9 @@ class StackConfig:
             raise ConfigError(self.stack, problems)
 
     @classmethod
-    def from_raw(cls, stack: str, raw: Mapping[str, Any]) -> StackConfig:
+    def from_raw(
+        cls, stack: str, raw: Mapping[str, Any], *, aws_region: str | None = None
+    ) -> StackConfig:
         """Validate raw values keyed by config key (`memoryMb`: "1024" or 1024) offline."""
         problems: list[str] = []
         values: dict[str, Any] = {}
@@ -92,7 +120,12 @@ class StackConfig:
                 if parsed is not None:
                     values[name] = parsed
         try:
-            config = cls(stack=stack, openai_api_key=values.pop("openai_api_key", ""), **values)
+            config = cls(
+                stack=stack,
+                openai_api_key=values.pop("openai_api_key", ""),
+                aws_region=aws_region,
+                **values,
+            )
         except ConfigError as error:
             problems.extend(error.problems)
         else:
@@ -110,7 +143,9 @@ class StackConfig:
         raw.update({key: config.get_secret(key) for key in SECRET_KEYS})
         # A misspelt key (memoryMB) is reported by name; its value, maybe a secret, is not read.
         raw.update(dict.fromkeys(key for key in _engine_keys() if key not in CONFIG_KEYS))
-        stack_config = cls.from_raw(pulumi.get_stack(), raw)
+        stack_config = cls.from_raw(
+            pulumi.get_stack(), raw, aws_region=pulumi.Config("aws").get("region")
+        )
         for message in stack_config.warnings():
             pulumi.log.warn(message)
         return stack_config
@@ -155,6 +190,12 @@ class StackConfig:
                 f"stack '{self.stack}' has no apiKeys: /api/iris/* is open to anyone who finds "
                 "the URL and every call spends OpenAI credit; set one with "
                 f"`pulumi config set --secret apiKeys <key> --stack {self.stack}`"
+            )
+        if self.disable_execute_api_endpoint and self.hosted_zone_id is None:
+            warnings.append(
+                "disableExecuteApiEndpoint turns the execute-api endpoint off: the API answers "
+                f"only at https://{self.custom_domain} once your DNS points it at the stack's "
+                "dnsTarget output"
             )
         if self.openai_timeout_seconds < MIN_SECONDS_PER_ATTEMPT:
             warnings.append(
@@ -224,6 +265,43 @@ class StackConfig:
                 f"warmupIntervalMinutes={self.warmup_interval_minutes} is out of range; "
                 "allowed 0 (no warm-up) or 1-60"
             )
+        problems.extend(self._domain_problems())
+        return problems
+
+    def _domain_problems(self) -> list[str]:
+        if self.custom_domain is None:
+            stray = {
+                "hostedZoneId": self.hosted_zone_id and repr(self.hosted_zone_id),
+                "certificateArn": self.certificate_arn and repr(self.certificate_arn),
+                "disableExecuteApiEndpoint": self.disable_execute_api_endpoint and "true",
+            }
+            return [
+                f"{key}={shown} is set but customDomain is not: it only applies to a custom "
+                "domain; set customDomain too, or remove it with "
+                f"`pulumi config rm {key} --stack {self.stack}`"
+                for key, shown in stray.items()
+                if shown
+            ]
+        problems = []
+        flaw = domain_name_flaw(self.custom_domain)
+        if flaw is not None:
+            problems.append(
+                f"customDomain={self.custom_domain!r} {flaw}; expected {DOMAIN_NAME_FORM}"
+            )
+        if self.hosted_zone_id is None and self.certificate_arn is None:
+            problems.append(
+                f"customDomain={self.custom_domain!r} needs hostedZoneId (the Route 53 zone "
+                "where the stack validates a new certificate and creates the domain's records) "
+                "or certificateArn (an issued ACM certificate for it, with DNS kept elsewhere)"
+            )
+        if self.hosted_zone_id is not None and not _HOSTED_ZONE_ID.fullmatch(self.hosted_zone_id):
+            problems.append(
+                f"hostedZoneId={self.hosted_zone_id!r} is not a Route 53 hosted zone id; expected "
+                f"{HOSTED_ZONE_ID_FORM}, e.g. Z0123456789ABCDEFGHIJ from "
+                "`aws route53 list-hosted-zones-by-name --dns-name <zone>`"
+            )
+        if self.certificate_arn is not None:
+            problems.extend(certificate_arn_problems(self.certificate_arn, self.aws_region))
         return problems
 
     def _timeout_problems(self) -> list[str]:
@@ -244,9 +322,12 @@ def _key_of(name: str) -> str:
     return head + "".join(part.title() for part in rest)
 
 
-_FIELD_BY_KEY = {_key_of(f.name): f.name for f in fields(StackConfig) if f.name != "stack"}
+# Fields that are not `iris-infra:` keys.
+NOT_KEYS = ("stack", "aws_region")
+_FIELD_BY_KEY = {_key_of(f.name): f.name for f in fields(StackConfig) if f.name not in NOT_KEYS}
 CONFIG_KEYS = tuple(_FIELD_BY_KEY)
 _INT_KEYS = {_key_of(f.name) for f in fields(StackConfig) if f.type in ("int", "int | None")}
+_BOOL_KEYS = {_key_of(f.name) for f in fields(StackConfig) if f.type == "bool"}
 
 
 def _engine_keys() -> list[str]:
@@ -285,7 +366,22 @@ def _parse(key: str, value: Any, problems: list[str]) -> Any:
         if number is None:
             problems.append(f"{key}={value!r} is not a whole number")
         return number
-    return str(value).strip()
+    if key in _BOOL_KEYS:
+        flag = _parse_bool(value)
+        if flag is None:
+            problems.append(f"{key}={value!r} is not a boolean; use true or false")
+        return flag
+    text = str(value).strip()
+    if key == "hostedZoneId":
+        return text.removeprefix(_HOSTED_ZONE_PREFIX)
+    return text
+
+
+def _parse_bool(value: Any) -> bool | None:
+    """A flag as `pulumi config set` stores it ("true") or a stack file holds it (true)."""
+    if isinstance(value, bool):
+        return value
+    return {"true": True, "false": False}.get(str(value).strip().lower())
 
 
 def _parse_list(value: Any) -> tuple[str, ...] | None:
@@ -327,6 +423,51 @@ def _origin_problems(origins: tuple[str, ...], stack: str, is_production: bool) 
 def _is_origin(origin: str) -> bool:
     match = _ORIGIN.fullmatch(origin)
     return bool(match) and (match.group(4) is None or 1 <= int(match.group(4)[1:]) <= 65_535)
+
+
+def domain_name_flaw(name: str) -> str | None:
+    """Why `name` cannot be a custom domain, if it cannot."""
+    if not name:
+        return "is empty: give a host name, or remove the key"
+    if "://" in name:
+        return "is a URL, not a host name: drop the scheme"
+    if name.endswith("."):
+        return "ends with a dot: drop it"
+    if name != name.lower():
+        return f"has upper-case letters: use {name.lower()!r}"
+    for character, what in _NOT_IN_HOST_NAMES.items():
+        if character in name:
+            return f"has {what}"
+    labels = name.split(".")
+    if len(labels) < 2:
+        return "has one label: give the whole name, e.g. api.example.com"
+    if len(name) > MAX_DOMAIN_NAME_LENGTH:
+        return f"is {len(name)} characters long"
+    bad = [label for label in labels if not _DOMAIN_LABEL.fullmatch(label)]
+    if bad:
+        return f"has the invalid label {bad[0]!r}"
+    if labels[-1].isdigit():
+        return "is an IP address, not a host name"
+    return None
+
+
+def certificate_arn_problems(arn: str, aws_region: str | None = None) -> list[str]:
+    """Why `arn` cannot serve the API's custom domain, if it cannot: an HTTP API's domain is
+    REGIONAL and takes only an ACM certificate from the API's own region."""
+    match = _CERTIFICATE_ARN.fullmatch(arn)
+    if match is None:
+        return [
+            f"certificateArn={arn!r} is not an ACM certificate ARN; expected "
+            f"{CERTIFICATE_ARN_FORM}, e.g. from `aws acm list-certificates --region <region>`"
+        ]
+    region = match.group("region")
+    if aws_region and region != aws_region:
+        return [
+            f"certificateArn={arn!r} is in region {region}, not the stack's aws:region "
+            f"{aws_region}: an HTTP API's custom domain is REGIONAL and takes a certificate from "
+            f"its own region; request or import one in {aws_region}"
+        ]
+    return []
 
 
 def _is_blank(value: pulumi.Input[str] | None) -> bool:

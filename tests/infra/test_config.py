@@ -16,6 +16,7 @@ from iris_infra.config import (
     CONFIG_KEYS,
     LOG_RETENTION_DAYS,
     MIN_TIMEOUT_SECONDS,
+    NOT_KEYS,
     OPENAI_MARGIN_SECONDS,
     SECRET_KEYS,
     ConfigError,
@@ -25,7 +26,13 @@ from tests.infra.stack_files import read_stack_settings
 
 VALID = {"openaiApiKey": "sk-test"}
 # Optional keys Pulumi.yaml cannot declare: a declared key without a default is required.
-UNDECLARED_KEYS = {*SECRET_KEYS, "reservedConcurrency"}
+UNDECLARED_KEYS = {
+    *SECRET_KEYS,
+    "reservedConcurrency",
+    "customDomain",
+    "hostedZoneId",
+    "certificateArn",
+}
 
 
 def refuse(stack: str, raw: dict[str, Any]) -> ConfigError:
@@ -53,18 +60,17 @@ def test_stack_files_set_the_cost_guard_rails(project_dir):
 def test_project_file_defaults_are_the_dataclass_defaults(project_dir):
     project = yaml.safe_load((project_dir / "Pulumi.yaml").read_text())
     declared = project["config"]
-    defaults = {
-        key: field.default
-        for key, field in zip(CONFIG_KEYS, dataclasses.fields(StackConfig)[1:], strict=True)
-    }
+    keyed_fields = [f for f in dataclasses.fields(StackConfig) if f.name not in NOT_KEYS]
+    defaults = {key: field.default for key, field in zip(CONFIG_KEYS, keyed_fields, strict=True)}
     assert set(declared) == set(CONFIG_KEYS) - UNDECLARED_KEYS
     for key, declaration in declared.items():
         assert declaration["description"].strip(), key
-        assert declaration["type"] in {"string", "integer", "array"}, key
+        assert declaration["type"] in {"string", "integer", "boolean", "array"}, key
         default = defaults[key]
         expected = list(default) if isinstance(default, tuple) else default
         assert declaration["default"] == expected, key
-    assert defaults["reservedConcurrency"] is None
+    for key in UNDECLARED_KEYS - set(SECRET_KEYS):
+        assert defaults[key] is None, key
 
 
 def test_the_project_file_states_the_accepted_timeouts(project_dir):
