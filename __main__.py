@@ -2,7 +2,8 @@
 
 Deploys the backend's container image to ECR, its secrets to SSM, a DynamoDB analysis cache, the
 API function (plus an X-API-Key authorizer when apiKeys is set), an API Gateway HTTP API in front
-of it and an optional warm-up schedule. The configuration is validated before anything is declared.
+of it, an optional warm-up schedule and, with customDomain, the API on the team's own domain. The
+configuration is validated before anything is declared.
 """
 
 from __future__ import annotations
@@ -20,3 +21,6 @@ pulumi.export("analyzeUrl", outputs.analyze_url)
 pulumi.export("functionName", outputs.function_name)
 pulumi.export("imageUri", outputs.image_uri)
 pulumi.export("corsOrigins", outputs.cors_origins)
+pulumi.export("executeApiUrl", outputs.execute_api_url)
+if outputs.dns_target is not None:
+    pulumi.export("dnsTarget", outputs.dns_target)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from iris_infra.cache_table import CacheTable, CacheTableArgs
 from iris_infra.config import ConfigError, StackConfig
 from iris_infra.container_image import ContainerImage, ContainerImageArgs
+from iris_infra.domain import CustomDomain, CustomDomainArgs
 from iris_infra.function import Function, FunctionArgs
 from iris_infra.http_api import ApiKeyAuthorizerArgs, HttpApi, HttpApiArgs
 from iris_infra.secrets import Secrets, SecretsArgs
@@ -18,6 +19,8 @@ __all__ = [
     "ConfigError",
     "ContainerImage",
     "ContainerImageArgs",
+    "CustomDomain",
+    "CustomDomainArgs",
     "Function",
     "FunctionArgs",
     "HttpApi",

@@ -17,7 +17,15 @@ FUNCTION = "aws:lambda/function:Function"
 PARAMETER = "aws:ssm/parameter:Parameter"
 ROUTE = "aws:apigatewayv2/route:Route"
 DIGEST_URI = re.compile(r"[^:@]+/[a-z0-9-]+@sha256:[0-9a-f]{64}")
-OUTPUT_NAMES = {"apiUrl", "healthUrl", "analyzeUrl", "functionName", "imageUri", "corsOrigins"}
+OUTPUT_NAMES = {
+    "apiUrl",
+    "healthUrl",
+    "analyzeUrl",
+    "functionName",
+    "imageUri",
+    "corsOrigins",
+    "executeApiUrl",
+}
 
 
 def build(resolve, config):
