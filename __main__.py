@@ -3,8 +3,9 @@
 Deploys the backend's container image to ECR (or a pinned digest of it), its secrets to SSM, a
 DynamoDB analysis cache, the API function with a `live` alias on its newest version (plus an
 X-API-Key authorizer when apiKeys is set), an API Gateway HTTP API in front of the alias, an
-optional warm-up schedule, a CloudWatch dashboard and, with alarmEmail, alarms that mail a person.
-The configuration is validated before anything is declared.
+optional warm-up schedule, a CloudWatch dashboard, alarms that mail a person with alarmEmail and,
+with customDomain, the API on the team's own domain. The configuration is validated before
+anything is declared.
 """
 
 from __future__ import annotations
@@ -24,3 +25,6 @@ pulumi.export("imageUri", outputs.image_uri)
 pulumi.export("corsOrigins", outputs.cors_origins)
 pulumi.export("liveVersion", outputs.live_version)
 pulumi.export("dashboardUrl", outputs.dashboard_url)
+pulumi.export("executeApiUrl", outputs.execute_api_url)
+if outputs.dns_target is not None:
+    pulumi.export("dnsTarget", outputs.dns_target)

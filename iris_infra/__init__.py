@@ -7,6 +7,7 @@ from iris_infra.cache_table import CacheTable, CacheTableArgs
 from iris_infra.config import ConfigError, StackConfig
 from iris_infra.container_image import ContainerImage, ContainerImageArgs
 from iris_infra.dashboard import Dashboard, DashboardArgs
+from iris_infra.domain import CustomDomain, CustomDomainArgs
 from iris_infra.function import Function, FunctionArgs
 from iris_infra.http_api import ApiKeyAuthorizerArgs, HttpApi, HttpApiArgs
 from iris_infra.log_metrics import LogMetrics, LogMetricsArgs
@@ -26,6 +27,8 @@ __all__ = [
     "ContainerImageArgs",
     "Dashboard",
     "DashboardArgs",
+    "CustomDomain",
+    "CustomDomainArgs",
     "Function",
     "FunctionArgs",
     "HttpApi",

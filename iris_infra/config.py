@@ -46,6 +46,25 @@ _DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 # One address, the shape SNS's email protocol accepts; SNS itself sends the confirmation.
 _EMAIL = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+")
 MAX_EMAIL_LENGTH = 254
+# A custom domain is a lower-case host name: labels of 1-63 letters, digits or '-' (not at
+# either end), at least two of them, 253 characters in all (RFC 1035; ACM's DomainName pattern).
+MAX_DOMAIN_NAME_LENGTH = 253
+DOMAIN_NAME_FORM = (
+    "a lower-case host name such as api.example.com: at least two dot-separated labels of 1-63 "
+    "letters, digits or '-' (not first or last), 253 characters at most, with no scheme, path, "
+    "port or trailing dot"
+)
+_DOMAIN_LABEL = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
+_NOT_IN_HOST_NAMES = {"/": "a path", ":": "a port", "*": "a wildcard: give one host name"}
+# What `aws route53 list-hosted-zones` prints; the `/hostedzone/` prefix is accepted and dropped.
+HOSTED_ZONE_ID_FORM = "Z followed by upper-case letters and digits, 32 characters at most"
+_HOSTED_ZONE_PREFIX = "/hostedzone/"
+_HOSTED_ZONE_ID = re.compile(r"Z[A-Z0-9]{1,31}")
+CERTIFICATE_ARN_FORM = "arn:aws[-<partition>]:acm:<region>:<12-digit account>:certificate/<uuid>"
+_CERTIFICATE_ARN = re.compile(
+    r"arn:aws(?:-[a-z]+)*:acm:(?P<region>[a-z]{2}(?:-[a-z]+)+-[0-9]{1,2}):[0-9]{12}:"
+    r"certificate/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+)
 
 SECRET_KEYS = ("openaiApiKey", "apiKeys")
 _STACK_NAME = re.compile(r"[A-Za-z0-9_-]{1,40}")
@@ -86,7 +105,12 @@ class StackConfig:
     image_uri: str | None = None
     provisioned_concurrency: int = 0
     alarm_email: str | None = None
-    # Not an iris-infra key: `aws:region`, when the stack sets it, to check imageUri's region.
+    custom_domain: str | None = None
+    hosted_zone_id: str | None = None
+    certificate_arn: str | None = None
+    disable_execute_api_endpoint: bool = False
+    # Not an iris-infra key: `aws:region`, when the stack sets it, to check the region of
+    # imageUri and certificateArn.
     aws_region: str | None = None
 
     def __post_init__(self) -> None:
@@ -189,6 +213,12 @@ class StackConfig:
                 "when the API fails; set one with "
                 f"`pulumi config set alarmEmail <address> --stack {self.stack}`"
             )
+        if self.disable_execute_api_endpoint and self.hosted_zone_id is None:
+            warnings.append(
+                "disableExecuteApiEndpoint turns the execute-api endpoint off: the API answers "
+                f"only at https://{self.custom_domain} once your DNS points it at the stack's "
+                "dnsTarget output"
+            )
         if self.openai_timeout_seconds < MIN_SECONDS_PER_ATTEMPT:
             warnings.append(
                 f"timeoutSeconds={self.timeout_seconds} gives the OpenAI call "
@@ -265,6 +295,43 @@ class StackConfig:
                 f"warmupIntervalMinutes={self.warmup_interval_minutes} is out of range; "
                 "allowed 0 (no warm-up) or 1-60"
             )
+        problems.extend(self._domain_problems())
+        return problems
+
+    def _domain_problems(self) -> list[str]:
+        if self.custom_domain is None:
+            stray = {
+                "hostedZoneId": self.hosted_zone_id and repr(self.hosted_zone_id),
+                "certificateArn": self.certificate_arn and repr(self.certificate_arn),
+                "disableExecuteApiEndpoint": self.disable_execute_api_endpoint and "true",
+            }
+            return [
+                f"{key}={shown} is set but customDomain is not: it only applies to a custom "
+                "domain; set customDomain too, or remove it with "
+                f"`pulumi config rm {key} --stack {self.stack}`"
+                for key, shown in stray.items()
+                if shown
+            ]
+        problems = []
+        flaw = domain_name_flaw(self.custom_domain)
+        if flaw is not None:
+            problems.append(
+                f"customDomain={self.custom_domain!r} {flaw}; expected {DOMAIN_NAME_FORM}"
+            )
+        if self.hosted_zone_id is None and self.certificate_arn is None:
+            problems.append(
+                f"customDomain={self.custom_domain!r} needs hostedZoneId (the Route 53 zone "
+                "where the stack validates a new certificate and creates the domain's records) "
+                "or certificateArn (an issued ACM certificate for it, with DNS kept elsewhere)"
+            )
+        if self.hosted_zone_id is not None and not _HOSTED_ZONE_ID.fullmatch(self.hosted_zone_id):
+            problems.append(
+                f"hostedZoneId={self.hosted_zone_id!r} is not a Route 53 hosted zone id; expected "
+                f"{HOSTED_ZONE_ID_FORM}, e.g. Z0123456789ABCDEFGHIJ from "
+                "`aws route53 list-hosted-zones-by-name --dns-name <zone>`"
+            )
+        if self.certificate_arn is not None:
+            problems.extend(certificate_arn_problems(self.certificate_arn, self.aws_region))
         return problems
 
     def _provisioned_concurrency_problems(self) -> list[str]:
@@ -306,6 +373,7 @@ NOT_KEYS = ("stack", "aws_region")
 _FIELD_BY_KEY = {_key_of(f.name): f.name for f in fields(StackConfig) if f.name not in NOT_KEYS}
 CONFIG_KEYS = tuple(_FIELD_BY_KEY)
 _INT_KEYS = {_key_of(f.name) for f in fields(StackConfig) if f.type in ("int", "int | None")}
+_BOOL_KEYS = {_key_of(f.name) for f in fields(StackConfig) if f.type == "bool"}
 
 
 def _engine_keys() -> list[str]:
@@ -344,7 +412,22 @@ def _parse(key: str, value: Any, problems: list[str]) -> Any:
         if number is None:
             problems.append(f"{key}={value!r} is not a whole number")
         return number
-    return str(value).strip()
+    if key in _BOOL_KEYS:
+        flag = _parse_bool(value)
+        if flag is None:
+            problems.append(f"{key}={value!r} is not a boolean; use true or false")
+        return flag
+    text = str(value).strip()
+    if key == "hostedZoneId":
+        return text.removeprefix(_HOSTED_ZONE_PREFIX)
+    return text
+
+
+def _parse_bool(value: Any) -> bool | None:
+    """A flag as `pulumi config set` stores it ("true") or a stack file holds it (true)."""
+    if isinstance(value, bool):
+        return value
+    return {"true": True, "false": False}.get(str(value).strip().lower())
 
 
 def _parse_list(value: Any) -> tuple[str, ...] | None:
@@ -431,6 +514,51 @@ def _image_uri_flaw(image_uri: str, aws_region: str | None) -> str | None:
 
 def _is_email(value: str) -> bool:
     return len(value) <= MAX_EMAIL_LENGTH and bool(_EMAIL.fullmatch(value))
+
+
+def domain_name_flaw(name: str) -> str | None:
+    """Why `name` cannot be a custom domain, if it cannot."""
+    if not name:
+        return "is empty: give a host name, or remove the key"
+    if "://" in name:
+        return "is a URL, not a host name: drop the scheme"
+    if name.endswith("."):
+        return "ends with a dot: drop it"
+    if name != name.lower():
+        return f"has upper-case letters: use {name.lower()!r}"
+    for character, what in _NOT_IN_HOST_NAMES.items():
+        if character in name:
+            return f"has {what}"
+    labels = name.split(".")
+    if len(labels) < 2:
+        return "has one label: give the whole name, e.g. api.example.com"
+    if len(name) > MAX_DOMAIN_NAME_LENGTH:
+        return f"is {len(name)} characters long"
+    bad = [label for label in labels if not _DOMAIN_LABEL.fullmatch(label)]
+    if bad:
+        return f"has the invalid label {bad[0]!r}"
+    if labels[-1].isdigit():
+        return "is an IP address, not a host name"
+    return None
+
+
+def certificate_arn_problems(arn: str, aws_region: str | None = None) -> list[str]:
+    """Why `arn` cannot serve the API's custom domain, if it cannot: an HTTP API's domain is
+    REGIONAL and takes only an ACM certificate from the API's own region."""
+    match = _CERTIFICATE_ARN.fullmatch(arn)
+    if match is None:
+        return [
+            f"certificateArn={arn!r} is not an ACM certificate ARN; expected "
+            f"{CERTIFICATE_ARN_FORM}, e.g. from `aws acm list-certificates --region <region>`"
+        ]
+    region = match.group("region")
+    if aws_region and region != aws_region:
+        return [
+            f"certificateArn={arn!r} is in region {region}, not the stack's aws:region "
+            f"{aws_region}: an HTTP API's custom domain is REGIONAL and takes a certificate from "
+            f"its own region; request or import one in {aws_region}"
+        ]
+    return []
 
 
 def _is_blank(value: pulumi.Input[str] | None) -> bool:

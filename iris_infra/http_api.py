@@ -72,6 +72,8 @@ class HttpApiArgs:
     authorizer: ApiKeyAuthorizerArgs | None = None
     # The alias (or version) that function_invoke_arn names: the invoke permission must too.
     function_qualifier: pulumi.Input[str] | None = None
+    # Only with a custom domain: the execute-api endpoint then answers 404 to every request.
+    disable_execute_api_endpoint: bool = False
 
 
 class HttpApi(pulumi.ComponentResource):
@@ -79,6 +81,9 @@ class HttpApi(pulumi.ComponentResource):
     url: pulumi.Output[str]
     execution_arn: pulumi.Output[str]
     authorizer_id: pulumi.Output[str] | None
+    # The $default stage's name, as an output of the stage: an API mapping made from it waits
+    # for the stage to exist.
+    stage_name: pulumi.Output[str]
 
     def __init__(
         self, name: str, args: HttpApiArgs, opts: pulumi.ResourceOptions | None = None
@@ -91,6 +96,8 @@ class HttpApi(pulumi.ComponentResource):
             f"{name}-api",
             name=args.api_name,
             protocol_type="HTTP",
+            # Left out unless set, so a stack without a custom domain declares the API as before.
+            disable_execute_api_endpoint=args.disable_execute_api_endpoint or None,
             cors_configuration=aws.apigatewayv2.ApiCorsConfigurationArgs(
                 allow_origins=list(args.cors_origins),
                 allow_methods=list(CORS_ALLOW_METHODS),
@@ -111,7 +118,7 @@ class HttpApi(pulumi.ComponentResource):
         )
 
         # $default: no stage prefix in the path, so the app's routes match as written.
-        aws.apigatewayv2.Stage(
+        stage = aws.apigatewayv2.Stage(
             f"{name}-stage",
             api_id=api.id,
             name="$default",
@@ -172,6 +179,7 @@ class HttpApi(pulumi.ComponentResource):
 
         self.api_id = api.id
         self.execution_arn = api.execution_arn
+        self.stage_name = stage.name
         self.url = api.api_endpoint.apply(lambda endpoint: endpoint.rstrip("/"))
         self.register_outputs(
             {
@@ -179,6 +187,7 @@ class HttpApi(pulumi.ComponentResource):
                 "url": self.url,
                 "execution_arn": self.execution_arn,
                 "authorizer_id": self.authorizer_id,
+                "stage_name": self.stage_name,
             }
         )
 

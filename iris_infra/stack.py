@@ -11,6 +11,7 @@ from iris_infra.cache_table import CacheTable, CacheTableArgs
 from iris_infra.config import StackConfig
 from iris_infra.container_image import ContainerImage, ContainerImageArgs
 from iris_infra.dashboard import Dashboard, DashboardArgs
+from iris_infra.domain import CustomDomain, CustomDomainArgs
 from iris_infra.function import Function, FunctionArgs, log_group_name_of
 from iris_infra.http_api import (
     ApiKeyAuthorizerArgs,
@@ -44,6 +45,10 @@ class StackOutputs:
     cors_origins: list[str]
     live_version: pulumi.Output[str]
     dashboard_url: pulumi.Output[str]
+    # The default execute-api endpoint, whether or not api_url is a custom domain.
+    execute_api_url: pulumi.Output[str]
+    # With a custom domain: the regional host name its DNS record must point at.
+    dns_target: pulumi.Output[str] | None = None
 
 
 def api_environment(
@@ -147,8 +152,23 @@ def build_stack(config: StackConfig) -> StackOutputs:
             throttle_rate_limit=config.throttle_rate_limit,
             log_retention_days=config.log_retention_days,
             authorizer=authorizer,
+            disable_execute_api_endpoint=config.disable_execute_api_endpoint,
         ),
     )
+
+    domain = None
+    if config.custom_domain is not None:
+        domain = CustomDomain(
+            "iris-domain",
+            CustomDomainArgs(
+                domain_name=config.custom_domain,
+                api_id=api.api_id,
+                stage_name=api.stage_name,
+                hosted_zone_id=config.hosted_zone_id,
+                certificate_arn=config.certificate_arn,
+            ),
+        )
+    api_url = domain.url if domain is not None else api.url
 
     if config.warmup_interval_minutes:
         WarmupSchedule(
@@ -193,12 +213,14 @@ def build_stack(config: StackConfig) -> StackOutputs:
         )
 
     return StackOutputs(
-        api_url=api.url,
-        health_url=pulumi.Output.concat(api.url, HEALTH_PATH),
-        analyze_url=pulumi.Output.concat(api.url, ANALYZE_PATH),
+        api_url=api_url,
+        health_url=pulumi.Output.concat(api_url, HEALTH_PATH),
+        analyze_url=pulumi.Output.concat(api_url, ANALYZE_PATH),
         function_name=api_function.function_name,
         image_uri=image.image_uri,
         cors_origins=list(config.cors_origins),
         live_version=release.version,
         dashboard_url=dashboard.url,
+        execute_api_url=api.url,
+        dns_target=domain.dns_target if domain is not None else None,
     )

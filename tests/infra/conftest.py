@@ -8,15 +8,17 @@ from __future__ import annotations
 
 import hashlib
 import json
+import uuid
 import warnings
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pulumi
 import pulumi_aws as aws
 import pytest
+from pulumi.runtime.mocks import MockMonitor
 
 from iris_infra.config import PROJECT, StackConfig
 from tests.infra.stack_files import read_stack_settings
@@ -54,6 +56,8 @@ class Recorded:
     id: str
     inputs: dict[str, Any]
     outputs: dict[str, Any]
+    # For each input, the names of the resources whose outputs it was built from.
+    dependencies: dict[str, set[str]] = field(default_factory=dict)
 
 
 # How the engine marks a secret value inside resource inputs.
@@ -100,9 +104,30 @@ def repository_url(resource_name: str) -> str:
     return f"{ACCOUNT_ID}.dkr.ecr.{REGION}.amazonaws.com/{physical_name(resource_name)}"
 
 
+# The hosted zone of API Gateway's regional endpoints in REGION, which alias records name.
+API_GATEWAY_REGIONAL_ZONE_ID = "ZLY8HYME6SFDD"
+
+
+class DependencyRecordingMonitor(MockMonitor):
+    """The mock engine, also noting which resources each input of a new resource came from
+    (what orders the real deployment), which plain mocks are not told."""
+
+    def __init__(self, mocks: RecordingMocks) -> None:
+        super().__init__(mocks)
+        self.recording = mocks
+
+    def RegisterResource(self, request):
+        self.recording.dependencies[(request.type, request.name)] = {
+            key: {urn.rsplit("::", 1)[-1] for urn in value.urns}
+            for key, value in request.propertyDependencies.items()
+        }
+        return super().RegisterResource(request)
+
+
 class RecordingMocks(pulumi.runtime.Mocks):
     def __init__(self) -> None:
         self.resources: list[Recorded] = []
+        self.dependencies: dict[tuple[str, str], dict[str, set[str]]] = {}
         # Some pushes report `repo:tag@sha256:...`, a form Lambda rejects (PITFALLS 15).
         self.tagged_repo_digests = False
 
@@ -110,8 +135,9 @@ class RecordingMocks(pulumi.runtime.Mocks):
         name = args.inputs.get("name") or physical_name(args.name)
         outputs = {**args.inputs, "name": name, **self._computed(args, name)}
         resource_id = outputs.pop("id", f"{name}-id")
+        dependencies = self.dependencies.get((args.typ, args.name), {})
         self.resources.append(
-            Recorded(args.typ, args.name, resource_id, dict(args.inputs), outputs)
+            Recorded(args.typ, args.name, resource_id, dict(args.inputs), outputs, dependencies)
         )
         return resource_id, outputs
 
@@ -198,13 +224,52 @@ class RecordingMocks(pulumi.runtime.Mocks):
                 }
             case "aws:cloudwatch/eventRule:EventRule":
                 return {"arn": f"{arn_prefix.format('events')}:rule/{name}"}
+            case "aws:acm/certificate:Certificate":
+                domain = args.inputs["domainName"]
+                token = _digest(args.name, domain)
+                certificate_id = uuid.UUID(token[:32])
+                return {
+                    "arn": f"{arn_prefix.format('acm')}:certificate/{certificate_id}",
+                    "status": "PENDING_VALIDATION",
+                    "domainValidationOptions": [
+                        {
+                            "domainName": domain,
+                            "resourceRecordName": f"_{token[:32]}.{domain}.",
+                            "resourceRecordType": "CNAME",
+                            "resourceRecordValue": f"_{token[32:]}.acm-validations.aws.",
+                        }
+                    ],
+                }
+            case "aws:route53/record:Record":
+                return {"fqdn": name.rstrip(".")}
+            case "aws:apigatewayv2/domainName:DomainName":
+                domain = args.inputs["domainName"]
+                return {
+                    "id": domain,
+                    "arn": f"arn:aws:apigateway:{REGION}::/domainnames/{domain}",
+                    "apiMappingSelectionExpression": "$request.basepath",
+                    "domainNameConfiguration": {
+                        **args.inputs["domainNameConfiguration"],
+                        "targetDomainName": (
+                            f"d-{_digest(domain)[:10]}.execute-api.{REGION}.amazonaws.com"
+                        ),
+                        "hostedZoneId": API_GATEWAY_REGIONAL_ZONE_ID,
+                    },
+                }
         return {"arn": f"{arn_prefix.format('mock')}:{args.typ}/{name}"}
 
     def use(self, stack: str = "dev", *, preview: bool = False) -> RecordingMocks:
         """Fresh records and a mocked engine for `stack`, with no config set."""
         self.resources.clear()
         self.tagged_repo_digests = False
-        pulumi.runtime.set_mocks(self, project=PROJECT, stack=stack, preview=preview)
+        self.dependencies.clear()
+        pulumi.runtime.set_mocks(
+            self,
+            project=PROJECT,
+            stack=stack,
+            preview=preview,
+            monitor=DependencyRecordingMonitor(self),
+        )
         pulumi.runtime.set_all_config({}, secret_keys=[])
         return self
 

@@ -27,7 +27,15 @@ from tests.infra.stack_files import read_stack_settings
 
 VALID = {"openaiApiKey": "sk-test"}
 # Optional keys Pulumi.yaml cannot declare: a declared key without a default is required.
-UNDECLARED_KEYS = {*SECRET_KEYS, "reservedConcurrency", "imageUri", "alarmEmail"}
+UNDECLARED_KEYS = {
+    *SECRET_KEYS,
+    "reservedConcurrency",
+    "imageUri",
+    "alarmEmail",
+    "customDomain",
+    "hostedZoneId",
+    "certificateArn",
+}
 
 
 def refuse(stack: str, raw: dict[str, Any]) -> ConfigError:
@@ -60,7 +68,7 @@ def test_project_file_defaults_are_the_dataclass_defaults(project_dir):
     assert set(declared) == set(CONFIG_KEYS) - UNDECLARED_KEYS
     for key, declaration in declared.items():
         assert declaration["description"].strip(), key
-        assert declaration["type"] in {"string", "integer", "array"}, key
+        assert declaration["type"] in {"string", "integer", "boolean", "array"}, key
         default = defaults[key]
         expected = list(default) if isinstance(default, tuple) else default
         assert declaration["default"] == expected, key

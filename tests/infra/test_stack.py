@@ -36,6 +36,7 @@ OUTPUT_NAMES = {
     "corsOrigins",
     "liveVersion",
     "dashboardUrl",
+    "executeApiUrl",
 }
 
 
