@@ -66,6 +66,10 @@ _CERTIFICATE_ARN = re.compile(
     r"certificate/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 )
 
+# How long a function trusts a secret it read from SSM (IRIS_SECRET_MAX_AGE_S): bounds how long
+# a key changed outside Pulumi takes to reach warm containers.
+SECRET_MAX_AGE_RANGE_SECONDS = (10, 3_600)
+
 SECRET_KEYS = ("openaiApiKey", "apiKeys")
 _STACK_NAME = re.compile(r"[A-Za-z0-9_-]{1,40}")
 _ORIGIN = re.compile(r"(https?)://([A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*)(:[0-9]{1,5})?")
@@ -102,6 +106,7 @@ class StackConfig:
     cache_ttl_hours: int = 24
     authorizer_cache_ttl_seconds: int = 300
     warmup_interval_minutes: int = 0
+    secret_max_age_seconds: int = 300
     image_uri: str | None = None
     provisioned_concurrency: int = 0
     alarm_email: str | None = None
@@ -289,6 +294,13 @@ class StackConfig:
             0,
             3_600,
             "(API Gateway's limit; 0 turns the authorizer cache off)",
+        )
+        _check_range(
+            problems,
+            "secretMaxAgeSeconds",
+            self.secret_max_age_seconds,
+            *SECRET_MAX_AGE_RANGE_SECONDS,
+            "(SSM's GetParameter throughput is shared by the whole account and Region)",
         )
         if not (self.warmup_interval_minutes == 0 or 1 <= self.warmup_interval_minutes <= 60):
             problems.append(

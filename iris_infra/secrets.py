@@ -1,4 +1,8 @@
-"""Config secrets as SSM SecureStrings: functions get parameter names, never the values."""
+"""Config secrets as SSM SecureStrings: functions get parameter names, never the values.
+
+Each parameter's `version` (SSM counts every change of the value) is an output too: a function
+that carries it in its configuration gets fresh containers whenever the secret changes.
+"""
 
 from __future__ import annotations
 
@@ -18,8 +22,10 @@ class SecretsArgs:
 class Secrets(pulumi.ComponentResource):
     openai_api_key_parameter_name: pulumi.Output[str]
     openai_api_key_parameter_arn: pulumi.Output[str]
+    openai_api_key_parameter_version: pulumi.Output[int]
     api_keys_parameter_name: pulumi.Output[str] | None
     api_keys_parameter_arn: pulumi.Output[str] | None
+    api_keys_parameter_version: pulumi.Output[int] | None
 
     def __init__(
         self, name: str, args: SecretsArgs, opts: pulumi.ResourceOptions | None = None
@@ -37,9 +43,11 @@ class Secrets(pulumi.ComponentResource):
         )
         self.openai_api_key_parameter_name = openai_api_key.name
         self.openai_api_key_parameter_arn = openai_api_key.arn
+        self.openai_api_key_parameter_version = openai_api_key.version
 
         self.api_keys_parameter_name = None
         self.api_keys_parameter_arn = None
+        self.api_keys_parameter_version = None
         if args.api_keys is not None:
             # The accepted X-API-Key values, read only by the authorizer function.
             api_keys = _secure_string(
@@ -51,13 +59,16 @@ class Secrets(pulumi.ComponentResource):
             )
             self.api_keys_parameter_name = api_keys.name
             self.api_keys_parameter_arn = api_keys.arn
+            self.api_keys_parameter_version = api_keys.version
 
         self.register_outputs(
             {
                 "openai_api_key_parameter_name": self.openai_api_key_parameter_name,
                 "openai_api_key_parameter_arn": self.openai_api_key_parameter_arn,
+                "openai_api_key_parameter_version": self.openai_api_key_parameter_version,
                 "api_keys_parameter_name": self.api_keys_parameter_name,
                 "api_keys_parameter_arn": self.api_keys_parameter_arn,
+                "api_keys_parameter_version": self.api_keys_parameter_version,
             }
         )
 

@@ -52,20 +52,36 @@ class StackOutputs:
 
 
 def api_environment(
-    config: StackConfig,
-    openai_api_key_parameter_name: pulumi.Input[str],
-    cache_table_name: pulumi.Input[str],
+    config: StackConfig, secrets: Secrets, cache_table_name: pulumi.Input[str]
 ) -> dict[str, pulumi.Input[str]]:
-    """The API function's environment: settings and the key's parameter name, never the key."""
+    """The API function's environment: settings and the key's parameter name, never the key.
+
+    The parameter's version is there too: a new openaiApiKey changes the function's
+    configuration, so Lambda replaces every warm container holding the old key.
+    """
     return {
         "IRIS_LLM_PROVIDER": "openai",
         "OPENAI_MODEL": config.openai_model,
         "OPENAI_MAX_TOKENS": str(config.openai_max_tokens),
         "OPENAI_TIMEOUT_S": f"{config.openai_timeout_seconds:g}",
         "OPENAI_MAX_RETRIES": str(config.openai_max_retries),
-        "OPENAI_API_KEY_PARAM": openai_api_key_parameter_name,
+        "OPENAI_API_KEY_PARAM": secrets.openai_api_key_parameter_name,
+        "OPENAI_API_KEY_PARAM_VERSION": secrets.openai_api_key_parameter_version.apply(str),
+        "IRIS_SECRET_MAX_AGE_S": str(config.secret_max_age_seconds),
         "IRIS_CACHE_TABLE": cache_table_name,
         "IRIS_CACHE_TTL_HOURS": str(config.cache_ttl_hours),
+    }
+
+
+def authorizer_environment(
+    config: StackConfig, parameter_name: pulumi.Input[str], parameter_version: pulumi.Output[int]
+) -> dict[str, pulumi.Input[str]]:
+    """The authorizer's: the keys' parameter name and version (a new apiKeys replaces its warm
+    containers, so a revoked key stops at once), never the keys."""
+    return {
+        "IRIS_API_KEYS_PARAM": parameter_name,
+        "IRIS_API_KEYS_PARAM_VERSION": parameter_version.apply(str),
+        "IRIS_SECRET_MAX_AGE_S": str(config.secret_max_age_seconds),
     }
 
 
@@ -99,9 +115,7 @@ def build_stack(config: StackConfig) -> StackOutputs:
             memory_mb=config.memory_mb,
             timeout_seconds=config.timeout_seconds,
             log_retention_days=config.log_retention_days,
-            environment=api_environment(
-                config, secrets.openai_api_key_parameter_name, cache.table_name
-            ),
+            environment=api_environment(config, secrets, cache.table_name),
             parameter_arns=[secrets.openai_api_key_parameter_arn],
             table_arn=cache.table_arn,
             reserved_concurrency=config.reserved_concurrency,
@@ -118,7 +132,11 @@ def build_stack(config: StackConfig) -> StackOutputs:
     )
 
     authorizer = None
-    if secrets.api_keys_parameter_name is not None and secrets.api_keys_parameter_arn is not None:
+    if (
+        secrets.api_keys_parameter_name is not None
+        and secrets.api_keys_parameter_arn is not None
+        and secrets.api_keys_parameter_version is not None
+    ):
         authorizer_function = Function(
             "iris-authorizer-function",
             FunctionArgs(
@@ -130,7 +148,9 @@ def build_stack(config: StackConfig) -> StackOutputs:
                 memory_mb=AUTHORIZER_MEMORY_MB,
                 timeout_seconds=AUTHORIZER_TIMEOUT_SECONDS,
                 log_retention_days=config.log_retention_days,
-                environment={"IRIS_API_KEYS_PARAM": secrets.api_keys_parameter_name},
+                environment=authorizer_environment(
+                    config, secrets.api_keys_parameter_name, secrets.api_keys_parameter_version
+                ),
                 parameter_arns=[secrets.api_keys_parameter_arn],
             ),
         )

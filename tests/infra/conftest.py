@@ -186,7 +186,13 @@ class RecordingMocks(pulumi.runtime.Mocks):
                 reference = image_name if self.tagged_repo_digests else repository
                 return {"repoDigest": f"{reference}@sha256:{_digest(args.name, repository)}"}
             case "aws:ssm/parameter:Parameter":
-                return {"arn": f"{arn_prefix.format('ssm')}:parameter{name}"}
+                # SSM counts the changes of a value; a number that changes with the value stands
+                # in for that count (it is not the value, nor reversible to it).
+                value = str(plain(args.inputs.get("value")))
+                return {
+                    "arn": f"{arn_prefix.format('ssm')}:parameter{name}",
+                    "version": 1 + int(_digest(name, value)[:6], 16),
+                }
             case "aws:iam/role:Role":
                 return {"arn": f"arn:aws:iam::{ACCOUNT_ID}:role/{name}"}
             case "aws:cloudwatch/logGroup:LogGroup":

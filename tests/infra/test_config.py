@@ -20,6 +20,7 @@ from iris_infra.config import (
     NOT_KEYS,
     OPENAI_MARGIN_SECONDS,
     SECRET_KEYS,
+    SECRET_MAX_AGE_RANGE_SECONDS,
     ConfigError,
     StackConfig,
 )
@@ -126,6 +127,9 @@ def test_raw_text_values_are_parsed_like_pulumi_hands_them_over():
             "authorizerCacheTtlSeconds=3601 is out of range; allowed 0-3600",
         ),
         ({"warmupIntervalMinutes": 61}, "warmupIntervalMinutes=61 is out of range"),
+        ({"secretMaxAgeSeconds": 5}, "secretMaxAgeSeconds=5 is out of range; allowed 10-3600"),
+        ({"secretMaxAgeSeconds": 3601}, "secretMaxAgeSeconds=3601 is out of range; allowed 10-"),
+        ({"secretMaxAgeSeconds": "soon"}, "secretMaxAgeSeconds='soon' is not a whole number"),
         ({"openaiMaxTokens": 0}, "openaiMaxTokens=0 is out of range; allowed 1-16384"),
         ({"openaiModel": " "}, "openaiModel is empty"),
         ({"corsOrigins": []}, "corsOrigins is empty"),
@@ -497,4 +501,15 @@ def test_anything_but_one_email_address_is_refused(email):
     assert problem == (
         f"alarmEmail={email!r} is not an email address; give one address, e.g. "
         "ops@example.com, or remove the key for a stack without alarms"
+    )
+
+
+def test_secret_max_age_seconds_is_what_the_functions_accept() -> None:
+    """The functions refuse an IRIS_SECRET_MAX_AGE_S outside their own range at INIT: the
+    stack must never pass one, and its default is theirs."""
+    from iris.settings import DEFAULT_SECRET_MAX_AGE_S, SECRET_MAX_AGE_RANGE_S
+
+    assert SECRET_MAX_AGE_RANGE_SECONDS == SECRET_MAX_AGE_RANGE_S
+    assert StackConfig.__dataclass_fields__["secret_max_age_seconds"].default == (
+        DEFAULT_SECRET_MAX_AGE_S
     )

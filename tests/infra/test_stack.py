@@ -89,6 +89,7 @@ def test_the_api_function_gets_settings_and_parameter_names_only(
     build(resolve, config)
     function = mocks.resource(FUNCTION, "iris-api-function-function")
     table = mocks.resource("aws:dynamodb/table:Table", "iris-cache-table")
+    key = mocks.resource(PARAMETER, "iris-secrets-openai-api-key")
     assert function.inputs["environment"]["variables"] == {
         "IRIS_LLM_PROVIDER": "openai",
         "OPENAI_MODEL": "gpt-test",
@@ -96,6 +97,8 @@ def test_the_api_function_gets_settings_and_parameter_names_only(
         "OPENAI_TIMEOUT_S": "14",
         "OPENAI_MAX_RETRIES": "1",
         "OPENAI_API_KEY_PARAM": f"/iris/{stack}/openai-api-key",
+        "OPENAI_API_KEY_PARAM_VERSION": str(key.outputs["version"]),
+        "IRIS_SECRET_MAX_AGE_S": "300",
         "IRIS_CACHE_TABLE": table.outputs["name"],
         "IRIS_CACHE_TTL_HOURS": "48",
     }
@@ -165,7 +168,11 @@ def test_the_authorizer_function_runs_the_authorizer_handler(mocks, resolve, sta
     assert authorizer.inputs["name"] == "iris-prod-authorizer"
     assert authorizer.inputs["imageConfig"] == {"commands": ["authorizer.handler"]}
     assert authorizer.inputs["environment"] == {
-        "variables": {"IRIS_API_KEYS_PARAM": parameter.inputs["name"]}
+        "variables": {
+            "IRIS_API_KEYS_PARAM": parameter.inputs["name"],
+            "IRIS_API_KEYS_PARAM_VERSION": str(parameter.outputs["version"]),
+            "IRIS_SECRET_MAX_AGE_S": "300",
+        }
     }
     api_function = mocks.resource(FUNCTION, "iris-api-function-function")
     assert "imageConfig" not in api_function.inputs
@@ -552,3 +559,60 @@ def test_the_dashboard_names_this_stacks_resources(mocks, resolve, stack_config,
     assert f"SOURCE '{log_group.outputs['name']}'" in text
     assert f"IRIS/{stack}" in text
     assert {widget["properties"]["region"] for widget in body["widgets"]} == {REGION}
+
+
+# A secret changed in the stack config reaches every warm container (PITFALLS 27)
+
+
+def function_environments(mocks, resolve, config):
+    """Each function's environment variables, by function name, for one build of `config`."""
+    mocks.use(config.stack)
+    build(resolve, config)
+    return {
+        function.inputs["name"]: mocks.plain(function.inputs["environment"]["variables"])
+        for function in mocks.of_type(FUNCTION)
+    }
+
+
+@pytest.mark.parametrize(
+    ("secret", "changed_function", "unchanged_function"),
+    [
+        ("openaiApiKey", "iris-prod", "iris-prod-authorizer"),
+        ("apiKeys", "iris-prod-authorizer", "iris-prod"),
+    ],
+)
+def test_a_changed_secret_changes_the_configuration_of_the_function_that_reads_it(
+    mocks, resolve, stack_config, sentinels, secret, changed_function, unchanged_function
+):
+    """Lambda starts fresh containers when a function's configuration changes: a new value,
+    through its parameter's version, replaces every warm container that read the old one."""
+    before = function_environments(mocks, resolve, stack_config("prod"))
+    after = function_environments(
+        mocks, resolve, stack_config("prod", **{secret: "rotated-" + secret})
+    )
+
+    assert after[unchanged_function] == before[unchanged_function]
+    changed = {
+        name
+        for name, value in after[changed_function].items()
+        if before[changed_function].get(name) != value
+    }
+    assert (
+        changed
+        == {
+            "openaiApiKey": {"OPENAI_API_KEY_PARAM_VERSION"},
+            "apiKeys": {"IRIS_API_KEYS_PARAM_VERSION"},
+        }[secret]
+    )
+    every_variable = json.dumps([before, after])
+    for value in (*sentinels.every_value, "rotated-" + secret):
+        assert value not in every_variable
+
+
+def test_secret_max_age_seconds_reaches_both_functions(mocks, resolve, stack_config):
+    environments = function_environments(
+        mocks, resolve, stack_config("prod", secretMaxAgeSeconds=120)
+    )
+
+    assert {env["IRIS_SECRET_MAX_AGE_S"] for env in environments.values()} == {"120"}
+    assert len(environments) == 2
