@@ -135,8 +135,15 @@ def moto_server() -> Iterator[str]:
 
 
 def aws_client(service: str, endpoint: str) -> Any:
-    """A test-side client for one of the servers (the app makes its own)."""
-    return boto3.client(service, endpoint_url=endpoint, region_name=REGION)
+    """A test-side client for one of the servers (the app makes its own); moto takes any
+    credentials."""
+    return boto3.client(
+        service,
+        endpoint_url=endpoint,
+        region_name=REGION,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
 
 
 def create_deployed_resources(endpoint: str, *, table: str, parameter: str, key: str) -> None:

@@ -22,14 +22,18 @@ import subprocess
 import sys
 import tempfile
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import pytest
+from pytest_httpserver import HTTPServer
 
 from tests.backend.dockerfile import read_dockerfile
+from tests.backend.loopback import create_deployed_resources, moto_server
+from tests.backend.openai_stub import OPENAI_KEY, OpenAIStub
 from tests.backend.runtime_api import Outcome, RuntimeApi
 from tests.events import http_api_v2_event
 
@@ -150,13 +154,17 @@ def run_runtime_client(
     expected_outcomes: int,
     log_path: Path,
     handler: str = HANDLER,
+    settings: dict[str, str] | None = None,
 ) -> Run:
-    """Start the runtime client against a loopback Runtime API; stop it once it has answered."""
+    """Start the runtime client against a loopback Runtime API; stop it once it has answered.
+
+    `settings` are the function's own environment variables (what the stack sets).
+    """
     with RuntimeApi(invocations) as api, log_path.open("w+") as log:
         process = subprocess.Popen(
             python_command("-m", "awslambdaric", handler),
             cwd=image.task_root,
-            env=runtime_environment(image, api.address, handler),
+            env={**runtime_environment(image, api.address, handler), **(settings or {})},
             stdout=log,
             stderr=subprocess.STDOUT,
         )
@@ -295,3 +303,59 @@ def test_wrong_handler_name_fails_init(image: Image, tmp_path: Path) -> None:
     assert error.error_type == error.body["errorType"] == "Runtime.HandlerNotFound"
     assert "nope" in error.body["errorMessage"]
     assert run.exit_code not in (None, 0)
+
+
+# The deployed shape: the key in SSM, the cache in DynamoDB (moto in server mode), the OpenAI
+# API on loopback. The chat client's urllib3 comes from the task root, boto3 from the runtime.
+
+DEPLOYED_IDS = [str(uuid.uuid4()) for _ in range(2)]
+
+
+@pytest.fixture(scope="module")
+def deployed_run(image: Image, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
+    llm = HTTPServer(host="127.0.0.1", port=0, threaded=True)
+    llm.start()
+    stub = OpenAIStub(base_url=llm.url_for("/v1"))
+    llm.expect_request("/v1/chat/completions", method="POST").respond_with_handler(stub.handle)
+    try:
+        with moto_server() as aws_url:
+            create_deployed_resources(
+                aws_url, table="iris-entry-cache", parameter="/iris/entry/openai", key=OPENAI_KEY
+            )
+            analyze = http_api_v2_event(
+                "POST",
+                "/api/iris/analyze",
+                headers={"content-type": "application/json"},
+                body=json.dumps({"text": "Deployed, through the runtime client."}),
+            )
+            settings = {
+                "IRIS_LLM_PROVIDER": "openai",
+                "OPENAI_API_KEY_PARAM": "/iris/entry/openai",
+                "OPENAI_BASE_URL": stub.base_url,
+                "IRIS_CACHE_TABLE": "iris-entry-cache",
+                "AWS_ENDPOINT_URL_SSM": aws_url,
+                "AWS_ENDPOINT_URL_DYNAMODB": aws_url,
+            }
+            yield run_runtime_client(
+                image,
+                [(request_id, analyze) for request_id in DEPLOYED_IDS],
+                len(DEPLOYED_IDS),
+                tmp_path_factory.mktemp("deployed") / "runtime.log",
+                settings=settings,
+            )
+    finally:
+        llm.clear()
+        llm.stop()
+
+
+def test_the_deployed_shape_analyzes_and_caches_through_the_runtime_client(
+    deployed_run: Run,
+) -> None:
+    first, second = (deployed_run.response_to(request_id) for request_id in DEPLOYED_IDS)
+
+    assert (first["statusCode"], second["statusCode"]) == (200, 200), deployed_run.log
+    first_body, second_body = json.loads(first["body"]), json.loads(second["body"])
+    assert first_body["model"] == "gpt-4o-mini-2024-07-18"
+    assert (first_body["cached"], second_body["cached"]) == (False, True)
+    init_warnings = [line for line in deployed_run.log.splitlines() if "init step failed" in line]
+    assert init_warnings == [], "INIT read the key and built the clients"
