@@ -20,7 +20,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.backend.conftest import Container
 from tests.events import LambdaContext, http_api_v2_event, rest_v1_event, scheduled_event
 
 Handler = Callable[[Any, Any], Any]
@@ -268,7 +267,7 @@ def send(handler: Handler, event: Any) -> None:
 
 
 @pytest.fixture
-def handler(start_container: Callable[..., Container]) -> Handler:
+def handler(start_container: Callable[..., Any]) -> Handler:
     """A fresh container with the offline provider and no cache table: nothing can fail."""
     return start_container(IRIS_LLM_PROVIDER="offline").handler
 
