@@ -2,13 +2,14 @@
 
 Mangum speaks ASGI and Flask speaks WSGI, so the app is wrapped in a2wsgi's adapter;
 `Mangum(app)` on the bare Flask app would answer 500 to every request.
+
+Events the adapters cannot read (see `http_events`) are answered here, in the API's JSON
+error shape, before they reach them.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import json
 import logging
 from typing import Any
@@ -16,6 +17,7 @@ from typing import Any
 from a2wsgi import WSGIMiddleware
 from mangum import Mangum
 
+from http_events import EventField, adapted_event, is_http_event, unreadable_field
 from iris.app import REQUEST_ID_HEADER
 from iris.logs import request_id_var
 from server import app
@@ -35,14 +37,15 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         return {"warmed": True}
     if not is_http_event(event):
         return unsupported_event_response(event, request_id)
+    field = unreadable_field(event)
+    if field is not None:
+        return unsupported_event_response(event, request_id, field)
     try:
-        event = with_body_length(event)
-    except binascii.Error:
-        return error_response(
-            400, "malformed_body", "The request body is not valid base64.", request_id
-        )
+        event = adapted_event(event)
+    except ValueError:
+        return malformed_body_response(event, request_id)
     _ensure_event_loop()
-    return asgi_handler(event, context)
+    return adapter_answer(event, context, request_id)
 
 
 def is_warmup_ping(event: Any) -> bool:
@@ -54,78 +57,60 @@ def is_warmup_ping(event: Any) -> bool:
     )
 
 
-def is_http_event(event: Any) -> bool:
-    """API Gateway HTTP API (payload 2.0 or 1.0) or REST API proxy events, whole enough to serve.
+def adapter_answer(event: dict[str, Any], context: Any, request_id: str | None) -> dict[str, Any]:
+    """Mangum's answer; if the adapters fail after all, the API's JSON 500 instead.
 
-    Mangum picks its event handler from the presence of a key or two, then indexes the fields
-    it needs: an incomplete event (a hand-written console test, say) would raise KeyError
-    inside it. So the check is on those fields: for payload 2.0 `requestContext.http`'s
-    method, path and source address; for payload 1.0 and REST APIs `httpMethod` and `path`.
+    A safety net, not a way of handling input: `http_events` keeps every event the adapters
+    cannot read away from them. An exception inside them makes Mangum log it and
+    answer a plain-text 500; one while it reads the event escapes it.
     """
-    if not isinstance(event, dict):
-        return False
-    request_context = event.get("requestContext")
-    # A load balancer's event ("elb") is not API Gateway's, whatever else it carries.
-    if not isinstance(request_context, dict) or "elb" in request_context:
-        return False
-    if event.get("version") == "2.0":
-        http = request_context.get("http")
-        return (
-            isinstance(http, dict)
-            and _are_text(http, "method", "path")
-            and "sourceIp" in http
-            and isinstance(event.get("rawPath"), str)
+    try:
+        answer = asgi_handler(event, context)
+    except Exception as error:
+        log.error("adapter failed", extra={"error_type": type(error).__name__})
+        return internal_error_response(request_id)
+    if _is_plain_server_error(answer):
+        content_type = (answer.get("headers") or {}).get("content-type")
+        log.error(
+            "adapter answered a server error that is not JSON",
+            extra={"status": answer["statusCode"], "content_type": content_type},
         )
-    if "version" in event or "resource" in event:
-        return _are_text(event, "httpMethod", "path")
-    return False
+        return internal_error_response(request_id)
+    return answer
 
 
-def _are_text(fields: dict[str, Any], *names: str) -> bool:
-    return all(isinstance(fields.get(name), str) for name in names)
+def _is_plain_server_error(answer: dict[str, Any]) -> bool:
+    headers = answer.get("headers") or {}
+    return answer["statusCode"] >= 500 and headers.get("content-type") != "application/json"
 
 
-def with_body_length(event: dict[str, Any]) -> dict[str, Any]:
-    """A copy of the event whose content-length is the length of the decoded body.
-
-    The WSGI adapter reads exactly content-length bytes: an event without the header
-    (API Gateway does not always send it) or with the base64 length would lose the body,
-    and so would a `transfer-encoding: chunked` header (werkzeug then ignores the length).
-    The event always carries the whole body, so neither header describes it.
-    """
-    body = event.get("body") or ""
-    if event.get("isBase64Encoded"):
-        length = len(base64.b64decode(body))
-    else:
-        length = len(body.encode("utf-8"))
-
-    fixed = dict(event)
-    fixed["headers"] = _with_length(event.get("headers") or {}, str(length))
-    if event.get("multiValueHeaders"):
-        fixed["multiValueHeaders"] = _with_length(event["multiValueHeaders"], [str(length)])
-    return fixed
-
-
-def _with_length(headers: dict[str, Any], value: Any) -> dict[str, Any]:
-    """Headers are case-insensitive: drop every spelling of the framing headers first."""
-    kept = {
-        key: val
-        for key, val in headers.items()
-        if key.lower() not in ("content-length", "transfer-encoding")
-    }
-    kept["content-length"] = value
-    return kept
-
-
-def unsupported_event_response(event: Any, request_id: str | None = None) -> dict[str, Any]:
+def unsupported_event_response(
+    event: Any, request_id: str | None = None, field: EventField | None = None
+) -> dict[str, Any]:
+    """400 for an event that is not an HTTP request, or one with a field the adapters cannot
+    read (named, with what API Gateway sends there; never its value)."""
     # Log the shape of the event, never its values: they may carry personal data.
     keys = sorted(map(str, event))[:20] if isinstance(event, dict) else type(event).__name__
-    log.warning("unsupported event", extra={"event_keys": keys})
+    if field is None:
+        log.warning("unsupported event", extra={"event_keys": keys})
+        message = "This function answers API Gateway HTTP events and scheduled warm-up pings only."
+    else:
+        log.warning("unsupported event", extra={"event_keys": keys, "field": field.name})
+        message = f"The event's {field.name} must be {field.expected}, as API Gateway sends it."
+    return error_response(400, "unsupported_event", message, request_id)
+
+
+def malformed_body_response(event: dict[str, Any], request_id: str | None) -> dict[str, Any]:
+    if event.get("isBase64Encoded"):
+        message = "The request body is not valid base64."
+    else:
+        message = "The request body is not valid UTF-8 text."
+    return error_response(400, "malformed_body", message, request_id)
+
+
+def internal_error_response(request_id: str | None) -> dict[str, Any]:
     return error_response(
-        400,
-        "unsupported_event",
-        "This function answers API Gateway HTTP events and scheduled warm-up pings only.",
-        request_id,
+        500, "internal_error", "The server failed to handle this request.", request_id
     )
 
 

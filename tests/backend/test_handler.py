@@ -265,20 +265,31 @@ def test_analyze_body_without_content_length(handler: Handler, make_event: Event
     assert not has_content_length(event), "the handler must not modify the caller's event"
 
 
-def test_malformed_base64_body_is_a_json_400(
-    make_event: EventBuilder, flask_must_not_run: None
+@pytest.mark.parametrize(
+    ("body", "as_base64", "message"),
+    [
+        ("not base64!", True, "The request body is not valid base64."),
+        # PITFALLS 30: b64decode raises ValueError (not binascii.Error) for non-ASCII text.
+        (UTF8_TEXT, True, "The request body is not valid base64."),
+        # What JSON's "\ud800" decodes to: a str that no bytes on the wire can be.
+        ('{"text": "\ud800"}', False, "The request body is not valid UTF-8 text."),
+    ],
+    ids=["bad-padding", "non-ascii", "lone-surrogate"],
+)
+def test_undecodable_body_is_a_json_400(
+    make_event: EventBuilder, flask_must_not_run: None, body: str, as_base64: bool, message: str
 ) -> None:
     event = analyze_event(make_event, "{}")
-    event["body"], event["isBase64Encoded"] = "not base64!", True
+    event["body"], event["isBase64Encoded"] = body, as_base64
 
     answer, context = invoke(lambda_handler.handler, event)
 
-    assert answer["statusCode"] == 400
-    assert answer["headers"] == {
-        "content-type": "application/json",
-        "x-request-id": context.aws_request_id,
+    assert answer == {
+        "statusCode": 400,
+        "headers": {"content-type": "application/json", "x-request-id": context.aws_request_id},
+        "body": json.dumps({"error": {"code": "malformed_body", "message": message}}),
+        "isBase64Encoded": False,
     }
-    assert error_of(json.loads(answer["body"]))["code"] == "malformed_body"
 
 
 @pytest.mark.parametrize("as_base64", [False, True], ids=["plain", "base64"])
@@ -694,3 +705,263 @@ def test_unsupported_event_logs_its_shape_not_its_values(
     assert first["requestId"] == context.aws_request_id
     assert "requestId" not in second, "an invocation without an id must not log the last one's"
     assert "cv-jane-doe" not in out
+
+
+# PITFALLS 30: raw bytes and odd values
+
+
+@pytest.mark.parametrize(
+    ("raw_query", "args"),
+    [
+        ("q=ü", {"q": ["ü"]}),
+        ("q=Grüße 東京&q=🌸", {"q": ["Grüße 東京", "🌸"]}),
+        ("a=%C3%BC&b=ü&c=a+b", {"a": ["ü"], "b": ["ü"], "c": ["a b"]}),
+    ],
+    ids=["latin-1", "cjk-emoji-repeated", "mixed-with-escapes"],
+)
+def test_raw_non_ascii_query_reaches_flask_as_sent(
+    probe_handler: Handler, raw_query: str, args: dict[str, list[str]]
+) -> None:
+    """Some clients send the query unencoded; rawQueryString carries it as is."""
+    event = http_api_v2_event("GET", "/probe", query=raw_query)
+
+    answer, context = invoke(probe_handler, event)
+
+    assert json_answer(answer, 200, context)["args"] == args
+    assert event["rawQueryString"] == raw_query, "the handler must not modify the caller's event"
+
+
+def test_without_the_query_fix_a2wsgi_answers_plain_text_500(probe_handler: Handler) -> None:
+    """Proof that the test above can fail: a2wsgi decodes the query string as ASCII."""
+    event = http_api_v2_event("GET", "/probe", query="q=ü")
+
+    bare, _ = invoke(lambda_handler.asgi_handler, event)
+
+    assert bare["statusCode"] == 500
+    assert bare["headers"]["content-type"].startswith("text/plain")
+
+
+@pytest.mark.parametrize(
+    "path", ["/api/iris/東京", "/api/iris/%E6%9D%B1", "/api/iris/%ff", "/\x00\x7f", "/"]
+)
+def test_odd_paths_reach_flask(handler: Handler, make_event: EventBuilder, path: str) -> None:
+    """Paths beyond latin-1 (a2wsgi passes them on as UTF-8), broken escapes, controls."""
+    answer, context = invoke(handler, make_event("GET", path))
+
+    assert error_of(json_answer(answer, 404, context))["code"] == "not_found"
+
+
+def test_host_with_a_port_reaches_flask(handler: Handler, make_event: EventBuilder) -> None:
+    event = make_event("GET", "/health", headers={"Host": "api.example.com:8443"})
+
+    answer, context = invoke(handler, event)
+
+    assert json_answer(answer, 200, context) == {"status": "ok"}
+
+
+def _set(event: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
+    """A deep copy of `event` with the field at the dotted `path` set to `value`."""
+    copy = json.loads(json.dumps(event))
+    *parents, name = path.split(".")
+    parent = copy
+    for key in parents:
+        parent = parent[key]
+    parent[name] = value
+    return copy
+
+
+V2_HEALTH = http_api_v2_event("GET", "/health")
+V1_HEALTH = rest_v1_event("GET", "/health")
+
+# Each kind of value the fuzz test (test_events_fuzz.py) found raising inside Mangum or a2wsgi.
+UNREADABLE_EVENTS = {
+    "headers-not-an-object": (
+        _set(V2_HEALTH, "headers", ["accept"]),
+        "headers",
+        "an object of text values",
+    ),
+    "header-value-a-number": (
+        _set(V2_HEALTH, "headers.x-amzn-trace-id", 1),
+        "headers",
+        "an object of text values",
+    ),
+    "header-value-a-lone-surrogate": (
+        _set(V2_HEALTH, "headers.user-agent", "\udc80"),
+        "headers",
+        "an object of text values",
+    ),
+    "v1-headers-a-string": (
+        _set(V1_HEALTH, "headers", "Accept: */*"),
+        "headers",
+        "an object of text values",
+    ),
+    "cookies-a-string": (_set(V2_HEALTH, "cookies", "a=b"), "cookies", "a list of text"),
+    "cookie-an-object": (_set(V2_HEALTH, "cookies", [{"a": "b"}]), "cookies", "a list of text"),
+    "raw-query-a-list": (_set(V2_HEALTH, "rawQueryString", ["q=1"]), "rawQueryString", "text"),
+    "path-a-lone-surrogate": (
+        _set(V2_HEALTH, "requestContext.http.path", "/\ud800"),
+        "requestContext.http.path",
+        "text",
+    ),
+    "method-a-number": (
+        _set(V2_HEALTH, "requestContext.http.method", 7),
+        "requestContext.http.method",
+        "text",
+    ),
+    "source-ip-null": (
+        _set(V2_HEALTH, "requestContext.http.sourceIp", None),
+        "requestContext.http.sourceIp",
+        "text",
+    ),
+    "body-an-object": (_set(V2_HEALTH, "body", {"text": "hi"}), "body", "a string"),
+    "base64-flag-a-string": (
+        _set(V2_HEALTH, "isBase64Encoded", "false"),
+        "isBase64Encoded",
+        "a boolean",
+    ),
+    "host-port-not-a-number": (
+        _set(V2_HEALTH, "headers.host", "api.example.com:https"),
+        "headers.host",
+        "a host name with an optional :port",
+    ),
+    "forwarded-port-empty": (
+        _set(V2_HEALTH, "headers.x-forwarded-port", ""),
+        "headers.x-forwarded-port",
+        "a port number",
+    ),
+    "v1-query-a-list": (
+        _set(V1_HEALTH, "queryStringParameters", ["q=1"]),
+        "queryStringParameters",
+        "an object of text values",
+    ),
+    "v1-query-value-a-list-of-objects": (
+        _set(V1_HEALTH, "multiValueQueryStringParameters", {"q": [{}]}),
+        "multiValueQueryStringParameters",
+        "an object of text lists",
+    ),
+    "v1-query-value-a-lone-surrogate": (
+        _set(V1_HEALTH, "queryStringParameters", {"q": "\ud800"}),
+        "queryStringParameters",
+        "an object of text values",
+    ),
+    "v1-multi-value-header-a-string": (
+        _set(V1_HEALTH, "multiValueHeaders.Accept", "*/*"),
+        "multiValueHeaders",
+        "an object of text lists",
+    ),
+    "v1-identity-null": (
+        _set(V1_HEALTH, "requestContext.identity", None),
+        "requestContext.identity",
+        "an object",
+    ),
+    "v1-path-a-number": (_set(V1_HEALTH, "path", 404), "path", "text"),
+}
+
+
+@pytest.mark.parametrize(
+    ("event", "field", "expected"), UNREADABLE_EVENTS.values(), ids=UNREADABLE_EVENTS.keys()
+)
+def test_event_with_an_unreadable_field_is_a_json_400_naming_it(
+    event: dict[str, Any],
+    field: str,
+    expected: str,
+    flask_must_not_run: None,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    answer, context = invoke(lambda_handler.handler, event)
+
+    message = f"The event's {field} must be {expected}, as API Gateway sends it."
+    assert answer == {
+        "statusCode": 400,
+        "headers": {"content-type": "application/json", "x-request-id": context.aws_request_id},
+        "body": json.dumps({"error": {"code": "unsupported_event", "message": message}}),
+        "isBase64Encoded": False,
+    }
+    logged = json.loads(capsys.readouterr().out)
+    assert (logged["message"], logged["field"]) == ("unsupported event", field)
+    assert logged["requestId"] == context.aws_request_id
+
+
+def test_unreadable_event_log_names_the_field_not_its_value(
+    flask_must_not_run: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    event = _set(V2_HEALTH, "cookies", "session=cv-jane-doe")
+
+    answer, _ = invoke(lambda_handler.handler, event)
+
+    out = capsys.readouterr().out
+    assert json.loads(out)["field"] == "cookies"
+    assert "cv-jane-doe" not in out + answer["body"]
+
+
+# The last safety net: whatever the adapters do, the answer is the API's JSON
+
+
+def _failing_app(error: Exception) -> Callable[..., Any]:
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        raise error
+
+    return app
+
+
+def test_adapter_answering_plain_text_500_becomes_a_json_500(
+    monkeypatch: pytest.MonkeyPatch,
+    make_event: EventBuilder,
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Mangum answers text/plain "Internal Server Error" when the ASGI app raises."""
+    failing = Mangum(_failing_app(RuntimeError("secret-detail")), lifespan="off")
+    monkeypatch.setattr(lambda_handler, "asgi_handler", failing)
+    event = make_event("GET", "/health")
+    bare, _ = invoke(failing, event)
+    assert (bare["statusCode"], bare["body"]) == (500, "Internal Server Error")
+    capsys.readouterr()
+    caplog.clear()
+
+    with caplog.at_level(logging.ERROR, logger="mangum"):
+        answer, context = invoke(lambda_handler.handler, event)
+
+    assert error_of(json_answer(answer, 500, context)) == {
+        "code": "internal_error",
+        "message": "The server failed to handle this request.",
+    }
+    logged = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert logged == [
+        {
+            **logged[0],
+            "level": "ERROR",
+            "message": "adapter answered a server error that is not JSON",
+            "requestId": context.aws_request_id,
+            "status": 500,
+            "content_type": "text/plain; charset=utf-8",
+        }
+    ]
+    # Mangum itself logs the exception, with its type, on its own logger.
+    (mangum_record,) = [record for record in caplog.records if record.name == "mangum.http"]
+    assert mangum_record.exc_info and mangum_record.exc_info[0] is RuntimeError
+
+
+@pytest.mark.parametrize(
+    "error", [KeyError("secret-detail"), UnicodeEncodeError("utf-8", "\ud800", 0, 1, "surrogate")]
+)
+def test_exception_escaping_the_adapter_becomes_a_json_500(
+    monkeypatch: pytest.MonkeyPatch,
+    make_event: EventBuilder,
+    capsys: pytest.CaptureFixture[str],
+    error: Exception,
+) -> None:
+    def raising(event: Any, context: Any) -> Any:
+        raise error
+
+    monkeypatch.setattr(lambda_handler, "asgi_handler", raising)
+
+    answer, context = invoke(lambda_handler.handler, make_event("GET", "/health"))
+
+    assert error_of(json_answer(answer, 500, context))["code"] == "internal_error"
+    out = capsys.readouterr().out
+    logged = json.loads(out)
+    assert logged["message"] == "adapter failed"
+    assert logged["error_type"] == type(error).__name__
+    assert logged["requestId"] == context.aws_request_id
+    assert "secret-detail" not in out and "exception" not in logged
