@@ -6,6 +6,7 @@ The mocks answer like AWS would (ARNs, endpoints, a pushed image digest) so the 
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import uuid
@@ -266,6 +267,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
 
     def use(self, stack: str = "dev", *, preview: bool = False) -> RecordingMocks:
         """Fresh records and a mocked engine for `stack`, with no config set."""
+        settle_previous_program()
         self.resources.clear()
         self.tagged_repo_digests = False
         self.dependencies.clear()
@@ -293,6 +295,25 @@ class RecordingMocks(pulumi.runtime.Mocks):
     def inputs_json(self, exclude_type: str | None = None) -> str:
         """Every recorded input as one JSON text, for searching values that must not be there."""
         return json.dumps([r.inputs for r in self.resources if r.type != exclude_type], default=str)
+
+
+# Long enough for any registration of the program under test; it ends much sooner.
+SETTLE_TIMEOUT_S = 10
+
+
+def settle_previous_program() -> None:
+    """Let the registrations a failed program left running finish now.
+
+    When a program raises (a refused imageUri inside an apply, say), the engine stops waiting
+    for its other registrations at the first failure; they go on whenever the event loop runs
+    next, which is the next test's program, and would land in that test's records.
+    """
+    loop = asyncio.get_event_loop_policy().get_event_loop()
+    if loop.is_closed() or loop.is_running():
+        return
+    pending = [task for task in asyncio.all_tasks(loop) if not task.done()]
+    if pending:
+        loop.run_until_complete(asyncio.wait(pending, timeout=SETTLE_TIMEOUT_S))
 
 
 MOCKS = RecordingMocks()
