@@ -217,8 +217,9 @@ class PlainResponse(Response):
 
 
 def _raw_target(request: Request) -> tuple[str, str]:
-    """The path and query string as the client sent them (still percent-encoded)."""
-    query = request.query_string.decode("latin-1")
+    """The path and query string as the client sent them (still percent-encoded, unless the
+    client sent raw UTF-8, which API Gateway passes on as text)."""
+    query = request.query_string.decode("utf-8", "replace")
     target = request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI")
     if not target:
         return quote(request.path), query

@@ -70,6 +70,17 @@ def test_other_bodies_are_base64_encoded(content_type: str | None, body: bytes) 
     assert base64.b64decode(event["body"]) == body
 
 
+def test_a_raw_utf8_query_string_reaches_the_event_as_text() -> None:
+    """Some clients send non-ASCII unencoded; the deployed path hands it to the app as UTF-8."""
+    environ = EnvironBuilder(method="GET", path="/api/iris/health").get_environ()
+    environ["QUERY_STRING"] = "q=ü&x=%C3%BC".encode().decode("latin-1")
+
+    event = http_api_event(Request(environ), "GET /api/iris/health", b"")
+
+    assert event["rawQueryString"] == "q=ü&x=%C3%BC"
+    assert event["queryStringParameters"] == {"q": "ü", "x": "ü"}
+
+
 def test_the_event_carries_no_content_length_of_its_own() -> None:
     """The translator adds none: the handler must cope when API Gateway sends none."""
     req = request(method="GET", path="/health")
