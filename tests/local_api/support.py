@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -82,3 +83,12 @@ class Recorder:
                 "body": "{}",
             }
         return self.handler(event, context)
+
+
+def read_line(stream, timeout_s: float) -> str:
+    """One line from a subprocess pipe, or "" when none comes in time."""
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.append(stream.readline()), daemon=True)
+    reader.start()
+    reader.join(timeout_s)
+    return lines[0] if lines else ""

@@ -8,26 +8,16 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import pytest
 
 from local_api import PROJECT_DIR
 from local_api.__main__ import main
-from tests.local_api.support import call
+from tests.local_api.support import call, read_line
 
 STARTUP_TIMEOUT_S = 60
 URL = re.compile(r"http://127\.0\.0\.1:(\d+)")
-
-
-def read_line(stream, timeout_s: float) -> str:
-    """One line from a subprocess pipe, or "" when none comes in time."""
-    lines: list[str] = []
-    reader = threading.Thread(target=lambda: lines.append(stream.readline()), daemon=True)
-    reader.start()
-    reader.join(timeout_s)
-    return lines[0] if lines else ""
 
 
 def test_the_command_serves_until_ctrl_c_and_exits_cleanly() -> None:

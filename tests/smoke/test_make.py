@@ -9,13 +9,13 @@ import shutil
 import signal
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
 
 from local_api import PROJECT_DIR
+from tests.local_api.support import read_line
 from tests.smoke.conftest import API_KEY, ORIGINS
 from tests.smoke.support import path_with, pulumi_calls, write_pulumi
 
@@ -44,15 +44,6 @@ def make_smoke(
         text=True,
         timeout=120,
     )
-
-
-def read_line(stream, timeout_s: float) -> str:
-    """One line from a subprocess pipe, or "" when none comes in time."""
-    lines: list[str] = []
-    reader = threading.Thread(target=lambda: lines.append(stream.readline()), daemon=True)
-    reader.start()
-    reader.join(timeout_s)
-    return lines[0] if lines else ""
 
 
 @pytest.fixture
