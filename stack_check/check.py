@@ -1,6 +1,6 @@
 """`make check`: validate stack files offline and print what the program would declare.
 
-    python -m iris_infra.check [--stack NAME] [--placeholder-secrets]
+    python -m stack_check [--stack NAME] [--placeholder-secrets]
 
 For each stack (every `Pulumi.<stack>.yaml` without --stack) the config is read as `pulumi up`
 would see it, the program runs under Pulumi's mocks with it, and either every problem is
@@ -22,7 +22,7 @@ from typing import Any
 from iris_infra.config import PROJECT, ConfigError
 from iris_infra.plan import SECRET_SHOWN, UNKNOWN_SHOWN, Plan, PlannedResource, is_secret_value
 from iris_infra.plan import run_program as run_under_mocks
-from iris_infra.stack_files import (
+from stack_check.files import (
     SECRET_PLACEHOLDER,
     StackFileError,
     read_engine_config,
