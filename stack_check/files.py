@@ -131,11 +131,28 @@ def read_engine_config(
         f"`pulumi config set --secret {key} --stack {stack}` (it prompts for the value)"
         for path, key in found
     ]
-    # A secret in plain text is reported, and its value is never handed to the program.
+    values, required = _project_defaults(project_file, project)
+    stack_values, secret_keys, stack_problems = _stack_values(
+        stack_file, project, secret_placeholder
+    )
+    values.update(stack_values)
+    problems.extend(stack_problems)
+    problems.extend(
+        f"{stack_file.name}: {name.partition(':')[2]} is not set, and {PROJECT_FILE} declares it "
+        "without a default, so pulumi up requires it on every stack"
+        for name in required
+        if name not in values
+    )
+    # A secret in plain text is reported, and only a placeholder reaches the program.
     leaked = {f"{project}:{key}" for _, key in found}
+    values.update(dict.fromkeys(leaked, secret_placeholder))
+    return EngineConfig(values, tuple(sorted({*secret_keys, *leaked})), tuple(problems))
 
+
+def _project_defaults(project_file: Path, project: str) -> tuple[dict[str, str], list[str]]:
+    """Pulumi.yaml's values and defaults by namespaced key, and the keys it declares without
+    one (which the CLI requires on every stack)."""
     values: dict[str, str] = {}
-    secret_keys: set[str] = set()
     required: list[str] = []
     for key, declaration in (read_document(project_file).get("config") or {}).items():
         name = str(key) if ":" in str(key) else f"{project}:{key}"
@@ -145,29 +162,38 @@ def read_engine_config(
             values[name] = _engine_text(declaration.get("value", declaration.get("default")))
         else:
             required.append(name)
+    return values, required
 
+
+def _stack_values(
+    stack_file: Path, project: str, secret_placeholder: str
+) -> tuple[dict[str, str], tuple[str, ...], list[str]]:
+    """The stack file's values by namespaced key, its secret keys, and what the CLI (or this
+    project) refuses in it."""
+    values: dict[str, str] = {}
+    secret_keys: list[str] = []
+    problems: list[str] = []
     for key, value in (read_document(stack_file).get("config") or {}).items():
         name = _namespaced(str(key))
+        namespace, _, setting = (name or "").partition(":")
         if name is None:
             problems.append(
                 f"{stack_file.name}: {key!r} is not a configuration key; keys are "
                 f"<namespace>:<name>, e.g. {project}:{key}"
             )
-        elif is_encrypted(value) and isinstance(value["secure"], str):
+        elif is_encrypted(value) and namespace == project and setting not in SECRET_KEYS:
+            # The program reads this key as plain text: its value would reach resources and
+            # outputs unmarked. It cannot be validated without decrypting it either.
+            problems.append(
+                f"{stack_file.name}: {setting} is encrypted, but only "
+                f"{', '.join(SECRET_KEYS)} are secrets of this project: set it in plain text"
+            )
+        elif is_encrypted(value):
             values[name] = secret_placeholder
-            secret_keys.add(name)
-        elif name not in leaked:
+            secret_keys.append(name)
+        else:
             values[name] = _engine_text(value)
-
-    problems.extend(
-        f"{stack_file.name}: {name.partition(':')[2]} is not set, and {PROJECT_FILE} declares it "
-        "without a default, so pulumi up requires it on every stack"
-        for name in required
-        if name not in values and name not in leaked
-    )
-    for name in leaked:
-        values.pop(name, None)
-    return EngineConfig(values, tuple(sorted(secret_keys)), tuple(problems))
+    return values, tuple(sorted(secret_keys)), problems
 
 
 def _namespaced(key: str) -> str | None:

@@ -209,13 +209,24 @@ def test_yaml_that_does_not_parse_is_a_problem_that_shows_no_content(tmp_path):
             "config:\n  aws:region: us-east-1\n  iris-infra:openaiApiKey: " + PLAIN_CANARY + "\n",
             "Pulumi.dev.yaml: openaiApiKey is in plain text: remove it",
         ),
+        (
+            GOOD_STACK + f"  iris-infra:alarmEmail:\n    secure: {CIPHERTEXT_CANARY}\n",
+            "Pulumi.dev.yaml: alarmEmail is encrypted, but only openaiApiKey, apiKeys are "
+            "secrets of this project: set it in plain text",
+        ),
     ],
-    ids=["not-a-mapping", "config-not-a-mapping", "no-namespace", "plaintext-secret"],
+    ids=[
+        "not-a-mapping",
+        "config-not-a-mapping",
+        "no-namespace",
+        "plaintext-secret",
+        "encrypted-plain-setting",
+    ],
 )
 def test_what_the_cli_would_refuse_is_a_problem(tmp_path, stack_text, expected):
     problems = check_stack("dev", project(tmp_path, stack_text)).problems
-    assert any(problem.startswith(expected) for problem in problems), problems
-    assert not any(PLAIN_CANARY in problem for problem in problems)
+    assert [problem for problem in problems if problem.startswith(expected)] == list(problems)
+    assert not any(PLAIN_CANARY in p or CIPHERTEXT_CANARY in p for p in problems)
 
 
 def test_a_missing_stack_file_is_a_problem(tmp_path):
