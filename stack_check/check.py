@@ -89,25 +89,25 @@ def render(check: StackCheck) -> str:
         f"# {key} is not set: planned with a placeholder (--placeholder-secrets)"
         for key in check.placeholders
     )
-    lines.extend(f"warning: {message}" for message in check.plan.warnings)
-    lines.append(f"{len(check.plan.resources)} resources")
-    for resource in _tree_order(check.plan.resources):
-        lines.append("")
-        lines.append(f"{resource.type} {resource.name}")
+    lines.extend(_plan_lines(check.plan))
+    return "\n".join(lines) + "\n"
+
+
+def _plan_lines(plan: Plan) -> list[str]:
+    """Warnings, then every resource with its parent and inputs, then the outputs."""
+    lines = [f"warning: {message}" for message in plan.warnings]
+    lines.append(f"{len(plan.resources)} resources")
+    for resource in _tree_order(plan.resources):
+        lines.extend(["", f"{resource.type} {resource.name}"])
         if resource.parent is not None:
             lines.append(f"{INDENT}parent: {resource.parent}")
         for key in sorted(resource.inputs):
             lines.extend(_field(key, resource.inputs[key]))
-    lines.append("")
-    lines.append("outputs")
-    for name in sorted(check.plan.outputs):
-        value, secret = check.plan.outputs[name]
-        lines.extend(_field(name, _Secret() if secret else value))
-    return "\n".join(lines) + "\n"
-
-
-class _Secret:
-    """Stands in for a secret output's value."""
+    lines.extend(["", "outputs"])
+    for name in sorted(plan.outputs):
+        value, secret = plan.outputs[name]
+        lines.extend(_field(name, SECRET_SHOWN if secret else value))
+    return lines
 
 
 def _tree_order(resources: Iterable[PlannedResource]) -> list[PlannedResource]:
@@ -143,7 +143,7 @@ def _field(key: str, value: Any) -> list[str]:
 
 def _shown(value: Any) -> Any:
     """`value` with secrets and unknowns replaced by markers, JSON text parsed."""
-    if is_secret_value(value) or isinstance(value, _Secret):
+    if is_secret_value(value):
         return SECRET_SHOWN
     if isinstance(value, dict):
         return {str(key): _shown(item) for key, item in value.items()}
