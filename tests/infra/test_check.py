@@ -290,3 +290,13 @@ def test_make_check_runs_with_no_pulumi_cli_no_credentials_and_no_network(tmp_pa
         "Pulumi.prod.yaml: openaiApiKey is not set; set it with "
         "`pulumi config set --secret openaiApiKey <key> --stack prod`",
     ]
+
+
+def test_project_level_values_reach_the_program_and_the_stack_file_overrides_them(tmp_path):
+    project(tmp_path, f"config:\n{SECURE_KEY}")
+    with (tmp_path / "Pulumi.yaml").open("a") as file:
+        file.write("  aws:region:\n    value: eu-west-1\n")
+    text = render(check_stack("dev", tmp_path))
+    assert "arn:aws:lambda:eu-west-1:123456789012:function:iris-dev:live" in text
+    (tmp_path / "Pulumi.dev.yaml").write_text(GOOD_STACK, encoding="utf-8")
+    assert "eu-west-1" not in render(check_stack("dev", tmp_path))
