@@ -262,13 +262,11 @@ def run_program(
     stack: str,
     config: dict[str, str],
     secret_keys: tuple[str, ...] = (),
-    *,
-    mocks: PlanMocks | None = None,
 ) -> Plan:
     """Run the project's `__main__.py` for `stack` under the mocks, with `config` as the CLI
     would hand it over (namespaced keys, text values). Raises ConfigError, as `pulumi up`
     would, when the config is refused."""
-    mocks = mocks or PlanMocks(region=config.get("aws:region") or DEFAULT_REGION)
+    mocks = PlanMocks(region=config.get("aws:region") or DEFAULT_REGION)
     monitor = _PlanMonitor(mocks)
     warnings = _Warnings()
     logger = logging.getLogger(f"{__name__}.{stack}")
