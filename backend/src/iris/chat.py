@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import ssl
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +29,7 @@ from urllib3.exceptions import (
 
 __all__ = [
     "DEFAULT_BASE_URL",
+    "MAX_ANSWER_BYTES",
     "ChatAnswer",
     "ChatCompletionsClient",
     "ChatError",
@@ -36,6 +38,10 @@ __all__ = [
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 USER_AGENT = "iris-analysis/1"
+# A completion of OPENAI_MAX_TOKENS (16,384 at most) is some tens of kB; anything bigger is
+# not an answer, and must not reach Lambda's 6 MB response limit or the cache.
+MAX_ANSWER_BYTES = 1_048_576
+READ_CHUNK_BYTES = 65_536
 
 
 @dataclass(frozen=True)
@@ -49,8 +55,10 @@ class ChatAnswer:
 class ChatError(Exception):
     """One failed attempt.
 
-    `kind` is "timeout" (no answer in time), "connection" (refused, reset, TLS, DNS), "status"
-    (an HTTP error status) or "malformed" (a 200 that is not a chat completion).
+    `kind` is "timeout" (no whole answer in time), "connection" (refused, reset, TLS, DNS),
+    "status" (an HTTP error status), "malformed" (a 200 that is not a chat completion),
+    "too_large" (a body over MAX_ANSWER_BYTES) or "request" (the request could not be built
+    or sent, e.g. a header value http.client refuses).
     """
 
     def __init__(
@@ -99,14 +107,13 @@ class ChatCompletionsClient:
         messages: list[dict[str, str]],
         timeout_s: float,
     ) -> ChatAnswer:
-        body = json.dumps(
-            {"model": model, "max_completion_tokens": max_completion_tokens, "messages": messages}
-        ).encode("utf-8")
+        """One attempt, over within `timeout_s`: connecting, the headers and the whole body."""
+        deadline = time.monotonic() + timeout_s
         try:
             response = self._http.request(
                 "POST",
                 self.url,
-                body=body,
+                body=_request_body(model, max_completion_tokens, messages),
                 headers={
                     "Authorization": f"Bearer {api_key}",
                     "Content-Type": "application/json",
@@ -115,27 +122,90 @@ class ChatCompletionsClient:
                 },
                 timeout=urllib3.Timeout(connect=timeout_s, read=timeout_s),
                 redirect=False,
+                preload_content=False,
             )
-        # urllib3 2 makes a refused connection (NewConnectionError) a ConnectTimeoutError
-        # too: it must be caught first, or a dead endpoint would read as a slow one.
-        except NewConnectionError as error:
-            raise ChatError("connection", error_type=type(error).__name__) from None
-        except (ConnectTimeoutError, ReadTimeoutError) as error:
-            raise ChatError("timeout", error_type=type(error).__name__) from None
-        except HTTPError as error:
-            raise ChatError("connection", error_type=type(error).__name__) from None
+        except Exception as error:
+            raise _attempt_error(error) from None
 
         request_id = response.headers.get("x-request-id")
+        try:
+            data = _read_body(response, deadline)
+        except Exception as error:
+            # Cut mid-body: the connection cannot serve another request.
+            response.close()
+            failure = _attempt_error(error)
+            failure.status, failure.request_id = response.status, request_id
+            raise failure from None
+        response.release_conn()
         if response.status != 200:
             raise ChatError(
                 "status",
                 error_type="HTTPStatus",
                 status=response.status,
-                code=_error_code(response.data),
+                code=_error_code(data),
                 request_id=request_id,
                 retry_after_s=_retry_after_s(response.headers),
             )
-        return _answer(response.data, request_id)
+        return _answer(data, request_id)
+
+
+def _request_body(model: str, max_completion_tokens: int, messages: list[dict[str, str]]) -> bytes:
+    return json.dumps(
+        {"model": model, "max_completion_tokens": max_completion_tokens, "messages": messages}
+    ).encode("utf-8")
+
+
+def _attempt_error(error: Exception) -> ChatError:
+    """Any failure of an attempt as a ChatError that keeps only the type's name.
+
+    An exception's message can carry the request: http.client's "Invalid header value"
+    quotes the Authorization header, key included.
+    """
+    if isinstance(error, ChatError):
+        return error
+    error_type = type(error).__name__
+    # urllib3 2 makes a refused connection (NewConnectionError) a ConnectTimeoutError
+    # too: it must be caught first, or a dead endpoint would read as a slow one.
+    if isinstance(error, NewConnectionError):
+        return ChatError("connection", error_type=error_type)
+    if isinstance(error, ConnectTimeoutError | ReadTimeoutError):
+        return ChatError("timeout", error_type=error_type)
+    if isinstance(error, HTTPError):
+        return ChatError("connection", error_type=error_type)
+    return ChatError("request", error_type=error_type)
+
+
+def _read_body(response: Any, deadline: float) -> bytes:
+    """The whole body by `deadline` (a `time.monotonic()` value), at most MAX_ANSWER_BYTES.
+
+    urllib3's read timeout bounds each socket read, not the body: an upstream sending a byte
+    every so often would never trip it. Each read is given only the time left, and the body
+    is cut once the deadline passes or it outgrows the cap.
+    """
+    declared = response.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_ANSWER_BYTES:
+        raise ChatError("too_large", error_type="AnswerTooLarge")
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        time_left = deadline - time.monotonic()
+        if time_left <= 0:
+            raise ChatError("timeout", error_type="AnswerDeadline")
+        _limit_next_read(response, time_left)
+        chunk = response.read1(READ_CHUNK_BYTES)
+        if not chunk:
+            return b"".join(chunks)
+        size += len(chunk)
+        if size > MAX_ANSWER_BYTES:
+            raise ChatError("too_large", error_type="AnswerTooLarge")
+        chunks.append(chunk)
+
+
+def _limit_next_read(response: Any, seconds: float) -> None:
+    """Let the next socket read wait `seconds` at most (the socket's own timeout)."""
+    sock = getattr(response.connection, "sock", None)
+    if sock is not None:
+        sock.settimeout(seconds)
 
 
 def _answer(data: bytes, request_id: str | None) -> ChatAnswer:
