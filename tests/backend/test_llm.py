@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import dataclasses
 import socket
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -553,6 +556,61 @@ def test_a_dripping_answer_is_cut_at_the_attempts_timeout(openai_api: Any) -> No
     assert (raised.value.status, raised.value.code) == (504, "llm_timeout")
     assert raised.value.detail["error_type"] in ("AnswerDeadline", "ReadTimeoutError")
     assert raised.value.detail["upstream_status"] == 200
+
+
+@contextmanager
+def header_drip_server(every_s: float) -> Iterator[str]:
+    """A base URL whose server sends a status line, then its headers one byte every `every_s`."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def serve() -> None:
+        connection, _ = listener.accept()
+        with connection:
+            connection.recv(65_536)
+            connection.sendall(b"HTTP/1.1 200 OK\r\n")
+            for byte in b"X-Slow: " + b"a" * 10_000:
+                if stop.wait(every_s):
+                    return
+                try:
+                    connection.sendall(bytes([byte]))
+                except OSError:
+                    return
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}/v1"
+    finally:
+        stop.set()
+        listener.close()
+        thread.join(5)
+
+
+def test_dripping_headers_are_cut_at_the_attempts_timeout() -> None:
+    """http.client reads headers line by line, each socket read under the read timeout."""
+    timeout_s = 0.8
+    with header_drip_server(every_s=0.2) as base_url:
+        analyzer = OpenAIAnalyzer(
+            Settings(
+                llm_provider="openai",
+                openai_api_key="sk-unused-0123456789",
+                openai_base_url=base_url,
+                openai_timeout_s=timeout_s,
+                openai_max_retries=0,
+            )
+        )
+        started = time.monotonic()
+        with pytest.raises(AnalyzerError) as raised:
+            analyzer.analyze("hello", deadline())
+        elapsed = time.monotonic() - started
+
+    assert elapsed < timeout_s * 3
+    assert (raised.value.status, raised.value.code) == (504, "llm_timeout")
+    assert (raised.value.detail["error_type"], raised.value.detail["attempts"]) == (
+        "AnswerDeadline",
+        1,
+    )
 
 
 @pytest.mark.parametrize("chunked", [False, True], ids=["declared", "chunked"])

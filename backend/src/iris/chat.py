@@ -14,12 +14,16 @@ the request or the upstream's error message.
 from __future__ import annotations
 
 import json
+import socket
 import ssl
+import threading
 import time
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
 import urllib3
+from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.exceptions import (
     ConnectTimeoutError,
     HTTPError,
@@ -85,6 +89,57 @@ def chat_completions_url(base_url: str | None) -> str:
     return f"{(base_url or DEFAULT_BASE_URL).rstrip('/')}/chat/completions"
 
 
+# The monotonic deadline of the attempt running in this context, for the connection classes.
+_attempt_deadline: ContextVar[float | None] = ContextVar("iris_chat_deadline", default=None)
+# The watchdog cuts a little after the deadline: a silent server trips the socket's own read
+# timeout first, which names the failure better (ReadTimeoutError).
+WATCHDOG_GRACE_S = 0.1
+
+
+def _headers_by_deadline(connection: HTTPConnection, read_headers: Any) -> Any:
+    """`read_headers()`, its socket shut once the attempt's deadline passes.
+
+    http.client reads the status line and headers line by line, each socket read under the
+    read timeout: headers sent a byte at a time would never trip it.
+    """
+    deadline = _attempt_deadline.get()
+    if deadline is None or connection.sock is None:
+        return read_headers()
+    wait_s = max(deadline - time.monotonic(), 0.0) + WATCHDOG_GRACE_S
+    watchdog = threading.Timer(wait_s, _shut, (connection.sock,))
+    watchdog.daemon = True
+    watchdog.start()
+    try:
+        return read_headers()
+    finally:
+        watchdog.cancel()
+
+
+def _shut(sock: socket.socket) -> None:
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:  # already closed: nothing left to cut
+        pass
+
+
+class _DeadlineHTTPConnection(HTTPConnection):
+    def getresponse(self) -> Any:
+        return _headers_by_deadline(self, super().getresponse)
+
+
+class _DeadlineHTTPSConnection(HTTPSConnection):
+    def getresponse(self) -> Any:
+        return _headers_by_deadline(self, super().getresponse)
+
+
+class _HTTPPool(urllib3.HTTPConnectionPool):
+    ConnectionCls = _DeadlineHTTPConnection
+
+
+class _HTTPSPool(urllib3.HTTPSConnectionPool):
+    ConnectionCls = _DeadlineHTTPSConnection
+
+
 class ChatCompletionsClient:
     """One connection pool and one TLS context for the life of the container.
 
@@ -97,6 +152,8 @@ class ChatCompletionsClient:
         self._http = urllib3.PoolManager(
             retries=False, ssl_context=ssl.create_default_context(), maxsize=4
         )
+        # A new mapping: the default one is urllib3's module-level dict, shared by every pool.
+        self._http.pool_classes_by_scheme = {"http": _HTTPPool, "https": _HTTPSPool}
 
     def complete(
         self,
@@ -109,6 +166,7 @@ class ChatCompletionsClient:
     ) -> ChatAnswer:
         """One attempt, over within `timeout_s`: connecting, the headers and the whole body."""
         deadline = time.monotonic() + timeout_s
+        token = _attempt_deadline.set(deadline)
         try:
             response = self._http.request(
                 "POST",
@@ -125,7 +183,9 @@ class ChatCompletionsClient:
                 preload_content=False,
             )
         except Exception as error:
-            raise _attempt_error(error) from None
+            raise _attempt_error(error, deadline) from None
+        finally:
+            _attempt_deadline.reset(token)
 
         request_id = response.headers.get("x-request-id")
         try:
@@ -155,11 +215,12 @@ def _request_body(model: str, max_completion_tokens: int, messages: list[dict[st
     ).encode("utf-8")
 
 
-def _attempt_error(error: Exception) -> ChatError:
+def _attempt_error(error: Exception, deadline: float | None = None) -> ChatError:
     """Any failure of an attempt as a ChatError that keeps only the type's name.
 
     An exception's message can carry the request: http.client's "Invalid header value"
-    quotes the Authorization header, key included.
+    quotes the Authorization header, key included. A connection cut at `deadline` (see
+    `_headers_by_deadline`) is a timeout.
     """
     if isinstance(error, ChatError):
         return error
@@ -170,6 +231,8 @@ def _attempt_error(error: Exception) -> ChatError:
         return ChatError("connection", error_type=error_type)
     if isinstance(error, ConnectTimeoutError | ReadTimeoutError):
         return ChatError("timeout", error_type=error_type)
+    if deadline is not None and time.monotonic() >= deadline:
+        return ChatError("timeout", error_type="AnswerDeadline")
     if isinstance(error, HTTPError):
         return ChatError("connection", error_type=error_type)
     return ChatError("request", error_type=error_type)
