@@ -16,7 +16,7 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from iris.logs import configure_logging, request_id_var
+from iris.logs import configure_logging, register_secret, request_id_var
 from iris.parameters import INIT_ATTEMPTS, REQUEST_ATTEMPTS, read_secure_parameter
 from iris.settings import parse_log_level, parse_secret_max_age
 
@@ -99,12 +99,19 @@ def accepted_keys(attempts: int = REQUEST_ATTEMPTS) -> tuple[str, ...]:
     """
     direct = os.environ.get("IRIS_API_KEYS", "")
     if direct.strip():
-        return parse_keys(direct)
+        return _registered(parse_keys(direct))
     parameter = os.environ.get("IRIS_API_KEYS_PARAM", "").strip()
     if parameter:
         value = read_secure_parameter(parameter, max_age_s=SECRET_MAX_AGE_S, attempts=attempts)
-        return parse_keys(value)
+        return _registered(parse_keys(value))
     return ()
+
+
+def _registered(keys: tuple[str, ...]) -> tuple[str, ...]:
+    """`keys`, each now masked in every log line (the whole list already is, once read)."""
+    for key in keys:
+        register_secret(key)
+    return keys
 
 
 def prepare() -> None:

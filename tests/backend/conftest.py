@@ -21,6 +21,7 @@ from pytest_httpserver import HTTPServer
 import lambda_handler
 import server
 from iris.aws import forget_clients
+from iris.logs import forget_secrets
 from iris.parameters import forget_secure_parameters
 from tests.backend.openai_stub import MODEL_ALIAS, OPENAI_KEY, OpenAIStub
 from tests.events import LambdaContext, http_api_v2_event
@@ -131,8 +132,10 @@ def fresh_container() -> Iterator[None]:
 
 
 def new_container() -> None:
-    """Forget what a container keeps between invocations: SSM values and AWS clients."""
+    """Forget what a container keeps between invocations: SSM values, the secrets the log
+    masks, and AWS clients."""
     forget_secure_parameters()
+    forget_secrets()
     forget_clients()
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -83,6 +84,14 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     # A 200 that is not a chat completion: a proxy's, captive portal's or gateway's page.
     page: str | None = None
+    # "stop", "length", "content_filter" or "tool_calls" (which sends a tool call, no content).
+    finish_reason: str = "stop"
+    # A completion without any choice, as some compatible endpoints answer a filtered prompt.
+    no_choices: bool = False
+    # Send the body one byte every `drip_s` seconds (its Content-Length declared up front).
+    drip_s: float = 0.0
+    # Send the body in pieces with no Content-Length (chunked): its size shows only at the end.
+    chunked: bool = False
 
 
 PORTAL_PAGE = "<!doctype html><html><body><h1>Sign in to continue</h1></body></html>"
@@ -137,30 +146,52 @@ class OpenAIStub:
             error = OPENAI_ERRORS[reply.status]
             self.error_messages.append(error["message"])
             return Response(json.dumps({"error": error}), reply.status, headers, "application/json")
-        return Response(json.dumps(chat_completion(reply, sent)), 200, headers, "application/json")
+        body = json.dumps(chat_completion(reply, sent)).encode()
+        if reply.drip_s:
+            headers["Content-Length"] = str(len(body))
+            return Response(_drip(body, reply.drip_s), 200, headers, "application/json")
+        if reply.chunked:
+            pieces = (body[n : n + 65_536] for n in range(0, len(body), 65_536))
+            return Response(pieces, 200, headers, "application/json")
+        return Response(body, 200, headers, "application/json")
+
+
+def _drip(body: bytes, every_s: float) -> Iterator[bytes]:
+    for n in range(len(body)):
+        yield body[n : n + 1]
+        time.sleep(every_s)
 
 
 def chat_completion(reply: Reply, sent: dict[str, Any]) -> dict[str, Any]:
     prompt_tokens = sum(len(m["content"].split()) for m in sent["messages"])
     completion_tokens = len((reply.content or "").split())
+    message: dict[str, Any] = {
+        "role": "assistant",
+        "content": reply.content,
+        "refusal": None,
+        "annotations": [],
+    }
+    if reply.finish_reason == "tool_calls":
+        message["content"] = None
+        message["tool_calls"] = [
+            {
+                "id": "call_Qb8XzJ2vN5cRkP1mA7sD4fGh",
+                "type": "function",
+                "function": {"name": "get_weather", "arguments": '{"location": "Paris"}'},
+            }
+        ]
+    choice = {
+        "index": 0,
+        "message": message,
+        "logprobs": None,
+        "finish_reason": reply.finish_reason,
+    }
     return {
         "id": "chatcmpl-B9MHDbslfkBeAs8l4bebGdFOJ6PeG",
         "object": "chat.completion",
         "created": int(time.time()),
         "model": reply.model,
-        "choices": [
-            {
-                "index": 0,
-                "message": {
-                    "role": "assistant",
-                    "content": reply.content,
-                    "refusal": None,
-                    "annotations": [],
-                },
-                "logprobs": None,
-                "finish_reason": "stop",
-            }
-        ],
+        "choices": [] if reply.no_choices else [choice],
         "usage": {
             "prompt_tokens": prompt_tokens,
             "completion_tokens": completion_tokens,

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from iris import parameters
 from iris.analyze import LAMBDA_RESERVE_S, MAX_TEXT_CHARS, SERVICE_EXTENSION, AnalysisService
 from iris.cache import MemoryCache
 from iris.llm import Analysis, OfflineAnalyzer
@@ -120,6 +121,7 @@ def test_fields_besides_text_are_ignored(start_container: Any) -> None:
         "analysis": answer.body["analysis"],
         "model": "offline-v1",
         "cached": False,
+        "complete": True,
         "promptVersion": "iris-analysis-1",
     }
     assert "Sentiment: positive" in answer.body["analysis"]
@@ -435,6 +437,69 @@ def test_a_key_set_directly_is_not_read_again(openai_container: Any, openai_api:
 
     error_of(answer, 502, "llm_auth_failed")
     assert len(openai_api.requests) == 1
+
+
+def test_a_revoked_key_is_not_read_again_on_every_request(
+    openai_container: Any, openai_api: Any, key_parameter: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Standard parameters share 40 GetParameter calls a second per account and Region."""
+    reads: list[str] = []
+    real_read = parameters._read
+    monkeypatch.setattr(parameters, "_read", lambda *a: reads.append(a[0]) or real_read(*a))
+    openai_api.accepted_key = "sk-someone-elses"
+    container = openai_container(OPENAI_API_KEY="", OPENAI_API_KEY_PARAM=key_parameter.name)
+
+    answers = [container.analyze({"text": f"request {n}"}) for n in range(12)]
+
+    assert {(answer.status, answer.body["error"]["code"]) for answer in answers} == {
+        (502, "llm_auth_failed")
+    }
+    # The read at INIT, and one re-read after the first 401.
+    assert reads == [key_parameter.name] * 2
+
+
+# Only finished answers are cached (PITFALLS 39)
+
+
+@pytest.mark.parametrize(
+    ("reply", "complete"),
+    [
+        ({"finish_reason": "stop"}, True),
+        ({"finish_reason": "length"}, False),
+        ({"finish_reason": "content_filter"}, None),
+        ({"finish_reason": "tool_calls"}, None),
+        ({"no_choices": True}, None),
+    ],
+    ids=["stop", "length", "content_filter", "tool_calls", "no-choice"],
+)
+def test_only_a_finished_answer_is_cached_in_memory_and_dynamodb(
+    openai_container: Any,
+    openai_api: Any,
+    cache_table: Any,
+    reply: dict[str, Any],
+    complete: bool | None,
+) -> None:
+    openai_api.always(**reply)
+    container = openai_container(IRIS_CACHE_TABLE=cache_table.name)
+
+    first = container.analyze({"text": "finished or not"})
+    again = container.analyze({"text": "finished or not"})
+    restarted = openai_container(IRIS_CACHE_TABLE=cache_table.name)
+    elsewhere = restarted.analyze({"text": "finished or not"})
+
+    memory = container.app.extensions[SERVICE_EXTENSION].cache.front
+    if complete is None:
+        for answer in (first, again, elsewhere):
+            error_of(answer, 502, "llm_upstream_error")
+    else:
+        assert first.status == 200, first.body
+        assert (first.body["complete"], first.body["cached"]) == (complete, False)
+        # A cached answer is complete by construction; an incomplete one is asked again.
+        assert (again.body["cached"], again.body["complete"]) == (complete, complete)
+        assert (elsewhere.body["cached"], elsewhere.body["complete"]) == (complete, complete)
+    stored = 1 if complete else 0
+    assert (len(memory), len(cache_table.items())) == (stored, stored)
+    assert len(openai_api.requests) == 3 - 2 * stored
 
 
 # Once per container (PITFALLS 23)

@@ -6,11 +6,17 @@ time is replaced by a faulty endpoint (`AWS_ENDPOINT_URL_SSM`, `AWS_ENDPOINT_URL
 `OPENAI_BASE_URL`): refused, accepting and never answering, 5xx, throttled, or answering a 200
 that is not JSON. A cache fault costs only the cache; a key or model fault is the contract's
 JSON 502/503/504, never a 500, and well inside API Gateway's 30 s.
+
+Every cell runs once per canary key: the secrets in SSM are stored the ways an operator's
+`put-parameter` can leave them (a trailing newline, CRLF, padding, a header injection,
+non-ASCII). Whatever the fault, no log line the handlers write (tracebacks included) and no
+answer carries the key (PITFALLS 37).
 """
 
 from __future__ import annotations
 
 import importlib
+import json
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -20,6 +26,7 @@ from typing import Any
 import pytest
 
 import authorizer
+from iris.chat import MAX_ANSWER_BYTES
 from iris.parameters import INIT_ATTEMPTS, REQUEST_ATTEMPTS
 from tests.backend.loopback import (
     FAULTS,
@@ -29,7 +36,7 @@ from tests.backend.loopback import (
     fault_endpoint,
     moto_server,
 )
-from tests.backend.openai_stub import OPENAI_KEY, PORTAL_PAGE
+from tests.backend.openai_stub import PORTAL_PAGE
 from tests.events import LambdaContext, http_api_v2_event
 
 # Every call to SSM or DynamoDB is bounded (iris.aws): 1 s to connect, 2 s (SSM) or 1 s
@@ -39,6 +46,78 @@ DYNAMODB_CALL_S = 2.0
 LLM_TIMEOUT_S = 1.0
 SLACK_S = 1.5
 GATEWAY_LIMIT_S = 30.0
+
+
+@dataclass(frozen=True)
+class Canary:
+    """A secret as SSM holds it; `usable` when, stripped, an HTTP header can carry it."""
+
+    stored: str
+    usable: bool
+    core: str = "sk-proj-Canary0nly4FaultCells7e6d5c4b3a2918"
+
+    def leaks(self, text: str) -> list[str]:
+        pieces = (self.core, self.core[:16], self.core[-12:])
+        return [piece for piece in pieces if piece in text]
+
+
+CORE = Canary.core
+CANARIES = {
+    "newline": Canary(f"{CORE}\n", usable=True),
+    "crlf": Canary(f"{CORE}\r\n", usable=True),
+    "padded": Canary(f"  \t{CORE} \t ", usable=True),
+    "header-injection": Canary(f"{CORE}\r\nX-Header: x", usable=False),
+    "non-ascii": Canary(f"{CORE}é", usable=False),
+}
+
+
+@pytest.fixture(params=CANARIES.values(), ids=CANARIES.keys())
+def canary(request: pytest.FixtureRequest) -> Canary:
+    return request.param
+
+
+class Output:
+    """Everything the handlers wrote: stdout (the app's JSON lines), stderr, and the root
+    logger's records (the runtime's handler in Lambda; Mangum logs there)."""
+
+    def __init__(self, capsys: pytest.CaptureFixture[str]) -> None:
+        self._capsys = capsys
+        self.text = ""
+
+    def read(self) -> str:
+        captured = self._capsys.readouterr()
+        self.text += captured.out + captured.err
+        return self.text
+
+
+@pytest.fixture
+def output(capsys: pytest.CaptureFixture[str]) -> Output:
+    return Output(capsys)
+
+
+@pytest.fixture
+def logs(output: Output) -> Callable[[], list[dict[str, Any]]]:
+    """The JSON log lines written so far; unlike conftest's, the output stays for the leak check."""
+    return lambda: [json.loads(line) for line in output.read().splitlines() if line.startswith("{")]
+
+
+@pytest.fixture
+def answers() -> list[Any]:
+    """Every answer a container or the authorizer gave in the test."""
+    return []
+
+
+@pytest.fixture(autouse=True)
+def the_canary_never_leaks(
+    canary: Canary, output: Output, answers: list[Any], caplog: pytest.LogCaptureFixture
+) -> Iterator[None]:
+    caplog.set_level("INFO")
+    yield
+    written = output.read()
+    assert written, "nothing was captured: the check would prove nothing"
+    assert canary.leaks(written) == [], "the key reached a log line"
+    assert canary.leaks(caplog.text) == [], "the key reached the root logger's handler"
+    assert canary.leaks(json.dumps(answers)) == [], "the key reached an answer"
 
 
 @pytest.fixture(scope="module")
@@ -73,11 +152,11 @@ class Deployed:
 
 
 @pytest.fixture
-def deployed(moto_url: str) -> Deployed:
+def deployed(moto_url: str, canary: Canary) -> Deployed:
     suffix = uuid.uuid4().hex[:8]
     resources = Deployed(moto_url, f"iris-faults-{suffix}", f"/iris/faults-{suffix}/openai")
     create_deployed_resources(
-        moto_url, table=resources.table, parameter=resources.parameter, key=OPENAI_KEY
+        moto_url, table=resources.table, parameter=resources.parameter, key=canary.stored
     )
     return resources
 
@@ -89,11 +168,19 @@ class Started:
 
 
 @pytest.fixture
-def start(start_container: Callable[..., Any]) -> Callable[..., Started]:
+def start(start_container: Callable[..., Any], answers: list[Any]) -> Callable[..., Started]:
     def timed_start(**environ: str) -> Started:
         started = time.monotonic()
         container = start_container(**environ)
-        return Started(container, time.monotonic() - started)
+        init_s = time.monotonic() - started
+        handler = container.handler
+
+        def recording(event: dict[str, Any], context: Any) -> dict[str, Any]:
+            answers.append(handler(event, context))
+            return answers[-1]
+
+        container.handler = recording
+        return Started(container, init_s)
 
     return timed_start
 
@@ -110,8 +197,15 @@ def assert_contract_error(answer: Any, status: int, code: str) -> None:
     assert "Traceback" not in answer.raw_body
 
 
+def assert_key_refused(openai_api: Any, *answers: Any) -> None:
+    """What a key no header can carry gets, whatever else is down: 503, and no LLM call."""
+    for answer in answers:
+        assert_contract_error(answer, 503, "llm_not_configured")
+    assert openai_api.requests == []
+
+
 def test_the_healthy_deployed_shape_answers_and_caches(
-    start: Any, deployed: Deployed, openai_api: Any
+    start: Any, deployed: Deployed, openai_api: Any, canary: Canary, logs: Any
 ) -> None:
     """The baseline every fault is measured against: key from SSM, cache in DynamoDB."""
     started = start(**deployed.environment(OPENAI_BASE_URL=openai_api.base_url))
@@ -119,12 +213,21 @@ def test_the_healthy_deployed_shape_answers_and_caches(
     first, _ = analyze(started.container, "healthy")
     again = started.container.analyze({"text": "healthy"})
     restarted = start(**deployed.environment(OPENAI_BASE_URL=openai_api.base_url)).container
+    elsewhere = restarted.analyze({"text": "healthy"})
 
+    if not canary.usable:
+        assert_key_refused(openai_api, first, again, elsewhere)
+        failures = [entry for entry in logs() if entry["message"] == "analysis failed"]
+        assert {(entry["reason"], entry["parameter"]) for entry in failures} == {
+            ("key_not_header_safe", deployed.parameter)
+        }
+        assert deployed.cached_items() == []
+        return
     assert (first.status, first.body["cached"], again.body["cached"]) == (200, False, True)
-    assert restarted.analyze({"text": "healthy"}).body["cached"] is True
+    assert elsewhere.body["cached"] is True
     assert len(deployed.cached_items()) == 1
     assert [sent["headers"]["Authorization"] for sent in openai_api.requests] == [
-        f"Bearer {OPENAI_KEY}"
+        f"Bearer {canary.core}"
     ]
 
 
@@ -170,7 +273,7 @@ def test_an_ssm_fault_is_a_503_and_never_holds_init(
 
 @pytest.mark.parametrize("fault", FAULTS)
 def test_an_ssm_fault_denies_in_the_authorizer_and_never_holds_init(
-    fault: str, monkeypatch: pytest.MonkeyPatch
+    fault: str, monkeypatch: pytest.MonkeyPatch, answers: list[Any]
 ) -> None:
     with fault_endpoint("ssm", fault) as server:
         monkeypatch.setenv("AWS_ENDPOINT_URL_SSM", server.url if server else closed_port_url())
@@ -183,10 +286,37 @@ def test_an_ssm_fault_denies_in_the_authorizer_and_never_holds_init(
             {"headers": {"x-api-key": "any"}, "requestContext": {}}, LambdaContext()
         )
         elapsed = time.monotonic() - started
+        answers.append(answer)
 
     assert answer == {"isAuthorized": False}
     assert init_s < INIT_ATTEMPTS * SSM_CALL_S + SLACK_S
     assert elapsed < REQUEST_ATTEMPTS * SSM_CALL_S + SLACK_S
+
+
+def test_the_authorizer_strips_its_keys_and_never_logs_them(
+    moto_url: str, canary: Canary, monkeypatch: pytest.MonkeyPatch, answers: list[Any]
+) -> None:
+    """The API keys in SSM, stored as the canary: a key is compared stripped, never logged."""
+    parameter = f"/iris/faults-{uuid.uuid4().hex[:8]}/api-keys"
+    other_key = "iris-other-client-key-0123456789"
+    aws_client("ssm", moto_url).put_parameter(
+        Name=parameter, Value=f"{canary.stored},{other_key}", Type="SecureString"
+    )
+    monkeypatch.setenv("AWS_ENDPOINT_URL_SSM", moto_url)
+    monkeypatch.setenv("IRIS_API_KEYS_PARAM", parameter)
+    importlib.reload(authorizer)
+
+    for presented in (canary.core, other_key, f"{canary.core}-guess"):
+        event = {"headers": {"x-api-key": presented}, "requestContext": {"requestId": "r"}}
+        answers.append(authorizer.handler(event, LambdaContext()))
+
+    slot = {"isAuthorized": True, "context": {"keySlot": "key-1"}}
+    # A stored key a header cannot carry matches no header at all.
+    assert answers[0] == (slot if canary.usable else {"isAuthorized": False})
+    assert answers[1:] == [
+        {"isAuthorized": True, "context": {"keySlot": "key-2"}},
+        {"isAuthorized": False},
+    ]
 
 
 # DynamoDB (the cache): a fault costs the cache, never the request
@@ -194,7 +324,7 @@ def test_an_ssm_fault_denies_in_the_authorizer_and_never_holds_init(
 
 @pytest.mark.parametrize("fault", FAULTS)
 def test_a_dynamodb_fault_costs_only_the_cache(
-    fault: str, start: Any, deployed: Deployed, openai_api: Any
+    fault: str, start: Any, deployed: Deployed, openai_api: Any, canary: Canary
 ) -> None:
     with fault_endpoint("dynamodb", fault) as server:
         dynamodb_url = server.url if server else closed_port_url()
@@ -206,12 +336,17 @@ def test_a_dynamodb_fault_costs_only_the_cache(
         first, elapsed = analyze(container, "cache down")
         second, _ = analyze(container, "cache down")
 
+    assert elapsed < DYNAMODB_CALL_S + SLACK_S
+    if not canary.usable:
+        assert_key_refused(openai_api, first, second)
+        if server is not None:
+            assert server.targets == ["DynamoDB_20120810.GetItem"] * 2
+        return
     assert (first.status, first.body["cached"]) == (200, False)
     # The memory tier in front of DynamoDB still works.
     assert (second.status, second.body["cached"]) == (200, True)
     assert len(openai_api.requests) == 1
     # One timeout per request at most: after a read that timed out, no write is tried.
-    assert elapsed < DYNAMODB_CALL_S + SLACK_S
     if server is not None:
         expected = ["DynamoDB_20120810.GetItem"]
         if fault != "silent":
@@ -248,12 +383,25 @@ def test_the_logged_warning_of_a_silent_table_names_the_timeout(
         ("5xx", 502, "llm_upstream_error"),
         ("throttled", 502, "llm_rate_limited"),
         ("not_json", 502, "llm_upstream_error"),
+        # A byte every 0.2 s: each socket read is quick, the whole answer never (PITFALLS 38).
+        ("drip", 504, "llm_timeout"),
+        ("oversized", 502, "llm_upstream_error"),
     ],
 )
 def test_an_llm_fault_is_a_json_502_or_504(
-    fault: str, status: int, code: str, start: Any, deployed: Deployed, openai_api: Any
+    fault: str,
+    status: int,
+    code: str,
+    start: Any,
+    deployed: Deployed,
+    openai_api: Any,
+    canary: Canary,
 ) -> None:
-    if fault == "silent":
+    if fault == "drip":
+        openai_api.always(drip_s=0.2)
+    elif fault == "oversized":
+        openai_api.always(content="x" * MAX_ANSWER_BYTES)
+    elif fault == "silent":
         openai_api.always(delay_s=LLM_TIMEOUT_S * 3)
     elif fault == "5xx":
         openai_api.always(500)
@@ -266,10 +414,13 @@ def test_an_llm_fault_is_a_json_502_or_504(
 
     answer, elapsed = analyze(container, "model down")
 
+    if not canary.usable:
+        assert_key_refused(openai_api, answer)
+        return
     assert_contract_error(answer, status, code)
     assert PORTAL_PAGE not in answer.raw_body
-    # Two attempts (OPENAI_MAX_RETRIES=1), except for a page no retry would change.
-    attempts = 1 if fault == "not_json" else 2
+    # Two attempts (OPENAI_MAX_RETRIES=1), except for answers no retry would change.
+    attempts = 1 if fault in ("not_json", "oversized") else 2
     if fault != "refused":
         assert len(openai_api.requests) == attempts
     assert elapsed < attempts * LLM_TIMEOUT_S + 0.5 + SLACK_S < GATEWAY_LIMIT_S

@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import dataclasses
 import socket
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -383,3 +386,253 @@ def test_an_empty_answer_is_an_upstream_error(openai_api: Any, content: str | No
 
     assert (raised.value.status, raised.value.code) == (502, "llm_upstream_error")
     assert raised.value.detail["finish_reason"] == "stop"
+
+
+# The key as SSM holds it (PITFALLS 37)
+
+CORE_KEY = "sk-proj-C4naryK3yOnly4Loopback0123456789abcdef"
+
+
+@pytest.mark.parametrize(
+    "stored",
+    [f"{CORE_KEY}\n", f"{CORE_KEY}\r\n", f" \t {CORE_KEY}\t  "],
+    ids=["newline", "crlf", "padded"],
+)
+def test_a_key_from_ssm_is_sent_stripped(openai_api: Any, key_parameter: Any, stored: str) -> None:
+    key_parameter.client.put_parameter(
+        Name=key_parameter.name, Value=stored, Type="SecureString", Overwrite=True
+    )
+    analyzer = openai_analyzer(
+        openai_api, openai_api_key=None, openai_api_key_param=key_parameter.name
+    )
+
+    analyzer.analyze("hello", deadline())
+
+    assert openai_api.requests[0]["headers"]["Authorization"] == f"Bearer {CORE_KEY}"
+
+
+UNSAFE_KEYS = {
+    "header-injection": f"{CORE_KEY}\r\nX-Header: x",
+    "non-ascii": f"{CORE_KEY}é",
+    "inner-space": f"{CORE_KEY[:10]} {CORE_KEY[10:]}",
+    "nul": f"{CORE_KEY}\x00",
+}
+
+
+@pytest.mark.parametrize("stored", UNSAFE_KEYS.values(), ids=UNSAFE_KEYS.keys())
+def test_a_key_a_header_cannot_carry_is_not_configured(
+    openai_api: Any, key_parameter: Any, stored: str
+) -> None:
+    key_parameter.client.put_parameter(
+        Name=key_parameter.name, Value=stored, Type="SecureString", Overwrite=True
+    )
+    analyzer = openai_analyzer(
+        openai_api, openai_api_key=None, openai_api_key_param=key_parameter.name
+    )
+
+    with pytest.raises(AnalyzerError) as raised:
+        analyzer.analyze("hello", deadline())
+
+    assert (raised.value.status, raised.value.code) == (503, "llm_not_configured")
+    assert raised.value.detail == {
+        "reason": "key_not_header_safe",
+        "parameter": key_parameter.name,
+    }
+    assert CORE_KEY[:12] not in repr(raised.value) + str(raised.value)
+    assert openai_api.requests == []
+
+
+def test_a_key_set_directly_that_a_header_cannot_carry_names_the_variable(
+    openai_api: Any,
+) -> None:
+    analyzer = openai_analyzer(openai_api, openai_api_key=UNSAFE_KEYS["header-injection"])
+
+    with pytest.raises(AnalyzerError) as raised:
+        analyzer.analyze("hello", deadline())
+
+    assert raised.value.detail == {"reason": "key_not_header_safe", "variable": "OPENAI_API_KEY"}
+    assert openai_api.requests == []
+
+
+def test_an_exception_building_the_request_keeps_only_its_type() -> None:
+    """http.client's "Invalid header value" quotes the header: the key must not travel on."""
+    from iris.chat import ChatCompletionsClient, ChatError
+
+    client = ChatCompletionsClient("http://127.0.0.1:9/v1")
+
+    with pytest.raises(ChatError) as raised:
+        client.complete(
+            UNSAFE_KEYS["header-injection"],
+            model="m",
+            max_completion_tokens=1,
+            messages=[],
+            timeout_s=1,
+        )
+
+    assert (raised.value.kind, raised.value.error_type) == ("request", "ValueError")
+    assert raised.value.__cause__ is None and raised.value.__suppress_context__
+    assert CORE_KEY[:12] not in str(raised.value) + repr(raised.value)
+
+
+# A refused key is read again, but not on every request (issue: 12 refused requests, 13 reads)
+
+
+@pytest.mark.parametrize(("max_age_s", "interval_s"), [(60, 10.0), (300, 30.0), (3_600, 360.0)])
+def test_a_refused_key_is_read_again_at_most_once_per_interval(
+    key_parameter: Any, monkeypatch: pytest.MonkeyPatch, max_age_s: int, interval_s: float
+) -> None:
+    reads: list[str] = []
+    real_read = parameters._read
+    monkeypatch.setattr(parameters, "_read", lambda *a: reads.append(a[0]) or real_read(*a))
+    clock = [1_000.0]
+    key = ApiKey(
+        Settings(
+            llm_provider="openai",
+            openai_api_key_param=key_parameter.name,
+            secret_max_age_s=max_age_s,
+        ),
+        clock=lambda: clock[0],
+    )
+
+    first = key.reread()
+    clock[0] += interval_s - 0.1
+    too_soon = key.reread()
+    clock[0] += 0.1
+    again = key.reread()
+
+    assert (first, too_soon, again) == (key_parameter.value, None, key_parameter.value)
+    assert len(reads) == 2
+
+
+# Only a finished completion is complete (PITFALLS 39)
+
+
+@pytest.mark.parametrize(
+    ("reply", "complete"),
+    [({"finish_reason": "stop"}, True), ({"finish_reason": "length"}, False)],
+    ids=["stop", "length"],
+)
+def test_a_finished_answer_is_complete_and_a_cut_one_is_not(
+    openai_api: Any, reply: dict[str, Any], complete: bool
+) -> None:
+    openai_api.always(**reply)
+
+    result = openai_analyzer(openai_api).analyze("hello", deadline())
+
+    assert result.complete is complete
+    assert result.analysis == "Summary: a test.\nSentiment: neutral.\nTopics: testing."
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [{"finish_reason": "content_filter"}, {"finish_reason": "tool_calls"}, {"no_choices": True}],
+    ids=["content_filter", "tool_calls", "no-choice"],
+)
+def test_a_refused_or_missing_answer_is_an_upstream_error(
+    openai_api: Any, reply: dict[str, Any]
+) -> None:
+    openai_api.always(**reply)
+
+    with pytest.raises(AnalyzerError) as raised:
+        openai_analyzer(openai_api).analyze("hello", deadline())
+
+    assert (raised.value.status, raised.value.code) == (502, "llm_upstream_error")
+    assert raised.value.detail["finish_reason"] == reply.get("finish_reason")
+
+
+# The whole answer within the attempt's time, and within a size (PITFALLS 38)
+
+
+def test_a_dripping_answer_is_cut_at_the_attempts_timeout(openai_api: Any) -> None:
+    """urllib3's read timeout is per socket read: a byte every 0.2 s would never trip it."""
+    openai_api.always(drip_s=0.2)
+    timeout_s = 0.8
+    started = time.monotonic()
+
+    with pytest.raises(AnalyzerError) as raised:
+        openai_analyzer(openai_api, openai_timeout_s=timeout_s).analyze("hello", deadline())
+
+    assert time.monotonic() - started < timeout_s * 3
+    assert (raised.value.status, raised.value.code) == (504, "llm_timeout")
+    assert raised.value.detail["error_type"] in ("AnswerDeadline", "ReadTimeoutError")
+    assert raised.value.detail["upstream_status"] == 200
+
+
+@contextmanager
+def header_drip_server(every_s: float) -> Iterator[str]:
+    """A base URL whose server sends a status line, then its headers one byte every `every_s`."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def serve() -> None:
+        connection, _ = listener.accept()
+        with connection:
+            connection.recv(65_536)
+            connection.sendall(b"HTTP/1.1 200 OK\r\n")
+            for byte in b"X-Slow: " + b"a" * 10_000:
+                if stop.wait(every_s):
+                    return
+                try:
+                    connection.sendall(bytes([byte]))
+                except OSError:
+                    return
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}/v1"
+    finally:
+        stop.set()
+        listener.close()
+        thread.join(5)
+
+
+def test_dripping_headers_are_cut_at_the_attempts_timeout() -> None:
+    """http.client reads headers line by line, each socket read under the read timeout."""
+    timeout_s = 0.8
+    with header_drip_server(every_s=0.2) as base_url:
+        analyzer = OpenAIAnalyzer(
+            Settings(
+                llm_provider="openai",
+                openai_api_key="sk-unused-0123456789",
+                openai_base_url=base_url,
+                openai_timeout_s=timeout_s,
+                openai_max_retries=0,
+            )
+        )
+        started = time.monotonic()
+        with pytest.raises(AnalyzerError) as raised:
+            analyzer.analyze("hello", deadline())
+        elapsed = time.monotonic() - started
+
+    assert elapsed < timeout_s * 3
+    assert (raised.value.status, raised.value.code) == (504, "llm_timeout")
+    assert (raised.value.detail["error_type"], raised.value.detail["attempts"]) == (
+        "AnswerDeadline",
+        1,
+    )
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["declared", "chunked"])
+def test_an_answer_over_the_size_cap_is_an_upstream_error(openai_api: Any, chunked: bool) -> None:
+    from iris.chat import MAX_ANSWER_BYTES
+
+    openai_api.always(content="x" * MAX_ANSWER_BYTES, chunked=chunked)
+
+    with pytest.raises(AnalyzerError) as raised:
+        openai_analyzer(openai_api, openai_max_retries=1).analyze("hello", deadline())
+
+    assert (raised.value.status, raised.value.code) == (502, "llm_upstream_error")
+    assert raised.value.detail["error_type"] == "AnswerTooLarge"
+    # The same request would get the same answer: not retried.
+    assert len(openai_api.requests) == 1
+
+
+def test_an_answer_just_under_the_size_cap_is_read(openai_api: Any) -> None:
+    from iris.chat import MAX_ANSWER_BYTES
+
+    openai_api.always(content="x" * (MAX_ANSWER_BYTES - 2_000), chunked=True)
+
+    result = openai_analyzer(openai_api).analyze("hello", deadline())
+
+    assert len(result.analysis) == MAX_ANSWER_BYTES - 2_000

@@ -17,6 +17,7 @@ from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from iris import aws
+from iris.logs import REDACTED, redact
 from iris.parameters import (
     INIT_ATTEMPTS,
     REQUEST_ATTEMPTS,
@@ -47,6 +48,16 @@ def rotate(ssm: Any, value: str, name: str = NAME) -> None:
 
 def test_reads_the_decrypted_value(ssm: Any) -> None:
     assert read_secure_parameter(NAME) == VALUE
+
+
+@pytest.mark.parametrize("stored", [f"{VALUE}\n", f"{VALUE}\r\n", f" \t{VALUE}\t "])
+def test_a_value_is_stripped_and_masked_in_logs_once_read(ssm: Any, stored: str) -> None:
+    """`put-parameter --value file://key.txt` keeps the file's newline (PITFALLS 37)."""
+    rotate(ssm, stored)
+    assert redact(VALUE) == VALUE, "nothing is masked before the value is read"
+
+    assert read_secure_parameter(NAME) == VALUE
+    assert redact(f"key={VALUE}") == f"key={REDACTED}"
 
 
 def test_a_value_is_trusted_for_its_max_age_then_read_again(ssm: Any) -> None:

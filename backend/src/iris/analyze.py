@@ -92,7 +92,8 @@ class AnalysisService:
                 )
 
     def analyze(self, text: str, deadline: float) -> tuple[Analysis, bool]:
-        """(analysis, whether it came from the cache); only successful analyses are stored.
+        """(analysis, whether it came from the cache); only complete analyses are stored, so
+        a cached one is complete by construction.
 
         `deadline` (a `time.monotonic()` value) is when the analyzer must have answered.
         """
@@ -101,7 +102,8 @@ class AnalysisService:
         if lookup.entry is not None:
             return lookup.entry.as_analysis(), True
         analysis = self.analyzer().analyze(text, deadline)
-        self.cache.put(key, analysis, persist=lookup.writable)
+        if analysis.complete:
+            self.cache.put(key, analysis, persist=lookup.writable)
         return analysis, False
 
     def analyzer(self) -> Analyzer:
@@ -130,11 +132,15 @@ def analyze() -> dict[str, Any]:
         log.log(level, "analysis failed", extra={"code": error.code, **error.detail})
         raise ApiError(error.status, error.code, error.message) from None
     # One line per answered analysis: the stack's dashboard counts cache hits from it.
-    log.info("analysis served", extra={"cached": cached, "model": analysis.model})
+    log.info(
+        "analysis served",
+        extra={"cached": cached, "model": analysis.model, "complete": analysis.complete},
+    )
     return {
         "analysis": analysis.analysis,
         "model": analysis.model,
         "cached": cached,
+        "complete": analysis.complete,
         "promptVersion": PROMPT_VERSION,
     }
 

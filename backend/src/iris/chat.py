@@ -14,11 +14,16 @@ the request or the upstream's error message.
 from __future__ import annotations
 
 import json
+import socket
 import ssl
+import threading
+import time
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
 import urllib3
+from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.exceptions import (
     ConnectTimeoutError,
     HTTPError,
@@ -28,6 +33,7 @@ from urllib3.exceptions import (
 
 __all__ = [
     "DEFAULT_BASE_URL",
+    "MAX_ANSWER_BYTES",
     "ChatAnswer",
     "ChatCompletionsClient",
     "ChatError",
@@ -36,6 +42,10 @@ __all__ = [
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 USER_AGENT = "iris-analysis/1"
+# A completion of OPENAI_MAX_TOKENS (16,384 at most) is some tens of kB; anything bigger is
+# not an answer, and must not reach Lambda's 6 MB response limit or the cache.
+MAX_ANSWER_BYTES = 1_048_576
+READ_CHUNK_BYTES = 65_536
 
 
 @dataclass(frozen=True)
@@ -49,8 +59,10 @@ class ChatAnswer:
 class ChatError(Exception):
     """One failed attempt.
 
-    `kind` is "timeout" (no answer in time), "connection" (refused, reset, TLS, DNS), "status"
-    (an HTTP error status) or "malformed" (a 200 that is not a chat completion).
+    `kind` is "timeout" (no whole answer in time), "connection" (refused, reset, TLS, DNS),
+    "status" (an HTTP error status), "malformed" (a 200 that is not a chat completion),
+    "too_large" (a body over MAX_ANSWER_BYTES) or "request" (the request could not be built
+    or sent, e.g. a header value http.client refuses).
     """
 
     def __init__(
@@ -77,6 +89,57 @@ def chat_completions_url(base_url: str | None) -> str:
     return f"{(base_url or DEFAULT_BASE_URL).rstrip('/')}/chat/completions"
 
 
+# The monotonic deadline of the attempt running in this context, for the connection classes.
+_attempt_deadline: ContextVar[float | None] = ContextVar("iris_chat_deadline", default=None)
+# The watchdog cuts a little after the deadline: a silent server trips the socket's own read
+# timeout first, which names the failure better (ReadTimeoutError).
+WATCHDOG_GRACE_S = 0.1
+
+
+def _headers_by_deadline(connection: HTTPConnection, read_headers: Any) -> Any:
+    """`read_headers()`, its socket shut once the attempt's deadline passes.
+
+    http.client reads the status line and headers line by line, each socket read under the
+    read timeout: headers sent a byte at a time would never trip it.
+    """
+    deadline = _attempt_deadline.get()
+    if deadline is None or connection.sock is None:
+        return read_headers()
+    wait_s = max(deadline - time.monotonic(), 0.0) + WATCHDOG_GRACE_S
+    watchdog = threading.Timer(wait_s, _shut, (connection.sock,))
+    watchdog.daemon = True
+    watchdog.start()
+    try:
+        return read_headers()
+    finally:
+        watchdog.cancel()
+
+
+def _shut(sock: socket.socket) -> None:
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:  # already closed: nothing left to cut
+        pass
+
+
+class _DeadlineHTTPConnection(HTTPConnection):
+    def getresponse(self) -> Any:
+        return _headers_by_deadline(self, super().getresponse)
+
+
+class _DeadlineHTTPSConnection(HTTPSConnection):
+    def getresponse(self) -> Any:
+        return _headers_by_deadline(self, super().getresponse)
+
+
+class _HTTPPool(urllib3.HTTPConnectionPool):
+    ConnectionCls = _DeadlineHTTPConnection
+
+
+class _HTTPSPool(urllib3.HTTPSConnectionPool):
+    ConnectionCls = _DeadlineHTTPSConnection
+
+
 class ChatCompletionsClient:
     """One connection pool and one TLS context for the life of the container.
 
@@ -89,6 +152,8 @@ class ChatCompletionsClient:
         self._http = urllib3.PoolManager(
             retries=False, ssl_context=ssl.create_default_context(), maxsize=4
         )
+        # A new mapping: the default one is urllib3's module-level dict, shared by every pool.
+        self._http.pool_classes_by_scheme = {"http": _HTTPPool, "https": _HTTPSPool}
 
     def complete(
         self,
@@ -99,14 +164,14 @@ class ChatCompletionsClient:
         messages: list[dict[str, str]],
         timeout_s: float,
     ) -> ChatAnswer:
-        body = json.dumps(
-            {"model": model, "max_completion_tokens": max_completion_tokens, "messages": messages}
-        ).encode("utf-8")
+        """One attempt, over within `timeout_s`: connecting, the headers and the whole body."""
+        deadline = time.monotonic() + timeout_s
+        token = _attempt_deadline.set(deadline)
         try:
             response = self._http.request(
                 "POST",
                 self.url,
-                body=body,
+                body=_request_body(model, max_completion_tokens, messages),
                 headers={
                     "Authorization": f"Bearer {api_key}",
                     "Content-Type": "application/json",
@@ -115,27 +180,95 @@ class ChatCompletionsClient:
                 },
                 timeout=urllib3.Timeout(connect=timeout_s, read=timeout_s),
                 redirect=False,
+                preload_content=False,
             )
-        # urllib3 2 makes a refused connection (NewConnectionError) a ConnectTimeoutError
-        # too: it must be caught first, or a dead endpoint would read as a slow one.
-        except NewConnectionError as error:
-            raise ChatError("connection", error_type=type(error).__name__) from None
-        except (ConnectTimeoutError, ReadTimeoutError) as error:
-            raise ChatError("timeout", error_type=type(error).__name__) from None
-        except HTTPError as error:
-            raise ChatError("connection", error_type=type(error).__name__) from None
+        except Exception as error:
+            raise _attempt_error(error, deadline) from None
+        finally:
+            _attempt_deadline.reset(token)
 
         request_id = response.headers.get("x-request-id")
+        try:
+            data = _read_body(response, deadline)
+        except Exception as error:
+            # Cut mid-body: the connection cannot serve another request.
+            response.close()
+            failure = _attempt_error(error)
+            failure.status, failure.request_id = response.status, request_id
+            raise failure from None
+        response.release_conn()
         if response.status != 200:
             raise ChatError(
                 "status",
                 error_type="HTTPStatus",
                 status=response.status,
-                code=_error_code(response.data),
+                code=_error_code(data),
                 request_id=request_id,
                 retry_after_s=_retry_after_s(response.headers),
             )
-        return _answer(response.data, request_id)
+        return _answer(data, request_id)
+
+
+def _request_body(model: str, max_completion_tokens: int, messages: list[dict[str, str]]) -> bytes:
+    return json.dumps(
+        {"model": model, "max_completion_tokens": max_completion_tokens, "messages": messages}
+    ).encode("utf-8")
+
+
+def _attempt_error(error: Exception, deadline: float | None = None) -> ChatError:
+    """Any failure of an attempt as a ChatError that keeps only the type's name.
+
+    An exception's message can carry the request: http.client's "Invalid header value"
+    quotes the Authorization header, key included. A connection cut at `deadline` (see
+    `_headers_by_deadline`) is a timeout.
+    """
+    if isinstance(error, ChatError):
+        return error
+    error_type = type(error).__name__
+    # urllib3 2 makes a refused connection (NewConnectionError) a ConnectTimeoutError
+    # too: it must be caught first, or a dead endpoint would read as a slow one.
+    if isinstance(error, NewConnectionError):
+        return ChatError("connection", error_type=error_type)
+    if isinstance(error, ConnectTimeoutError | ReadTimeoutError):
+        return ChatError("timeout", error_type=error_type)
+    if deadline is not None and time.monotonic() >= deadline:
+        return ChatError("timeout", error_type="AnswerDeadline")
+    if isinstance(error, HTTPError):
+        return ChatError("connection", error_type=error_type)
+    return ChatError("request", error_type=error_type)
+
+
+def _read_body(response: Any, deadline: float) -> bytes:
+    """The whole body by `deadline` (a `time.monotonic()` value), at most MAX_ANSWER_BYTES.
+
+    urllib3's read timeout bounds each socket read, not the body: an upstream sending a byte
+    every so often would never trip it. Each read is given only the time left, and the body
+    is cut once the deadline passes or it outgrows the cap.
+    """
+    declared = response.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_ANSWER_BYTES:
+        raise ChatError("too_large", error_type="AnswerTooLarge")
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        time_left = deadline - time.monotonic()
+        if time_left <= 0:
+            raise ChatError("timeout", error_type="AnswerDeadline")
+        _limit_next_read(response, time_left)
+        chunk = response.read1(READ_CHUNK_BYTES)
+        if not chunk:
+            return b"".join(chunks)
+        size += len(chunk)
+        if size > MAX_ANSWER_BYTES:
+            raise ChatError("too_large", error_type="AnswerTooLarge")
+        chunks.append(chunk)
+
+
+def _limit_next_read(response: Any, seconds: float) -> None:
+    """Let the next socket read wait `seconds` at most (the socket's own timeout)."""
+    sock = getattr(response.connection, "sock", None)
+    if sock is not None:
+        sock.settimeout(seconds)
 
 
 def _answer(data: bytes, request_id: str | None) -> ChatAnswer:

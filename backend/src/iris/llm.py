@@ -14,11 +14,14 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
+from iris.logs import register_secret
 from iris.parameters import (
     INIT_ATTEMPTS,
     REQUEST_ATTEMPTS,
@@ -55,6 +58,13 @@ MIN_ATTEMPT_S = 1.0
 DEFAULT_RETRY_WAIT_S = 0.5
 # Besides 5xx: request timeout, lock conflict and rate limit (the statuses the SDK retries).
 RETRYABLE_STATUSES = frozenset({408, 409, 429})
+# A completion cut by the model's filter carries no analysis worth answering.
+REFUSED_FINISH_REASONS = frozenset({"content_filter"})
+# What an Authorization header can carry of a key: visible ASCII, no space, no control character.
+HEADER_SAFE_KEY = re.compile(r"[!-~]+")
+# After a refused key, the parameter is read again at most this often (and at most every
+# IRIS_SECRET_MAX_AGE_S / 10): a revoked key must not turn every request into an SSM call.
+MIN_REREAD_INTERVAL_S = 10.0
 
 log = logging.getLogger("iris")
 
@@ -70,6 +80,8 @@ SYSTEM_PROMPT = (
 class Analysis:
     analysis: str
     model: str
+    # False when the model stopped before the end (finish_reason "length"): answered, not cached.
+    complete: bool = True
 
 
 class Analyzer(Protocol):
@@ -119,37 +131,60 @@ def build_analyzer(settings: Settings) -> Analyzer:
 
 class ApiKey:
     """The OpenAI key: OPENAI_API_KEY itself (local runs), else the SSM SecureString named by
-    OPENAI_API_KEY_PARAM, trusted for IRIS_SECRET_MAX_AGE_S and then read again."""
+    OPENAI_API_KEY_PARAM, trusted for IRIS_SECRET_MAX_AGE_S and then read again.
 
-    def __init__(self, settings: Settings) -> None:
-        self._value = settings.openai_api_key
+    A key an HTTP header cannot carry is refused as not configured, naming where it came from.
+    """
+
+    def __init__(self, settings: Settings, clock: Callable[[], float] = time.monotonic) -> None:
+        self._value = (settings.openai_api_key or "").strip() or None
         self._parameter = settings.openai_api_key_param
         self._max_age_s = settings.secret_max_age_s
+        self._reread_interval_s = max(MIN_REREAD_INTERVAL_S, settings.secret_max_age_s / 10)
+        self._clock = clock
+        self._reread_at: float | None = None
+        self._lock = threading.Lock()
 
     def get(self, attempts: int = REQUEST_ATTEMPTS) -> str:
         """The key, or AnalyzerError(503 llm_not_configured)."""
         if self._value:
-            return self._value
+            return _header_safe(self._value, variable="OPENAI_API_KEY")
         if not self._parameter:
             raise _not_configured(reason="no_key_configured")
         try:
-            return read_secure_parameter(
+            value = read_secure_parameter(
                 self._parameter, max_age_s=self._max_age_s, attempts=attempts
             )
         except SecureParameterError as error:
             raise _not_configured(reason=error.reason, parameter=error.name) from None
+        return _header_safe(value, parameter=self._parameter)
 
     def reread(self) -> str | None:
         """After the key was refused: the parameter read again now, or None when there is
-        nothing to re-read (the key is set directly) or the read failed."""
+        nothing to re-read (the key is set directly), it was re-read less than
+        max(10 s, IRIS_SECRET_MAX_AGE_S / 10) ago, or the read failed."""
         if self._value or not self._parameter:
             return None
+        with self._lock:
+            now = self._clock()
+            if self._reread_at is not None and now - self._reread_at < self._reread_interval_s:
+                return None
+            self._reread_at = now
         try:
-            return read_secure_parameter(
+            value = read_secure_parameter(
                 self._parameter, max_age_s=self._max_age_s, attempts=INIT_ATTEMPTS, fresh=True
             )
         except SecureParameterError:
             return None
+        return _header_safe(value, parameter=self._parameter)
+
+
+def _header_safe(key: str, **source: str) -> str:
+    """`key` (registered with the log redaction), or 503 naming its `source`, never its value."""
+    register_secret(key)
+    if not HEADER_SAFE_KEY.fullmatch(key):
+        raise _not_configured(reason="key_not_header_safe", **source)
+    return key
 
 
 def _not_configured(**detail: Any) -> AnalyzerError:
@@ -169,8 +204,9 @@ class OpenAIAnalyzer:
     again up to OPENAI_MAX_RETRIES times, after the server's `Retry-After`, but only when the
     wait and one more attempt still fit before the deadline. Otherwise the failure is answered
     at once: a late answer is worth nothing to a client the gateway has already cut off.
-    A 401 is answered only after the key parameter was read again once: a key rotated outside a
-    deployment is then used at once.
+    A 401 is answered only after the key parameter was read again (at most once per
+    max(10 s, IRIS_SECRET_MAX_AGE_S / 10)): a key rotated outside a deployment is then used at
+    once, and a revoked one does not cost an SSM call per request.
     """
 
     def __init__(self, settings: Settings, api_key: ApiKey | None = None) -> None:
@@ -188,8 +224,10 @@ class OpenAIAnalyzer:
         self._api_key.get(attempts=INIT_ATTEMPTS)
 
     def analyze(self, text: str, deadline: float) -> Analysis:
+        """The analysis; `complete` only when the model finished (`finish_reason` "stop")."""
         answer = self._complete(text, deadline)
-        if not answer.content or not answer.content.strip():
+        refused = answer.finish_reason in REFUSED_FINISH_REASONS
+        if refused or not answer.content or not answer.content.strip():
             raise AnalyzerError(
                 502,
                 "llm_upstream_error",
@@ -197,7 +235,11 @@ class OpenAIAnalyzer:
                 finish_reason=answer.finish_reason,
                 upstream_request_id=answer.request_id,
             )
-        return Analysis(analysis=answer.content.strip(), model=answer.model)
+        return Analysis(
+            analysis=answer.content.strip(),
+            model=answer.model,
+            complete=answer.finish_reason == "stop",
+        )
 
     def _complete(self, text: str, deadline: float) -> ChatAnswer:
         from iris.chat import ChatError

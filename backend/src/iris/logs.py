@@ -1,16 +1,20 @@
 """Structured JSON logs, one object a line, each with the request id.
 
 In Lambda the request id is the invocation's (aws_request_id); elsewhere a fresh UUID.
+Every record also passes `SecretRedactor`: a secret the process has read (`register_secret`)
+is masked in the message, the extra fields and the traceback, whatever logged it.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
+import threading
 import time
 from contextvars import ContextVar
-from typing import TextIO
+from typing import Any, TextIO
 
 # Set at the start of each request (or authorizer invocation); Flask-free so the
 # authorizer can log the same way without importing Flask.
@@ -18,6 +22,98 @@ request_id_var: ContextVar[str | None] = ContextVar("iris_request_id", default=N
 
 # Attributes every LogRecord has; anything else was passed with extra= and is logged as a field.
 _RECORD_FIELDS = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+
+
+REDACTED = "[redacted]"
+# Shorter values (and shorter runs of visible characters inside one) are not masked: they
+# would mask ordinary words, and no real key is that short.
+MIN_SECRET_CHARS = 8
+# The runs of visible ASCII inside a secret: an exception's repr escapes what lies between
+# them (b'Bearer sk-...\r\n'), so the whole value would not match there.
+_VISIBLE_RUN = re.compile(rf"[!-~]{{{MIN_SECRET_CHARS},}}")
+_PLAIN_TYPES = (int, float, bool, type(None))
+
+_secrets_lock = threading.Lock()
+_secrets: set[str] = set()
+_secret_pattern: re.Pattern[str] | None = None
+
+
+def register_secret(value: str) -> None:
+    """Mask `value` (and each long visible run inside it) in every log record from now on."""
+    pieces = {value.strip(), *_VISIBLE_RUN.findall(value)}
+    pieces = {piece for piece in pieces if len(piece) >= MIN_SECRET_CHARS}
+    global _secret_pattern
+    with _secrets_lock:
+        if pieces <= _secrets:
+            return
+        _secrets.update(pieces)
+        # Longest first, so that a whole value is masked before the runs inside it.
+        ordered = sorted(_secrets, key=len, reverse=True)
+        _secret_pattern = re.compile("|".join(map(re.escape, ordered)))
+
+
+def forget_secrets() -> None:
+    """Forget every registered secret, as a new container would start without them."""
+    global _secret_pattern
+    with _secrets_lock:
+        _secrets.clear()
+        _secret_pattern = None
+
+
+def redact(text: str) -> str:
+    """`text` with every registered secret replaced by REDACTED."""
+    pattern = _secret_pattern
+    return text if pattern is None else pattern.sub(REDACTED, text)
+
+
+class SecretRedactor(logging.Filter):
+    """Masks registered secrets in a record before any formatter sees it.
+
+    The message is formatted here (args included) and the traceback rendered to `exc_text`,
+    so a formatter that renders `exc_info` itself has nothing left to render.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if _secret_pattern is None:
+            return True
+        try:
+            message = record.getMessage()
+        except Exception:  # bad args: the handler reports it, with nothing formatted here
+            return True
+        record.msg, record.args = redact(message), None
+        for key, value in list(vars(record).items()):
+            if key not in _RECORD_FIELDS:
+                record.__dict__[key] = _redacted_field(value)
+        if record.exc_info:
+            record.exc_text = record.exc_text or logging.Formatter().formatException(
+                record.exc_info
+            )
+            record.exc_info = None
+        if record.exc_text:
+            record.exc_text = redact(record.exc_text)
+        if record.stack_info:
+            record.stack_info = redact(record.stack_info)
+        return True
+
+
+def _redacted_field(value: Any) -> Any:
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, _PLAIN_TYPES):
+        return value
+    text = str(value)
+    masked = redact(text)
+    return value if masked == text else masked
+
+
+def install_redaction(logger: logging.Logger) -> None:
+    """Put a SecretRedactor on every handler that `logger`'s records and the root's reach."""
+    handlers = [*logger.handlers, *logging.getLogger().handlers]
+    if logging.lastResort is not None:
+        handlers.append(logging.lastResort)
+    for handler in handlers:
+        if not any(isinstance(f, SecretRedactor) for f in handler.filters):
+            handler.addFilter(SecretRedactor())
 
 
 class JsonFormatter(logging.Formatter):
@@ -35,8 +131,10 @@ class JsonFormatter(logging.Formatter):
         entry.update(
             (key, value) for key, value in vars(record).items() if key not in _RECORD_FIELDS
         )
-        if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            entry["exception"] = record.exc_text
         return json.dumps(entry, default=str)
 
 
@@ -56,7 +154,8 @@ class StdoutHandler(logging.StreamHandler):
 
 
 def configure_logging(level: str) -> logging.Logger:
-    """Give the "iris" logger its own JSON handler on stdout (CloudWatch reads stdout)."""
+    """Give the "iris" logger its own JSON handler on stdout (CloudWatch reads stdout), and
+    every handler in reach of the app's records a SecretRedactor."""
     logger = logging.getLogger("iris")
     logger.setLevel(level)
     if not any(isinstance(h.formatter, JsonFormatter) for h in logger.handlers):
@@ -64,4 +163,5 @@ def configure_logging(level: str) -> logging.Logger:
         handler.setFormatter(JsonFormatter())
         logger.addHandler(handler)
     logger.propagate = False
+    install_redaction(logger)
     return logger

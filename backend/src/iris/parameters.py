@@ -1,7 +1,9 @@
 """SSM SecureString values, read once per container and trusted for a bounded time.
 
 Flask-free and boto3-free at import time: the API-key authorizer imports this module on
-every cold start. The value never reaches a log line or an exception message.
+every cold start. The value never reaches a log line or an exception message: it is stripped
+of surrounding whitespace (`put-parameter --value file://key.txt` keeps the file's newline) and
+registered with the log redaction (`iris.logs.register_secret`) as soon as it is read.
 
 A value read is served from memory for `max_age_s` seconds, then read again, so a parameter
 changed outside a deployment (an emergency `aws ssm put-parameter`) reaches warm containers
@@ -15,6 +17,7 @@ import threading
 import time
 
 from iris import aws
+from iris.logs import register_secret
 
 __all__ = [
     "DEFAULT_MAX_AGE_S",
@@ -116,7 +119,8 @@ def _read(name: str, attempts: int) -> str:
         else:
             value = (answer.get("Parameter") or {}).get("Value")
             if isinstance(value, str):
-                return value
+                register_secret(value)
+                return value.strip()
             # A 200 that is not SSM's JSON (a proxy's or portal's page) parses to nothing.
             retryable, reason = False, "malformed_answer"
         if not retryable or attempt == attempts:
