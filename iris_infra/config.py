@@ -34,8 +34,19 @@ OPENAI_MARGIN_SECONDS = 2
 MIN_SECONDS_PER_ATTEMPT = 3
 MIN_OPENAI_TIMEOUT_SECONDS = 1
 
-# Lambda's default account concurrency quota; reserving or provisioning more needs a raised quota.
-MAX_CONCURRENCY = 1_000
+# Lambda's default account concurrency quota is 1,000, and AWS keeps 100 of it unreserved for
+# functions without a reservation: a reservation above quota - 100 fails the deploy with
+# InvalidParameterValueException (PutFunctionConcurrency's API reference).
+DEFAULT_ACCOUNT_CONCURRENCY = 1_000
+UNRESERVED_CONCURRENCY = 100
+MAX_CONCURRENCY = DEFAULT_ACCOUNT_CONCURRENCY - UNRESERVED_CONCURRENCY
+CONCURRENCY_QUOTA_NOTE = (
+    f"AWS keeps {UNRESERVED_CONCURRENCY} of the account's concurrency quota (1,000 by default, "
+    f"often 10 on a new account) unreserved, so the value needs a quota of at least the value + "
+    f"{UNRESERVED_CONCURRENCY}; see the quota with `aws lambda get-account-settings` and raise it "
+    "with `aws service-quotas request-service-quota-increase --service-code lambda "
+    "--quota-code L-B99A9384 --desired-value <value + 100>`"
+)
 
 # What imageUri must look like: a digest in a private ECR repository (Lambda pulls nothing else).
 IMAGE_URI_FORM = "<account>.dkr.ecr.<region>.amazonaws.com/<repository>@sha256:<64 hex>"
@@ -276,7 +287,8 @@ class StackConfig:
                 self.reserved_concurrency,
                 1,
                 MAX_CONCURRENCY,
-                "(0 would stop the function; remove the key for unreserved concurrency)",
+                "(0 would stop the function; remove the key for unreserved concurrency): "
+                + CONCURRENCY_QUOTA_NOTE,
             )
         problems.extend(self._provisioned_concurrency_problems())
         if self.image_uri is not None:
@@ -351,7 +363,7 @@ class StackConfig:
         if not 0 <= value <= MAX_CONCURRENCY:
             return [
                 f"provisionedConcurrency={value} is out of range; allowed 0-{MAX_CONCURRENCY} "
-                "(0 = none; needs an account concurrency quota of at least the value + 100)"
+                f"(0 = none): {CONCURRENCY_QUOTA_NOTE}"
             ]
         if self.reserved_concurrency is not None and value > self.reserved_concurrency:
             return [
