@@ -129,6 +129,8 @@ class RecordingMocks(pulumi.runtime.Mocks):
     def __init__(self) -> None:
         self.resources: list[Recorded] = []
         self.dependencies: dict[tuple[str, str], dict[str, set[str]]] = {}
+        # The provider functions the program invoked (their tokens), in order.
+        self.calls: list[str] = []
         # Some pushes report `repo:tag@sha256:...`, a form Lambda rejects (PITFALLS 15).
         self.tagged_repo_digests = False
 
@@ -143,6 +145,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
         return resource_id, outputs
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> dict:
+        self.calls.append(args.token)
         answers = {
             "aws:index/getCallerIdentity:getCallerIdentity": {
                 "accountId": ACCOUNT_ID,
@@ -271,6 +274,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
         self.resources.clear()
         self.tagged_repo_digests = False
         self.dependencies.clear()
+        self.calls.clear()
         pulumi.runtime.set_mocks(
             self,
             project=PROJECT,
