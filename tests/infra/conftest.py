@@ -364,21 +364,21 @@ def sentinels() -> Sentinels:
     return Sentinels()
 
 
-@pytest.fixture
-def stack_config() -> Callable[..., StackConfig]:
+def stack_file_config(stack: str, **overrides: Any) -> StackConfig:
     """A validated config from the committed stack file, with sentinel secrets and overrides
     (an override of None removes the key)."""
+    raw: dict[str, Any] = {
+        **read_stack_settings(stack, PROJECT_DIR),
+        "openaiApiKey": OPENAI_KEY_SENTINEL,
+        "apiKeys": API_KEYS_SENTINEL,
+        **overrides,
+    }
+    return StackConfig.from_raw(stack, {k: v for k, v in raw.items() if v is not None})
 
-    def make(stack: str, **overrides: Any) -> StackConfig:
-        raw: dict[str, Any] = {
-            **read_stack_settings(stack, PROJECT_DIR),
-            "openaiApiKey": OPENAI_KEY_SENTINEL,
-            "apiKeys": API_KEYS_SENTINEL,
-            **overrides,
-        }
-        return StackConfig.from_raw(stack, {k: v for k, v in raw.items() if v is not None})
 
-    return make
+@pytest.fixture
+def stack_config() -> Callable[..., StackConfig]:
+    return stack_file_config
 
 
 @pytest.fixture

