@@ -221,7 +221,7 @@ class StackConfig:
             warnings.append(
                 f"stack '{self.stack}' has no apiKeys: /api/iris/* is open to anyone who finds "
                 "the URL and every call spends OpenAI credit; set one with "
-                f"`pulumi config set --secret apiKeys <key> --stack {self.stack}`"
+                f"`pulumi config set --secret apiKeys --stack {self.stack}`, which asks for it"
             )
         if self.is_production and self.alarm_email is None:
             warnings.append(
@@ -255,7 +255,8 @@ class StackConfig:
         if _is_blank(self.openai_api_key):
             problems.append(
                 "openaiApiKey is not set; set it with "
-                f"`pulumi config set --secret openaiApiKey <key> --stack {self.stack}`"
+                f"`pulumi config set --secret openaiApiKey --stack {self.stack}`, which asks for "
+                f"the key, and commit Pulumi.{self.stack}.yaml: CI reads the secret from it"
             )
         if self.api_keys is not None and _is_blank(self.api_keys):
             problems.append(

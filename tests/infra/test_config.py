@@ -168,7 +168,8 @@ def test_a_missing_openai_key_names_the_command_that_sets_it(stack):
         StackConfig.from_raw(stack, {})
     assert caught.value.problems == (
         "openaiApiKey is not set; set it with "
-        f"`pulumi config set --secret openaiApiKey <key> --stack {stack}`",
+        f"`pulumi config set --secret openaiApiKey --stack {stack}`, which asks for the key, "
+        f"and commit Pulumi.{stack}.yaml: CI reads the secret from it",
     )
 
 
@@ -346,7 +347,7 @@ def test_from_pulumi_reports_misspelt_keys_without_reading_them(
 
 def test_from_pulumi_refuses_a_stack_without_an_openai_key(mocks, engine_config):
     engine_config({"memoryMb": "1024"})
-    with pytest.raises(ConfigError, match="pulumi config set --secret openaiApiKey <key>"):
+    with pytest.raises(ConfigError, match="pulumi config set --secret openaiApiKey --stack dev"):
         StackConfig.from_pulumi()
 
 
