@@ -24,6 +24,7 @@ import argparse
 import contextlib
 import io
 import json
+import logging
 import os
 import platform
 import statistics
@@ -193,9 +194,23 @@ def cold_starts(children: dict[str, Child], runs: int = COLD_RUNS) -> dict[str, 
 
 
 @contextlib.contextmanager
+def quiet_servers() -> Iterator[None]:
+    """Keeps the loopback servers' request lines off the report: moto's server and the LLM's
+    are both werkzeug servers, which log every request at INFO on stderr (werkzeug adds its
+    own handler when nothing else handles its logger). Warnings and errors still show."""
+    logger = logging.getLogger("werkzeug")
+    level = logger.level
+    logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+@contextlib.contextmanager
 def deployed_shape() -> Iterator[dict[str, str]]:
-    """SSM and DynamoDB (moto) and an OpenAI-compatible API on loopback; yields the settings
-    a deployed function would have, pointed at them."""
+    """SSM and DynamoDB (moto) and an OpenAI-compatible API on loopback, logging nothing;
+    yields the settings a deployed function would have, pointed at them."""
     credentials = {"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench"}
     os.environ.update(credentials)
     llm = HTTPServer(host="127.0.0.1", port=0, threaded=True)
@@ -203,7 +218,7 @@ def deployed_shape() -> Iterator[dict[str, str]]:
     try:
         stub = OpenAIStub(base_url=llm.url_for("/v1"))
         llm.expect_request("/v1/chat/completions", method="POST").respond_with_handler(stub.handle)
-        with moto_server() as aws_url:
+        with quiet_servers(), moto_server() as aws_url:
             create_deployed_resources(
                 aws_url, table=CACHE_TABLE, parameter=KEY_PARAMETER, key=OPENAI_KEY
             )

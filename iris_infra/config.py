@@ -34,8 +34,19 @@ OPENAI_MARGIN_SECONDS = 2
 MIN_SECONDS_PER_ATTEMPT = 3
 MIN_OPENAI_TIMEOUT_SECONDS = 1
 
-# Lambda's default account concurrency quota; reserving or provisioning more needs a raised quota.
-MAX_CONCURRENCY = 1_000
+# Lambda's default account concurrency quota is 1,000, and AWS keeps 100 of it unreserved for
+# functions without a reservation: a reservation above quota - 100 fails the deploy with
+# InvalidParameterValueException (PutFunctionConcurrency's API reference).
+DEFAULT_ACCOUNT_CONCURRENCY = 1_000
+UNRESERVED_CONCURRENCY = 100
+MAX_CONCURRENCY = DEFAULT_ACCOUNT_CONCURRENCY - UNRESERVED_CONCURRENCY
+CONCURRENCY_QUOTA_NOTE = (
+    f"AWS keeps {UNRESERVED_CONCURRENCY} of the account's concurrency quota (1,000 by default, "
+    f"often 10 on a new account) unreserved, so the value needs a quota of at least the value + "
+    f"{UNRESERVED_CONCURRENCY}; see the quota with `aws lambda get-account-settings` and raise it "
+    "with `aws service-quotas request-service-quota-increase --service-code lambda "
+    "--quota-code L-B99A9384 --desired-value <value + 100>`"
+)
 
 # What imageUri must look like: a digest in a private ECR repository (Lambda pulls nothing else).
 IMAGE_URI_FORM = "<account>.dkr.ecr.<region>.amazonaws.com/<repository>@sha256:<64 hex>"
@@ -210,7 +221,7 @@ class StackConfig:
             warnings.append(
                 f"stack '{self.stack}' has no apiKeys: /api/iris/* is open to anyone who finds "
                 "the URL and every call spends OpenAI credit; set one with "
-                f"`pulumi config set --secret apiKeys <key> --stack {self.stack}`"
+                f"`pulumi config set --secret apiKeys --stack {self.stack}`, which asks for it"
             )
         if self.is_production and self.alarm_email is None:
             warnings.append(
@@ -244,7 +255,8 @@ class StackConfig:
         if _is_blank(self.openai_api_key):
             problems.append(
                 "openaiApiKey is not set; set it with "
-                f"`pulumi config set --secret openaiApiKey <key> --stack {self.stack}`"
+                f"`pulumi config set --secret openaiApiKey --stack {self.stack}`, which asks for "
+                f"the key, and commit Pulumi.{self.stack}.yaml: CI reads the secret from it"
             )
         if self.api_keys is not None and _is_blank(self.api_keys):
             problems.append(
@@ -276,7 +288,8 @@ class StackConfig:
                 self.reserved_concurrency,
                 1,
                 MAX_CONCURRENCY,
-                "(0 would stop the function; remove the key for unreserved concurrency)",
+                "(0 would stop the function; remove the key for unreserved concurrency): "
+                + CONCURRENCY_QUOTA_NOTE,
             )
         problems.extend(self._provisioned_concurrency_problems())
         if self.image_uri is not None:
@@ -351,7 +364,7 @@ class StackConfig:
         if not 0 <= value <= MAX_CONCURRENCY:
             return [
                 f"provisionedConcurrency={value} is out of range; allowed 0-{MAX_CONCURRENCY} "
-                "(0 = none; needs an account concurrency quota of at least the value + 100)"
+                f"(0 = none): {CONCURRENCY_QUOTA_NOTE}"
             ]
         if self.reserved_concurrency is not None and value > self.reserved_concurrency:
             return [

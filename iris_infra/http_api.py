@@ -55,8 +55,12 @@ ACCESS_LOG_FORMAT = json.dumps(
 @dataclass(frozen=True)
 class ApiKeyAuthorizerArgs:
     function_name: pulumi.Input[str]
+    # The invoke ARN of what the authorizer calls: the authorizer function's `live` alias in
+    # the stack.
     invoke_arn: pulumi.Input[str]
     cache_ttl_seconds: int
+    # The alias (or version) that invoke_arn names: the invoke permission must too.
+    function_qualifier: pulumi.Input[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -210,13 +214,15 @@ class HttpApi(pulumi.ComponentResource):
             opts=child,
         )
 
-        # Lets this API's authorizer, and nothing else, invoke the authorizer function.
+        # Lets this API's authorizer, and nothing else, invoke the authorizer function (the
+        # alias it calls).
         allow_invoke(
             f"{name}-authorizer-permission",
             args.function_name,
             "apigateway.amazonaws.com",
             pulumi.Output.concat(api.execution_arn, "/authorizers/", authorizer.id),
             child,
+            qualifier=args.function_qualifier,
         )
         return authorizer
 

@@ -1,7 +1,7 @@
 """Releases: the `live` alias on the function's newest published version, and the provisioned
 concurrency that keeps instances of it initialized.
 
-Everything that calls the API function calls `live`, so a rollback is one alias update
+Everything that calls a released function calls its `live`, so a rollback is one alias update
 (`aws lambda update-alias --name live --function-version N`), with no deploy.
 """
 
@@ -22,6 +22,7 @@ class ReleaseArgs:
     function_version: pulumi.Input[str]
     # Instances kept initialized on the alias; 0 for none (validated by StackConfig).
     provisioned_concurrency: int = 0
+    description: str = "The version this function serves; everything that calls it calls this"
 
 
 class Release(pulumi.ComponentResource):
@@ -41,7 +42,7 @@ class Release(pulumi.ComponentResource):
             name=LIVE_ALIAS,
             function_name=args.function_name,
             function_version=args.function_version,
-            description="The version serving the IRIS API; everything that calls it calls this",
+            description=args.description,
             opts=pulumi.ResourceOptions(parent=self),
         )
 

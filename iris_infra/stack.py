@@ -128,6 +128,7 @@ def build_stack(config: StackConfig) -> StackOutputs:
             function_name=api_function.function_name,
             function_version=api_function.version,
             provisioned_concurrency=config.provisioned_concurrency,
+            description="The version serving the IRIS API; everything that calls it calls this",
         ),
     )
 
@@ -152,12 +153,24 @@ def build_stack(config: StackConfig) -> StackOutputs:
                     config, secrets.api_keys_parameter_name, secrets.api_keys_parameter_version
                 ),
                 parameter_arns=[secrets.api_keys_parameter_arn],
+                publish=True,
+            ),
+        )
+        # Released like the API (it runs the same image): a bad image reaches it only through
+        # a new version, and a rollback moves its `live` too.
+        authorizer_release = Release(
+            "iris-authorizer-release",
+            ReleaseArgs(
+                function_name=authorizer_function.function_name,
+                function_version=authorizer_function.version,
+                description="The version checking X-API-Key for the IRIS API",
             ),
         )
         authorizer = ApiKeyAuthorizerArgs(
             function_name=authorizer_function.function_name,
-            invoke_arn=authorizer_function.invoke_arn,
+            invoke_arn=authorizer_release.invoke_arn,
             cache_ttl_seconds=config.authorizer_cache_ttl_seconds,
+            function_qualifier=authorizer_release.alias_name,
         )
 
     api = HttpApi(

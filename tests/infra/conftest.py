@@ -100,6 +100,8 @@ class RecordingMocks(PlanMocks):
         super().__init__(ACCOUNT_ID, REGION)
         self.resources: list[Recorded] = []
         self.dependencies: dict[tuple[str, str], dict[str, set[str]]] = {}
+        # The provider functions the program invoked (their tokens), in order.
+        self.calls: list[str] = []
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict]:
         resource_id, outputs = super().new_resource(args)
@@ -109,12 +111,17 @@ class RecordingMocks(PlanMocks):
         )
         return resource_id, outputs
 
+    def call(self, args: pulumi.runtime.MockCallArgs) -> dict:
+        self.calls.append(args.token)
+        return super().call(args)
+
     def use(self, stack: str = "dev", *, preview: bool = False) -> RecordingMocks:
         """Fresh records and a mocked engine for `stack`, with no config set."""
         settle_previous_program()
         self.resources.clear()
         self.tagged_repo_digests = False
         self.dependencies.clear()
+        self.calls.clear()
         pulumi.runtime.set_mocks(
             self,
             project=PROJECT,
@@ -204,21 +211,21 @@ def sentinels() -> Sentinels:
     return Sentinels()
 
 
-@pytest.fixture
-def stack_config() -> Callable[..., StackConfig]:
+def stack_file_config(stack: str, **overrides: Any) -> StackConfig:
     """A validated config from the committed stack file, with sentinel secrets and overrides
     (an override of None removes the key)."""
+    raw: dict[str, Any] = {
+        **read_stack_settings(stack, PROJECT_DIR),
+        "openaiApiKey": OPENAI_KEY_SENTINEL,
+        "apiKeys": API_KEYS_SENTINEL,
+        **overrides,
+    }
+    return StackConfig.from_raw(stack, {k: v for k, v in raw.items() if v is not None})
 
-    def make(stack: str, **overrides: Any) -> StackConfig:
-        raw: dict[str, Any] = {
-            **read_stack_settings(stack, PROJECT_DIR),
-            "openaiApiKey": OPENAI_KEY_SENTINEL,
-            "apiKeys": API_KEYS_SENTINEL,
-            **overrides,
-        }
-        return StackConfig.from_raw(stack, {k: v for k, v in raw.items() if v is not None})
 
-    return make
+@pytest.fixture
+def stack_config() -> Callable[..., StackConfig]:
+    return stack_file_config
 
 
 @pytest.fixture

@@ -33,7 +33,7 @@ def read_stack_settings(stack: str, project_dir: Path) -> dict[str, Any]:
         if leaked:
             raise PlaintextSecretError(
                 f"{path} holds {', '.join(leaked)} in plain text; remove it and set it with "
-                f"`pulumi config set --secret <key> <value> --stack {stack}`"
+                f"`pulumi config set --secret <key> --stack {stack}`, which asks for the value"
             )
 
     settings: dict[str, Any] = {

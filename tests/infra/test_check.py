@@ -178,7 +178,8 @@ def test_a_stack_without_its_secret_reports_it_and_the_flag_plans_it_anyway(caps
     assert out.splitlines()[1:] == [
         "1 problem(s); nothing planned:",
         "Pulumi.dev.yaml: openaiApiKey is not set; set it with "
-        "`pulumi config set --secret openaiApiKey <key> --stack dev`",
+        "`pulumi config set --secret openaiApiKey --stack dev`, which asks for the key, "
+        "and commit Pulumi.dev.yaml: CI reads the secret from it",
     ]
     assert main(["--stack", "dev", "--placeholder-secrets"]) == 0
     assert "aws:lambda/alias:Alias iris-api-release-alias" in capsys.readouterr().out
@@ -286,9 +287,11 @@ def test_make_check_runs_with_no_pulumi_cli_no_credentials_and_no_network(tmp_pa
     assert refused.returncode != 0
     assert [line for line in refused.stdout.splitlines() if "openaiApiKey is not set" in line] == [
         "Pulumi.dev.yaml: openaiApiKey is not set; set it with "
-        "`pulumi config set --secret openaiApiKey <key> --stack dev`",
+        "`pulumi config set --secret openaiApiKey --stack dev`, which asks for the key, "
+        "and commit Pulumi.dev.yaml: CI reads the secret from it",
         "Pulumi.prod.yaml: openaiApiKey is not set; set it with "
-        "`pulumi config set --secret openaiApiKey <key> --stack prod`",
+        "`pulumi config set --secret openaiApiKey --stack prod`, which asks for the key, "
+        "and commit Pulumi.prod.yaml: CI reads the secret from it",
     ]
 
 

@@ -37,12 +37,20 @@ IRIS_ROUTES = {
 }
 
 
-def build(resolve, *, with_authorizer=False, origins=("https://app.example.com",), qualifier=None):
+def build(
+    resolve,
+    *,
+    with_authorizer=False,
+    origins=("https://app.example.com",),
+    qualifier=None,
+    authorizer_qualifier=None,
+):
     authorizer = (
         ApiKeyAuthorizerArgs(
             function_name="iris-dev-authorizer",
             invoke_arn=AUTHORIZER_INVOKE_ARN,
             cache_ttl_seconds=300,
+            function_qualifier=authorizer_qualifier,
         )
         if with_authorizer
         else None
@@ -195,10 +203,12 @@ def test_only_this_api_may_invoke_the_function(mocks, resolve, qualifier):
     assert outputs["execution_arn"].startswith("arn:aws:execute-api:")
 
 
-def test_only_this_apis_authorizer_may_invoke_the_authorizer_function(mocks, resolve):
-    outputs = build(resolve, with_authorizer=True)
+@pytest.mark.parametrize("qualifier", [None, "live"])
+def test_only_this_apis_authorizer_may_invoke_the_authorizer_function(mocks, resolve, qualifier):
+    outputs = build(resolve, with_authorizer=True, authorizer_qualifier=qualifier)
     permission = mocks.resource(PERMISSION, "web-authorizer-permission")
     assert permission.inputs["function"] == "iris-dev-authorizer"
+    assert permission.inputs.get("qualifier") == qualifier
     assert permission.inputs["principal"] == "apigateway.amazonaws.com"
     assert permission.inputs["sourceArn"] == (
         f"{outputs['execution_arn']}/authorizers/{outputs['authorizer_id']}"

@@ -42,6 +42,21 @@ def test_the_live_alias_points_at_the_given_version(mocks, resolve):
     assert outputs["alias_arn"].endswith(":function:iris-prod:live")
     assert outputs["invoke_arn"] == alias.outputs["invokeArn"]
     assert "routingConfig" not in alias.inputs
+    assert alias.inputs["description"] == ReleaseArgs.description
+
+
+def test_the_alias_carries_the_given_description(mocks, resolve):
+    def program():
+        release = Release(
+            "rel",
+            ReleaseArgs(
+                function_name="iris-prod-authorizer", function_version="3", description="x"
+            ),
+        )
+        return release.alias_name
+
+    resolve(program)
+    assert mocks.resource(ALIAS, "rel-alias").inputs["description"] == "x"
 
 
 def test_without_provisioned_concurrency_there_is_no_configuration(mocks, resolve):

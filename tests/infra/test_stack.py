@@ -180,7 +180,6 @@ def test_the_authorizer_function_runs_the_authorizer_handler(mocks, resolve, sta
     authorizer_resource = mocks.resource(
         "aws:apigatewayv2/authorizer:Authorizer", "iris-http-api-authorizer"
     )
-    assert authorizer_resource.inputs["authorizerUri"] == authorizer.outputs["invokeArn"]
     assert authorizer_resource.inputs["authorizerResultTtlInSeconds"] == 300
 
 
@@ -362,9 +361,38 @@ def test_the_api_function_publishes_versions_and_live_serves_the_newest(
     assert alias.inputs["functionName"] == function.outputs["name"]
     assert alias.inputs["functionVersion"] == function.outputs["version"] != "$LATEST"
     assert outputs["live_version"] == alias.inputs["functionVersion"]
-    # The authorizer is not released: API Gateway calls it directly.
+
+
+def test_the_authorizer_publishes_versions_and_its_own_live_serves_the_newest(
+    mocks, resolve, stack_config
+):
+    """It runs the API's image: unversioned, a bad image would break it at once, and rolling
+    the API's `live` back would leave it on that image (PITFALLS 47)."""
+    build(resolve, stack_config("prod", provisionedConcurrency=2))
     authorizer = mocks.resource(FUNCTION, "iris-authorizer-function-function")
-    assert authorizer.inputs.get("publish") in (None, False)
+    alias = mocks.resource(ALIAS, "iris-authorizer-release-alias")
+    assert authorizer.inputs["publish"] is True
+    assert alias.inputs["name"] == "live"
+    assert alias.inputs["functionName"] == authorizer.outputs["name"] == "iris-prod-authorizer"
+    assert alias.inputs["functionVersion"] == authorizer.outputs["version"] != "$LATEST"
+    # Nothing provisioned for it: it is small, quick to start, and its decisions are cached.
+    assert [p.inputs["functionName"] for p in mocks.of_type(PROVISIONED)] == ["iris-prod"]
+
+
+def test_api_gateway_calls_the_authorizers_live_alias(mocks, resolve, stack_config):
+    build(resolve, stack_config("prod"))
+    alias = mocks.resource(ALIAS, "iris-authorizer-release-alias")
+    function = mocks.resource(FUNCTION, "iris-authorizer-function-function")
+    authorizer = mocks.resource(
+        "aws:apigatewayv2/authorizer:Authorizer", "iris-http-api-authorizer"
+    )
+    permission = mocks.resource(PERMISSION, "iris-http-api-authorizer-permission")
+    assert authorizer.inputs["authorizerUri"] == alias.outputs["invokeArn"]
+    assert authorizer.inputs["authorizerUri"] != function.outputs["invokeArn"]
+    assert alias.outputs["invokeArn"].endswith(":function:iris-prod-authorizer:live/invocations")
+    # The permission must be on the alias API Gateway calls, or every guarded request fails.
+    assert permission.inputs["function"] == function.outputs["name"]
+    assert permission.inputs["qualifier"] == alias.outputs["name"] == "live"
 
 
 def test_the_http_api_invokes_the_live_alias(mocks, resolve, stack_config):
@@ -406,13 +434,13 @@ def test_without_provisioned_concurrency_nothing_is_provisioned(mocks, resolve, 
     assert not mocks.of_type(PROVISIONED)
 
 
-def test_only_the_authorizer_is_invoked_unqualified(mocks, resolve, stack_config):
+def test_every_invoke_permission_is_on_a_live_alias(mocks, resolve, stack_config):
     build(resolve, stack_config("prod", warmupIntervalMinutes=5))
     qualifiers = {p.name: p.inputs.get("qualifier") for p in mocks.of_type(PERMISSION)}
     assert qualifiers == {
         "iris-http-api-invoke-permission": "live",
         "iris-warmup-permission": "live",
-        "iris-http-api-authorizer-permission": None,
+        "iris-http-api-authorizer-permission": "live",
     }
 
 

@@ -1,0 +1,113 @@
+"""The README's first deploy agrees with the program: the steps a clean account needs are there,
+the figures it quotes are the program's own, and no command or message it gives puts a secret
+on a command line (where the shell's history and `ps` keep it)."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from iris_infra.config import MAX_CONCURRENCY, ConfigError, StackConfig
+from tests.infra.conftest import PROJECT_DIR
+from tests.infra.stack_files import PlaintextSecretError, read_stack_settings
+
+README = (PROJECT_DIR / "README.md").read_text(encoding="utf-8")
+DEPLOY_SECTION = README[README.index("\n## Deploy\n") : README.index("\n## Operating it\n")]
+SECRET_SETTER = "pulumi config set --secret"
+
+
+def command_line_secrets(text: str) -> list[str]:
+    """Every `pulumi config set --secret` in `text` that gives a value after the key (a
+    `--stack <name>` is fine; the value belongs to the prompt or standard input)."""
+    offending = []
+    for rest in re.findall(rf"{re.escape(SECRET_SETTER)}(.*)", text):
+        words = re.split(r"[`#|]", rest, maxsplit=1)[0].split()
+        if "--stack" in words:
+            at = words.index("--stack")
+            del words[at : at + 2]
+        if len(words) > 1:
+            offending.append(rest)
+    return offending
+
+
+def test_the_checker_sees_a_value_on_the_command_line():
+    assert command_line_secrets("pulumi config set --secret openaiApiKey sk-123 --stack dev")
+    assert command_line_secrets('pulumi config set --secret apiKeys "$(openssl rand -hex 24)"')
+    assert not command_line_secrets("pulumi config set --secret openaiApiKey --stack prod")
+    assert not command_line_secrets("`pulumi config set --secret` and `pulumi up`")
+
+
+def test_no_readme_command_puts_a_secret_on_the_command_line():
+    assert SECRET_SETTER in DEPLOY_SECTION
+    assert command_line_secrets(README) == []
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_no_message_of_the_program_suggests_a_secret_on_the_command_line(stack):
+    with pytest.raises(ConfigError) as caught:
+        StackConfig.from_raw(stack, {})
+    warnings = StackConfig.from_raw(stack, {"openaiApiKey": "sk-x"}).warnings()
+    messages = [*caught.value.problems, *warnings]
+    assert any(SECRET_SETTER in message for message in messages)
+    assert command_line_secrets("\n".join(messages)) == []
+
+
+def test_a_plaintext_secret_in_a_stack_file_is_refused_with_a_prompting_command(tmp_path):
+    (tmp_path / "Pulumi.yaml").write_text("name: iris-infra\n", encoding="utf-8")
+    (tmp_path / "Pulumi.dev.yaml").write_text(
+        "config:\n  iris-infra:openaiApiKey: sk-in-plain-text\n", encoding="utf-8"
+    )
+    with pytest.raises(PlaintextSecretError) as caught:
+        read_stack_settings("dev", tmp_path)
+    assert command_line_secrets(str(caught.value)) == []
+
+
+@pytest.mark.parametrize(
+    "step",
+    [
+        "deploy/deployer-policy.json",  # the deployer's permissions, and the role made with them
+        "create-open-id-connect-provider",
+        "put-bucket-versioning",  # the state backend: a versioned bucket, or Pulumi Cloud
+        "pulumi login",
+        "read -rs PULUMI_CONFIG_PASSPHRASE",
+        "one passphrase for\nevery stack",
+        f"{SECRET_SETTER} openaiApiKey    # prompts",
+        "git add Pulumi.dev.yaml Pulumi.prod.yaml",  # CI reads the secrets from the stack files
+        "AWS_REGION",
+        "make check STACK=dev",
+        "pulumi preview",
+        "pulumi up",
+        "make smoke STACK=dev",
+    ],
+)
+def test_the_first_deploy_has_every_step(step):
+    assert step in DEPLOY_SECTION
+
+
+def test_the_minimum_pulumi_cli_is_the_sdk_floor():
+    requirements = (PROJECT_DIR / "requirements.txt").read_text(encoding="utf-8")
+    (floor,) = re.findall(r"^pulumi>=([0-9.]+)", requirements, re.MULTILINE)
+    assert f"**{floor} or newer**" in DEPLOY_SECTION
+
+
+def test_the_state_bucket_is_one_the_deployer_policy_allows():
+    policy = json.loads((PROJECT_DIR / "deploy" / "deployer-policy.json").read_text("utf-8"))
+    buckets = {
+        pattern
+        for statement in policy["Statement"]
+        for pattern in statement["Resource"]
+        if pattern.startswith("arn:aws:s3:::")
+    }
+    assert buckets == {"arn:aws:s3:::iris-pulumi-state-*", "arn:aws:s3:::iris-pulumi-state-*/*"}
+    assert 'BUCKET="iris-pulumi-state-$ACCOUNT"' in DEPLOY_SECTION
+
+
+@pytest.mark.parametrize(
+    ("key", "low"), [("reservedConcurrency", 1), ("provisionedConcurrency", 0)]
+)
+def test_the_config_table_gives_the_concurrency_limit_the_program_enforces(key, low):
+    (row,) = [line for line in DEPLOY_SECTION.splitlines() if line.startswith(f"| `{key}` |")]
+    assert f"| {low}–{MAX_CONCURRENCY}" in row
+    assert "value + 100" in row
