@@ -43,8 +43,11 @@ def _serve(args: argparse.Namespace) -> int:
 
     # A busy port ends the process with werkzeug's own message ("Port ... is in use").
     server = make_server(args.host, args.port, api, threaded=True)
-    # A process manager's SIGTERM stops the server as cleanly as Ctrl-C does.
-    signal.signal(signal.SIGTERM, _interrupt)
+    # A process manager's SIGTERM stops the server as cleanly as Ctrl-C does. SIGINT gets the
+    # same handler: a shell starts a background job with SIGINT ignored, and Python then keeps
+    # it ignored, so Ctrl-C (or `kill -INT`) would not stop the server.
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, _interrupt)
     host = f"[{args.host}]" if ":" in args.host else args.host
     print(
         f"IRIS local API on http://{host}:{server.server_port}"

@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -20,7 +21,20 @@ STARTUP_TIMEOUT_S = 60
 URL = re.compile(r"http://127\.0\.0\.1:(\d+)")
 
 
-def test_the_command_serves_until_ctrl_c_and_exits_cleanly() -> None:
+def _ignore_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+# A shell starts a background job (`make test > log &`) with SIGINT ignored, and a child
+# inherits that (PITFALLS 43): the command must stop on Ctrl-C however it was started.
+@pytest.mark.parametrize(
+    "start_with",
+    [None, _ignore_sigint],
+    ids=["foreground", "sigint-ignored-as-in-a-background-job"],
+)
+def test_the_command_serves_until_ctrl_c_and_exits_cleanly(
+    start_with: Callable[[], None] | None,
+) -> None:
     env = {**os.environ, "IRIS_API_KEYS": "never-printed-key-7f3a", "PYTHONUNBUFFERED": "1"}
     process = subprocess.Popen(
         [sys.executable, "-m", "local_api", "--stack", "dev", "--port", "0"],
@@ -29,6 +43,7 @@ def test_the_command_serves_until_ctrl_c_and_exits_cleanly() -> None:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=start_with,
     )
     try:
         banner = read_line(process.stdout, STARTUP_TIMEOUT_S)
