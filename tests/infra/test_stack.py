@@ -586,10 +586,9 @@ def test_a_changed_secret_changes_the_configuration_of_the_function_that_reads_i
 ):
     """Lambda starts fresh containers when a function's configuration changes: a new value,
     through its parameter's version, replaces every warm container that read the old one."""
+    rotated = f"rotated-{secret}-5e0b7c"
     before = function_environments(mocks, resolve, stack_config("prod"))
-    after = function_environments(
-        mocks, resolve, stack_config("prod", **{secret: "rotated-" + secret})
-    )
+    after = function_environments(mocks, resolve, stack_config("prod", **{secret: rotated}))
 
     assert after[unchanged_function] == before[unchanged_function]
     changed = {
@@ -605,7 +604,7 @@ def test_a_changed_secret_changes_the_configuration_of_the_function_that_reads_i
         }[secret]
     )
     every_variable = json.dumps([before, after])
-    for value in (*sentinels.every_value, "rotated-" + secret):
+    for value in (*sentinels.every_value, rotated):
         assert value not in every_variable
 
 
