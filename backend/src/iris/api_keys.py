@@ -28,6 +28,14 @@ def key_slot(position: int) -> str:
     return f"key-{position}"
 
 
+def is_key_slot(value: object) -> bool:
+    """Whether `value` is a slot `key_slot` gives."""
+    if not isinstance(value, str):
+        return False
+    prefix, _, position = value.partition("-")
+    return prefix == "key" and position.isascii() and position.isdecimal() and position[0] != "0"
+
+
 def key_problems(raw: str) -> list[str]:
     """Why `raw` holds keys that cannot authorize anyone; each names the key's position,
     never its value."""
