@@ -14,7 +14,7 @@ from werkzeug.serving import make_server
 
 from iris.settings import Settings, SettingsError
 from local_api import PROJECT_DIR
-from local_api.gateway import api_keys_configured, build_api
+from local_api.gateway import api_keys_configured, build_api, function_environment
 from local_api.stack import StackConfigError, load_cors_origins, validate_origins
 
 
@@ -35,6 +35,8 @@ def _serve(args: argparse.Namespace) -> int:
             origins = validate_origins(args.cors_origins, source="--cors-origins")
         else:
             origins = load_cors_origins(args.stack, PROJECT_DIR)
+        for name, value in function_environment(os.environ).items():
+            os.environ.setdefault(name, value)
         settings = Settings.from_env(os.environ)
         api = build_api(origins, os.environ)
     except (StackConfigError, SettingsError) as error:

@@ -53,6 +53,17 @@ def test_the_command_serves_until_ctrl_c_and_exits_cleanly(
 
         health = call(base_url, "GET", "/health")
         guarded = call(base_url, "GET", "/api/iris/health")
+        # The function requires the authorizer's context (as the stack sets it beside apiKeys)
+        # and gets it from the gateway, as API Gateway hands it on.
+        authorized = call(
+            base_url, "GET", "/api/iris/health", headers=[("X-API-Key", "never-printed-key-7f3a")]
+        )
+        bypass = call(
+            base_url,
+            "GET",
+            "/api/%2569ris/health",
+            headers=[("X-API-Key", "never-printed-key-7f3a")],
+        )
 
         process.send_signal(signal.SIGINT)
         stdout, stderr = process.communicate(timeout=30)
@@ -63,6 +74,8 @@ def test_the_command_serves_until_ctrl_c_and_exits_cleanly(
 
     assert health.status == 200 and health.json() == {"status": "ok"}
     assert guarded.status == 401
+    assert authorized.status == 200, authorized.body
+    assert (bypass.status, bypass.json()["error"]["code"]) == (401, "unauthorized")
     assert match.group(1) != "0"
     for shown in ("stack dev", "http://localhost:5173", "offline", "API keys: enforced"):
         assert shown in banner
