@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
+from pathlib import Path
 from typing import Any
 
 import pulumi
 from pulumi.runtime.config import CONFIG as ENGINE_CONFIG
-from pulumi.runtime.config import get_config_env
+from pulumi.runtime.config import get_config, get_config_env
+
+# apiKeys is parsed and checked by the authorizer's own module, in the function's task root
+# (backend/src, stdlib only), imported from this source tree as local_api does: not a copy.
+_TASK_ROOT = str(Path(__file__).resolve().parent.parent / "backend" / "src")
+if _TASK_ROOT not in sys.path:
+    sys.path.append(_TASK_ROOT)
+
+from iris.api_keys import key_problems  # noqa: E402
 
 PROJECT = "iris-infra"
 
@@ -167,16 +178,29 @@ class StackConfig:
 
     @classmethod
     def from_pulumi(cls) -> StackConfig:
-        """The running stack's configuration; secrets stay secret Outputs, never plain strings."""
+        """The running stack's configuration; secrets stay secret Outputs, never plain strings.
+
+        The secrets are checked as plain text first, like every other value (apiKeys' keys
+        can only be checked so), then kept only as secret Outputs.
+        """
         config = pulumi.Config(PROJECT)
         raw: dict[str, Any] = {
             key: config.get(key) for key in CONFIG_KEYS if key not in SECRET_KEYS
         }
-        raw.update({key: config.get_secret(key) for key in SECRET_KEYS})
+        secrets = {key: get_config(config.full_key(key)) for key in SECRET_KEYS}
+        raw.update(secrets)
         # A misspelt key (memoryMB) is reported by name; its value, maybe a secret, is not read.
         raw.update(dict.fromkeys(key for key in _engine_keys() if key not in CONFIG_KEYS))
-        stack_config = cls.from_raw(
+        checked = cls.from_raw(
             pulumi.get_stack(), raw, aws_region=pulumi.Config("aws").get("region")
+        )
+        stack_config = dataclasses.replace(
+            checked,
+            **{
+                _FIELD_BY_KEY[key]: pulumi.Output.secret(value)
+                for key, value in secrets.items()
+                if value is not None
+            },
         )
         for message in stack_config.warnings():
             pulumi.log.warn(message)
@@ -258,11 +282,9 @@ class StackConfig:
                 f"`pulumi config set --secret openaiApiKey --stack {self.stack}`, which asks for "
                 f"the key, and commit Pulumi.{self.stack}.yaml: CI reads the secret from it"
             )
-        if self.api_keys is not None and _is_blank(self.api_keys):
-            problems.append(
-                "apiKeys is set but empty; give at least one key or remove it with "
-                f"`pulumi config rm apiKeys --stack {self.stack}`"
-            )
+        if isinstance(self.api_keys, str):
+            # The authorizer's own parsing: a key refused here could never authorize anyone.
+            problems.extend(key_problems(self.api_keys))
         problems.extend(_origin_problems(self.cors_origins, self.stack, self.is_production))
         if not self.openai_model.strip():
             problems.append("openaiModel is empty; give a model name, e.g. gpt-4o-mini-2024-07-18")

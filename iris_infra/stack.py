@@ -57,8 +57,11 @@ def api_environment(
     """The API function's environment: settings and the key's parameter name, never the key.
 
     The parameter's version is there too: a new openaiApiKey changes the function's
-    configuration, so Lambda replaces every warm container holding the old key.
+    configuration, so Lambda replaces every warm container holding the old key. With apiKeys,
+    IRIS_REQUIRE_AUTHORIZER makes the function itself refuse /api/iris/* to any request the
+    authorizer did not pass (a route match is the gateway's only guard).
     """
+    guard = {"IRIS_REQUIRE_AUTHORIZER": "true"} if config.api_keys is not None else {}
     return {
         "IRIS_LLM_PROVIDER": "openai",
         "OPENAI_MODEL": config.openai_model,
@@ -70,6 +73,7 @@ def api_environment(
         "IRIS_SECRET_MAX_AGE_S": str(config.secret_max_age_seconds),
         "IRIS_CACHE_TABLE": cache_table_name,
         "IRIS_CACHE_TTL_HOURS": str(config.cache_ttl_hours),
+        **guard,
     }
 
 

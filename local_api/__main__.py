@@ -14,7 +14,7 @@ from werkzeug.serving import make_server
 
 from iris.settings import Settings, SettingsError
 from local_api import PROJECT_DIR
-from local_api.gateway import api_keys_configured, build_api
+from local_api.gateway import api_keys_configured, build_api, function_environment
 from local_api.stack import StackConfigError, load_cors_origins, validate_origins
 
 
@@ -35,6 +35,8 @@ def _serve(args: argparse.Namespace) -> int:
             origins = validate_origins(args.cors_origins, source="--cors-origins")
         else:
             origins = load_cors_origins(args.stack, PROJECT_DIR)
+        for name, value in function_environment(os.environ).items():
+            os.environ.setdefault(name, value)
         settings = Settings.from_env(os.environ)
         api = build_api(origins, os.environ)
     except (StackConfigError, SettingsError) as error:
@@ -43,8 +45,11 @@ def _serve(args: argparse.Namespace) -> int:
 
     # A busy port ends the process with werkzeug's own message ("Port ... is in use").
     server = make_server(args.host, args.port, api, threaded=True)
-    # A process manager's SIGTERM stops the server as cleanly as Ctrl-C does.
-    signal.signal(signal.SIGTERM, _interrupt)
+    # A process manager's SIGTERM stops the server as cleanly as Ctrl-C does. SIGINT gets the
+    # same handler: a shell starts a background job with SIGINT ignored, and Python then keeps
+    # it ignored, so Ctrl-C (or `kill -INT`) would not stop the server.
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, _interrupt)
     host = f"[{args.host}]" if ":" in args.host else args.host
     print(
         f"IRIS local API on http://{host}:{server.server_port}"

@@ -17,7 +17,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl, quote, urlsplit
+from urllib.parse import parse_qsl
 
 from werkzeug.datastructures import Headers
 from werkzeug.wrappers import Request, Response
@@ -217,18 +217,10 @@ class PlainResponse(Response):
 
 
 def _raw_target(request: Request) -> tuple[str, str]:
-    """The path and query string as the client sent them (still percent-encoded, unless the
-    client sent raw UTF-8, which API Gateway passes on as text)."""
-    query = request.query_string.decode("utf-8", "replace")
-    target = request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI")
-    if not target:
-        return quote(request.path), query
-    # WSGI carries the request line's bytes as latin-1 text.
-    target = target.encode("latin-1").decode("utf-8", "replace")
-    if not target.startswith("/"):
-        # The absolute form, "http://host/path?query", which proxies send.
-        return urlsplit(target).path or "/", query
-    return target.partition("?")[0], query
+    """The path and query string as API Gateway hands them on: an HTTP API percent-decodes the
+    path (rawPath and requestContext.http.path alike, `%2F` included), once, and keeps the
+    query string as the client sent it (raw UTF-8 as text)."""
+    return request.path, request.query_string.decode("utf-8", "replace")
 
 
 def _api_request_id() -> str:

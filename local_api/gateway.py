@@ -192,6 +192,12 @@ def api_keys_configured(environ: Mapping[str, str]) -> bool:
     return any(environ.get(name, "").strip() for name in ("IRIS_API_KEYS", "IRIS_API_KEYS_PARAM"))
 
 
+def function_environment(environ: Mapping[str, str]) -> dict[str, str]:
+    """What the stack adds to the API function's environment for these settings: with API keys,
+    IRIS_REQUIRE_AUTHORIZER=true, so the function checks that the authorizer ran, as deployed."""
+    return {"IRIS_REQUIRE_AUTHORIZER": "true"} if api_keys_configured(environ) else {}
+
+
 def build_api(cors_origins: tuple[str, ...], environ: Mapping[str, str]) -> LocalHttpApi:
     """The local API around the real Lambda handler (and the real authorizer when keys are set).
 

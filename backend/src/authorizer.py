@@ -16,13 +16,15 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
+from iris.api_keys import KEY_SLOT, MAX_KEY_CHARS, key_slot, parse_keys
 from iris.logs import configure_logging, register_secret, request_id_var
 from iris.parameters import INIT_ATTEMPTS, REQUEST_ATTEMPTS, read_secure_parameter
 from iris.settings import parse_log_level, parse_secret_max_age
 
 API_KEY_HEADER = "x-api-key"
-# Real keys are far shorter; anything longer is refused before it is compared.
-MAX_KEY_BYTES = 256
+# The stack accepts only ASCII keys of at most MAX_KEY_CHARS: anything longer is refused
+# before it is compared.
+MAX_KEY_BYTES = MAX_KEY_CHARS
 
 # A bad value fails the import (and so the cold start) with a message naming the variable.
 log = configure_logging(parse_log_level(os.environ.get("IRIS_LOG_LEVEL")))
@@ -36,8 +38,8 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if slot is None:
         log.info("authorization decision", extra=fields)
         return {"isAuthorized": False}
-    log.info("authorization decision", extra={**fields, "keySlot": slot})
-    return {"isAuthorized": True, "context": {"keySlot": slot}}
+    log.info("authorization decision", extra={**fields, KEY_SLOT: slot})
+    return {"isAuthorized": True, "context": {KEY_SLOT: slot}}
 
 
 def decide(event: Mapping[str, Any]) -> tuple[str, str | None]:
@@ -82,13 +84,8 @@ def matching_slot(presented: str, keys: tuple[str, ...]) -> str | None:
     results = [hmac.compare_digest(candidate, key.encode("utf-8")) for key in keys]
     for position, matched in enumerate(results, start=1):
         if matched:
-            return f"key-{position}"
+            return key_slot(position)
     return None
-
-
-def parse_keys(raw: str) -> tuple[str, ...]:
-    """Comma-separated keys, each stripped; empty entries are ignored."""
-    return tuple(key for key in (part.strip() for part in raw.split(",")) if key)
 
 
 def accepted_keys(attempts: int = REQUEST_ATTEMPTS) -> tuple[str, ...]:

@@ -17,6 +17,7 @@ from http_events import (
     ascii_query,
     body_length,
     is_http_event,
+    undecodable_path,
     unreadable_field,
 )
 from tests.events import http_api_v2_event, rest_v1_event
@@ -171,3 +172,34 @@ def test_adapted_v1_event_has_the_length_in_both_header_fields() -> None:
         name.lower() == "transfer-encoding"
         for name in [*adapted["headers"], *adapted["multiValueHeaders"]]
     )
+
+
+@pytest.mark.parametrize(
+    ("path", "undecodable"),
+    [
+        ("/api/iris/analyze", "/api/iris/analyze"),
+        ("/api/%69ris/analyze", "/api/%2569ris/analyze"),
+        ("/api/iris%2Fanalyze", "/api/iris%252Fanalyze"),
+        ("/%", "/%25"),
+    ],
+)
+def test_mangum_decodes_an_undecodable_path_back_to_what_api_gateway_delivered(
+    path: str, undecodable: str
+) -> None:
+    from mangum.handlers.utils import strip_api_gateway_path
+
+    assert undecodable_path(path) == undecodable
+    assert strip_api_gateway_path(undecodable, api_gateway_base_path="/") == path
+
+
+def test_the_v2_path_mangum_reads_is_escaped_in_a_copy_and_v1_is_left_alone() -> None:
+    event = http_api_v2_event("GET", "/api/%69ris/health")
+    before = copy.deepcopy(event)
+
+    adapted = adapted_event(event)
+
+    assert adapted["requestContext"]["http"]["path"] == "/api/%2569ris/health"
+    assert adapted["rawPath"] == "/api/%69ris/health"
+    assert event == before
+    # A REST API delivers the path still encoded: Mangum's one decoding is the right one.
+    assert adapted_event(rest_v1_event("GET", "/api/%69ris"))["path"] == "/api/%69ris"

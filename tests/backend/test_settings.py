@@ -33,6 +33,7 @@ def test_defaults_from_an_empty_environment() -> None:
     assert settings.cache_ttl_hours == 24
     assert settings.max_body_bytes == 1_048_576
     assert settings.log_level == "INFO"
+    assert settings.require_authorizer is False
 
 
 def test_blank_values_fall_back_to_the_defaults() -> None:
@@ -55,6 +56,7 @@ def test_every_variable_is_read() -> None:
             "IRIS_CACHE_TTL_HOURS": "48",
             "IRIS_MAX_BODY_BYTES": "65536",
             "IRIS_LOG_LEVEL": "debug",
+            "IRIS_REQUIRE_AUTHORIZER": "true",
         }
     )
 
@@ -70,6 +72,7 @@ def test_every_variable_is_read() -> None:
         cache_ttl_hours=48,
         max_body_bytes=65536,
         log_level="DEBUG",
+        require_authorizer=True,
     )
 
 
@@ -116,6 +119,8 @@ def test_provider_follows_the_key(environ: dict[str, str], provider: str, config
         ("IRIS_MAX_BODY_BYTES", "6291456", f"allowed 1-{MAX_BODY_LIMIT_BYTES}"),
         ("IRIS_MAX_BODY_BYTES", "1MB", "is not a whole number"),
         ("IRIS_LOG_LEVEL", "LOUD", "use DEBUG, INFO, WARNING or ERROR"),
+        ("IRIS_REQUIRE_AUTHORIZER", "yes", "use true or false"),
+        ("IRIS_REQUIRE_AUTHORIZER", "1", "use true or false"),
     ],
 )
 def test_invalid_value_names_variable_value_and_what_is_allowed(
@@ -188,6 +193,13 @@ def test_largest_body_limit_fits_lambdas_payload_after_base64() -> None:
     assert Settings(max_body_bytes=MAX_BODY_LIMIT_BYTES).max_body_bytes == MAX_BODY_LIMIT_BYTES
     with pytest.raises(SettingsError, match="IRIS_MAX_BODY_BYTES"):
         Settings(max_body_bytes=MAX_BODY_LIMIT_BYTES + 1)
+
+
+@pytest.mark.parametrize(
+    ("value", "required"), [("true", True), ("TRUE", True), (" True ", True), ("false", False)]
+)
+def test_require_authorizer_is_a_boolean_in_any_case(value: str, required: bool) -> None:
+    assert Settings.from_env({"IRIS_REQUIRE_AUTHORIZER": value}).require_authorizer is required
 
 
 def test_api_key_is_kept_out_of_repr() -> None:

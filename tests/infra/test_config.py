@@ -27,6 +27,9 @@ from iris_infra.config import (
 from tests.infra.stack_files import read_stack_settings
 
 VALID = {"openaiApiKey": "sk-test"}
+KEY_1 = "iris-key-one-0c7f3a9e5b21"
+KEY_2 = "iris-key-two-84d1e6b0f3a7"
+KEYS = f"{KEY_1},{KEY_2}"
 # Optional keys Pulumi.yaml cannot declare: a declared key without a default is required.
 UNDECLARED_KEYS = {
     *SECRET_KEYS,
@@ -141,7 +144,6 @@ def test_raw_text_values_are_parsed_like_pulumi_hands_them_over():
         ({"corsOrigins": ["http://localhost:99999"]}, "'http://localhost:99999' is not an"),
         ({"corsOrigins": ["*", "https://a.example.com"]}, "mixes '*' with other origins"),
         ({"corsOrigins": 42}, "corsOrigins=42 is not a list of origins"),
-        ({"apiKeys": "  "}, "apiKeys is set but empty"),
         ({"memorySize": 512}, "memorySize is not a setting of this stack; known keys:"),
     ],
 )
@@ -263,8 +265,100 @@ def test_architecture_decides_the_image_platform():
 
 
 def test_secrets_stay_out_of_the_repr():
-    config = StackConfig.from_raw("dev", {"openaiApiKey": "sk-visible?", "apiKeys": "k1,k2"})
-    assert "sk-visible?" not in repr(config) and "k1" not in repr(config)
+    config = StackConfig.from_raw("dev", {"openaiApiKey": "sk-visible?", "apiKeys": KEYS})
+    assert "sk-visible?" not in repr(config) and KEY_1 not in repr(config)
+
+
+# apiKeys: checked with the authorizer's own parsing (iris.api_keys), each key by position.
+
+SHORT_KEY = "shortkey1"
+
+
+@pytest.mark.parametrize(
+    ("api_keys", "expected"),
+    [
+        ("", "apiKeys holds no key"),
+        ("  ", "apiKeys holds no key"),
+        (" , ,", "apiKeys holds no key"),
+        (SHORT_KEY, "apiKeys key 1 is 9 characters long"),
+        (f"{KEY_1},{SHORT_KEY}", "apiKeys key 2 is 9 characters long"),
+        # Empty entries are skipped, as the authorizer skips them: the position is its slot.
+        (f"{KEY_1}, ,{SHORT_KEY}", "apiKeys key 2 is 9 characters long"),
+        ("k" * 15, "apiKeys key 1 is 15 characters long"),
+        ("k" * 257, "apiKeys key 1 is 257 characters long"),
+        ("iris key with a space", "apiKeys key 1 has whitespace at character 5"),
+        (f"{KEY_1},iris-key\twith-a-tab", "apiKeys key 2 has whitespace at character 9"),
+        ("iris-key-with-nul\x00x", "apiKeys key 1 has a non-printable or non-ASCII character"),
+        ("iris-key-with-del\x7fx", "apiKeys key 1 has a non-printable or non-ASCII character"),
+        ("iris-key-with-e\u0301-accent", "apiKeys key 1 has a non-printable or non-ASCII"),
+        ("iris-key-with-\u00e9-latin1", "apiKeys key 1 has a non-printable or non-ASCII"),
+    ],
+    ids=[
+        "empty",
+        "blank",
+        "only-commas",
+        "short",
+        "second-short",
+        "position-skips-empty-entries",
+        "one-under",
+        "one-over",
+        "space",
+        "tab",
+        "nul",
+        "del",
+        "combining-mark",
+        "non-ascii",
+    ],
+)
+def test_api_keys_that_could_never_authorize_anyone_are_refused(api_keys, expected):
+    error = refuse("dev", {"apiKeys": api_keys})
+
+    (problem,) = [problem for problem in error.problems if problem.startswith("apiKeys")]
+    assert expected in problem
+    assert "16-256 printable ASCII characters" in problem
+    for key in api_keys.split(","):
+        if key.strip():
+            assert key.strip() not in str(error)
+
+
+def test_every_bad_key_is_reported_by_its_position():
+    error = refuse("dev", {"apiKeys": f"{SHORT_KEY},{KEY_1},iris key with a space"})
+
+    assert [problem.split(";")[0] for problem in error.problems] == [
+        "apiKeys key 1 is 9 characters long",
+        "apiKeys key 3 has whitespace at character 5",
+    ]
+
+
+@pytest.mark.parametrize(
+    "api_keys",
+    [KEY_1, KEYS, f" {KEY_1} , {KEY_2} ,", "k" * 16, "k" * 256, "!#$%&'()*+-./:;<=>?@[]^_`{|}~0"],
+    ids=["one", "two", "padded", "16", "256", "punctuation"],
+)
+def test_keys_the_authorizer_can_match_are_accepted(api_keys):
+    assert StackConfig.from_raw("dev", {**VALID, "apiKeys": api_keys}).api_keys == api_keys
+
+
+def test_the_config_and_the_authorizer_share_one_parser():
+    import authorizer
+    from iris import api_keys
+    from iris_infra import config
+
+    assert authorizer.parse_keys is api_keys.parse_keys
+    assert config.key_problems is api_keys.key_problems
+
+
+def test_from_pulumi_checks_the_secret_api_keys_without_showing_them(mocks, engine_config):
+    engine_config(
+        {"openaiApiKey": "sk-x", "apiKeys": f"{KEY_1},{SHORT_KEY}"},
+        secret_keys=("openaiApiKey", "apiKeys"),
+    )
+    with pytest.raises(ConfigError) as caught:
+        StackConfig.from_pulumi()
+
+    (problem,) = caught.value.problems
+    assert problem.startswith("apiKeys key 2 is 9 characters long")
+    assert SHORT_KEY not in str(caught.value) and KEY_1 not in str(caught.value)
 
 
 WATCHED = {"alarmEmail": "ops@example.com"}
@@ -273,12 +367,12 @@ WATCHED = {"alarmEmail": "ops@example.com"}
 def test_prod_without_api_keys_is_warned_about():
     (warning,) = StackConfig.from_raw("prod", {**VALID, **WATCHED}).warnings()
     assert "apiKeys" in warning and "--stack prod" in warning
-    assert StackConfig.from_raw("prod", {**VALID, **WATCHED, "apiKeys": "k1"}).warnings() == []
+    assert StackConfig.from_raw("prod", {**VALID, **WATCHED, "apiKeys": KEY_1}).warnings() == []
     assert StackConfig.from_raw("dev", VALID).warnings() == []
 
 
 def test_prod_without_alarm_email_is_warned_about():
-    (warning,) = StackConfig.from_raw("prod", {**VALID, "apiKeys": "k1"}).warnings()
+    (warning,) = StackConfig.from_raw("prod", {**VALID, "apiKeys": KEY_1}).warnings()
     assert warning == (
         "stack 'prod' has no alarmEmail: it has no alarms, and nobody hears when the API fails; "
         "set one with `pulumi config set alarmEmail <address> --stack prod`"
@@ -291,7 +385,7 @@ def test_from_pulumi_reads_the_engine_config_and_keeps_secrets_secret(
     engine_config(
         {
             "openaiApiKey": "sk-from-engine",
-            "apiKeys": "k1,k2",
+            "apiKeys": KEYS,
             "memoryMb": "2048",
             "corsOrigins": ["https://app.example.com"],
         },

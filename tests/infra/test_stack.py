@@ -12,7 +12,7 @@ import pytest
 
 from iris_infra import ConfigError, build_stack
 from iris_infra.config import PLATFORMS
-from tests.infra.conftest import ACCOUNT_ID, REGION, repository_url
+from tests.infra.conftest import ACCOUNT_ID, API_KEYS_SENTINEL, REGION, repository_url
 
 FUNCTION = "aws:lambda/function:Function"
 PARAMETER = "aws:ssm/parameter:Parameter"
@@ -101,7 +101,22 @@ def test_the_api_function_gets_settings_and_parameter_names_only(
         "IRIS_SECRET_MAX_AGE_S": "300",
         "IRIS_CACHE_TABLE": table.outputs["name"],
         "IRIS_CACHE_TTL_HOURS": "48",
+        # The stack fixture sets apiKeys: the function checks that the authorizer ran.
+        "IRIS_REQUIRE_AUTHORIZER": "true",
     }
+
+
+@pytest.mark.parametrize(("api_keys", "required"), [(None, None), (API_KEYS_SENTINEL, "true")])
+def test_the_api_function_requires_the_authorizer_exactly_when_api_keys_are_set(
+    mocks, resolve, stack_config, api_keys, required
+):
+    build(resolve, stack_config("dev", apiKeys=api_keys))
+    variables = mocks.resource(FUNCTION, "iris-api-function-function").inputs["environment"][
+        "variables"
+    ]
+    assert variables.get("IRIS_REQUIRE_AUTHORIZER") == required
+    authorizers = mocks.of_type("aws:apigatewayv2/authorizer:Authorizer")
+    assert bool(authorizers) is (required is not None)
 
 
 @pytest.mark.parametrize(
@@ -614,10 +629,9 @@ def test_a_changed_secret_changes_the_configuration_of_the_function_that_reads_i
 ):
     """Lambda starts fresh containers when a function's configuration changes: a new value,
     through its parameter's version, replaces every warm container that read the old one."""
+    rotated = f"rotated-{secret}-5e0b7c"
     before = function_environments(mocks, resolve, stack_config("prod"))
-    after = function_environments(
-        mocks, resolve, stack_config("prod", **{secret: "rotated-" + secret})
-    )
+    after = function_environments(mocks, resolve, stack_config("prod", **{secret: rotated}))
 
     assert after[unchanged_function] == before[unchanged_function]
     changed = {
@@ -633,7 +647,7 @@ def test_a_changed_secret_changes_the_configuration_of_the_function_that_reads_i
         }[secret]
     )
     every_variable = json.dumps([before, after])
-    for value in (*sentinels.every_value, "rotated-" + secret):
+    for value in (*sentinels.every_value, rotated):
         assert value not in every_variable
 
 

@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -20,7 +21,20 @@ STARTUP_TIMEOUT_S = 60
 URL = re.compile(r"http://127\.0\.0\.1:(\d+)")
 
 
-def test_the_command_serves_until_ctrl_c_and_exits_cleanly() -> None:
+def _ignore_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+# A shell starts a background job (`make test > log &`) with SIGINT ignored, and a child
+# inherits that (PITFALLS 43): the command must stop on Ctrl-C however it was started.
+@pytest.mark.parametrize(
+    "start_with",
+    [None, _ignore_sigint],
+    ids=["foreground", "sigint-ignored-as-in-a-background-job"],
+)
+def test_the_command_serves_until_ctrl_c_and_exits_cleanly(
+    start_with: Callable[[], None] | None,
+) -> None:
     env = {**os.environ, "IRIS_API_KEYS": "never-printed-key-7f3a", "PYTHONUNBUFFERED": "1"}
     process = subprocess.Popen(
         [sys.executable, "-m", "local_api", "--stack", "dev", "--port", "0"],
@@ -29,6 +43,7 @@ def test_the_command_serves_until_ctrl_c_and_exits_cleanly() -> None:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=start_with,
     )
     try:
         banner = read_line(process.stdout, STARTUP_TIMEOUT_S)
@@ -38,6 +53,17 @@ def test_the_command_serves_until_ctrl_c_and_exits_cleanly() -> None:
 
         health = call(base_url, "GET", "/health")
         guarded = call(base_url, "GET", "/api/iris/health")
+        # The function requires the authorizer's context (as the stack sets it beside apiKeys)
+        # and gets it from the gateway, as API Gateway hands it on.
+        authorized = call(
+            base_url, "GET", "/api/iris/health", headers=[("X-API-Key", "never-printed-key-7f3a")]
+        )
+        bypass = call(
+            base_url,
+            "GET",
+            "/api/%2569ris/health",
+            headers=[("X-API-Key", "never-printed-key-7f3a")],
+        )
 
         process.send_signal(signal.SIGINT)
         stdout, stderr = process.communicate(timeout=30)
@@ -48,6 +74,8 @@ def test_the_command_serves_until_ctrl_c_and_exits_cleanly() -> None:
 
     assert health.status == 200 and health.json() == {"status": "ok"}
     assert guarded.status == 401
+    assert authorized.status == 200, authorized.body
+    assert (bypass.status, bypass.json()["error"]["code"]) == (401, "unauthorized")
     assert match.group(1) != "0"
     for shown in ("stack dev", "http://localhost:5173", "offline", "API keys: enforced"):
         assert shown in banner

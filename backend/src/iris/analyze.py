@@ -169,7 +169,9 @@ def _requested_text() -> str:
         )
     try:
         payload = request.get_json()
-    except BadRequest:
+    except (BadRequest, RecursionError):
+        # The parser recurses once per nesting level: deep nesting raises RecursionError, which
+        # is no ValueError, so Flask lets it through (PITFALLS 40).
         raise ApiError(400, "invalid_json", "The request body is not valid JSON.") from None
     if not isinstance(payload, dict):
         raise ApiError(
@@ -180,6 +182,13 @@ def _requested_text() -> str:
         raise ApiError(
             400, "invalid_field", "The field 'text' is required and must be a non-blank string."
         )
+    if not _is_unicode(text):
+        raise ApiError(
+            400,
+            "invalid_field",
+            "The field 'text' holds a lone surrogate (\\ud800-\\udfff without its pair, as when "
+            "an emoji is cut in two): send it as valid Unicode text.",
+        )
     if len(text) > MAX_TEXT_CHARS:
         raise ApiError(
             400,
@@ -188,3 +197,13 @@ def _requested_text() -> str:
             f"{MAX_TEXT_CHARS:,} characters.",
         )
     return text
+
+
+def _is_unicode(text: str) -> bool:
+    """Whether UTF-8 can encode the text: JSON's "\\ud83d" escape alone decodes to a lone
+    surrogate, which the cache key, the log and the LLM request would each fail to encode."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True

@@ -78,6 +78,8 @@ class Settings:
     secret_max_age_s: int = DEFAULT_SECRET_MAX_AGE_S
     max_body_bytes: int = 1_048_576
     log_level: str = "INFO"
+    # Set beside apiKeys: /api/iris/* is then served only to requests the authorizer passed.
+    require_authorizer: bool = False
 
     def __post_init__(self) -> None:
         problems = []
@@ -147,6 +149,14 @@ class Settings:
                 expected = "a whole number" if kind is int else "a number"
                 raise SettingsError(f"{name}={raw!r} is not {expected}") from None
 
+        def flag(name: str) -> bool:
+            raw = text(name)
+            if raw is None:
+                return False
+            if raw.lower() not in ("true", "false"):
+                raise SettingsError(f"{name}={raw!r} is not allowed; use true or false")
+            return raw.lower() == "true"
+
         defaults = cls.__dataclass_fields__
         api_key, api_key_param = text("OPENAI_API_KEY"), text("OPENAI_API_KEY_PARAM")
         provider = text("IRIS_LLM_PROVIDER") or (
@@ -176,4 +186,5 @@ class Settings:
             ),
             max_body_bytes=number("IRIS_MAX_BODY_BYTES", int, defaults["max_body_bytes"].default),
             log_level=text("IRIS_LOG_LEVEL") or defaults["log_level"].default,
+            require_authorizer=flag("IRIS_REQUIRE_AUTHORIZER"),
         )
