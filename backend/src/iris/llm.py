@@ -19,6 +19,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
+from iris.budget import count_tokens
 from iris.parameters import (
     INIT_ATTEMPTS,
     REQUEST_ATTEMPTS,
@@ -221,7 +222,7 @@ class OpenAIAnalyzer:
                     attempts=attempt - 1,
                 )
             try:
-                return self._client.complete(
+                answer = self._client.complete(
                     api_key,
                     model=self._model,
                     # max_tokens is deprecated and refused by reasoning models.
@@ -246,6 +247,12 @@ class OpenAIAnalyzer:
                     extra={**_error_detail(error), "attempt": attempt, "wait_s": wait},
                 )
                 time.sleep(wait)
+            else:
+                # Charged even if the answer is judged unusable afterwards: it was paid for.
+                count_tokens(
+                    answer.total_tokens, messages=messages, max_completion_tokens=self._max_tokens
+                )
+                return answer
 
 
 def _retry_wait(error: ChatError) -> float | None:
