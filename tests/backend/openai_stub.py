@@ -83,6 +83,8 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     # A 200 that is not a chat completion: a proxy's, captive portal's or gateway's page.
     page: str | None = None
+    # False: a completion without `usage`, as some OpenAI-compatible servers answer.
+    usage: bool = True
 
 
 PORTAL_PAGE = "<!doctype html><html><body><h1>Sign in to continue</h1></body></html>"
@@ -141,8 +143,25 @@ class OpenAIStub:
 
 
 def chat_completion(reply: Reply, sent: dict[str, Any]) -> dict[str, Any]:
+    completion = _completion(reply, sent)
+    if not reply.usage:
+        del completion["usage"]
+    return completion
+
+
+def total_tokens(reply: Reply, sent: dict[str, Any]) -> int:
+    """The `usage.total_tokens` the stub answers `sent` with."""
+    return sum(_token_counts(reply, sent))
+
+
+def _token_counts(reply: Reply, sent: dict[str, Any]) -> tuple[int, int]:
+    """(prompt, completion) tokens, counted as one token a word."""
     prompt_tokens = sum(len(m["content"].split()) for m in sent["messages"])
-    completion_tokens = len((reply.content or "").split())
+    return prompt_tokens, len((reply.content or "").split())
+
+
+def _completion(reply: Reply, sent: dict[str, Any]) -> dict[str, Any]:
+    prompt_tokens, completion_tokens = _token_counts(reply, sent)
     return {
         "id": "chatcmpl-B9MHDbslfkBeAs8l4bebGdFOJ6PeG",
         "object": "chat.completion",
