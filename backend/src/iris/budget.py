@@ -151,9 +151,14 @@ class DynamoDBCounter:
                 TableName=self.table_name,
                 Key={"pk": {"S": counter_key(day)}},
                 ConsistentRead=True,
+                # Present in every real answer, found or not: a 200 without it (a proxy's
+                # page) is garbage, not a day with nothing spent yet.
+                ReturnConsumedCapacity="TOTAL",
             )
         except aws.call_failures() as error:
             raise _call_failed(error) from None
+        if "ConsumedCapacity" not in answer:
+            raise CounterError("malformed_answer")
         item = answer.get("Item")
         return 0 if not item else _tokens(item)
 
