@@ -38,6 +38,7 @@ from iris.budget import (
     utc_day,
 )
 from iris.cache import MISS, Lookup
+from iris.chat import ChatCompletionsClient
 from iris.llm import SYSTEM_PROMPT, Analysis
 from iris.settings import Settings, SettingsError
 from tests.backend.container_process import ANSWER_PREFIX
@@ -120,6 +121,38 @@ def test_the_estimate_covers_the_prompt_and_the_whole_completion_limit() -> None
     assert estimate_tokens(messages, 300) == 10 + 2 + 2 * 4 + 300
     # A lone surrogate (a string cut mid-emoji) is estimated, not a crash.
     assert estimate_tokens([{"content": "\ud83d"}], 1) > 1
+
+
+@pytest.mark.parametrize(
+    ("usage", "expected"),
+    [
+        ({"prompt_tokens": 30, "completion_tokens": 12, "total_tokens": 42}, 42),
+        ({"total_tokens": 0}, 0),
+        ({"total_tokens": "42"}, None),
+        ({"total_tokens": -1}, None),
+        ({"total_tokens": True}, None),
+        ({"total_tokens": 4.2}, None),
+        ("lots", None),
+        (None, None),
+    ],
+    ids=["count", "zero", "string", "negative", "bool", "float", "not-an-object", "absent"],
+)
+def test_the_chat_client_takes_total_tokens_only_when_it_is_a_count(
+    loopback_server: Any, usage: Any, expected: int | None
+) -> None:
+    completion: dict[str, Any] = {
+        "model": "m",
+        "choices": [{"message": {"content": "fine"}, "finish_reason": "stop"}],
+    }
+    if usage is not None:
+        completion["usage"] = usage
+    loopback_server.clear()
+    loopback_server.expect_request("/v1/chat/completions", method="POST").respond_with_json(
+        completion
+    )
+    client = ChatCompletionsClient(loopback_server.url_for("/v1"))
+    answer = client.complete("key", model="m", max_completion_tokens=5, messages=[], timeout_s=2)
+    assert (answer.content, answer.total_tokens) == ("fine", expected)
 
 
 def test_count_tokens_outside_a_metered_request_is_a_no_op() -> None:
