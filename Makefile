@@ -1,12 +1,12 @@
 # The two set-up commands: `make run` (the IRIS API on 127.0.0.1) and `make test`;
-# `make smoke` checks a running API end to end.
+# `make smoke` checks a running API end to end; `make check` a stack file, offline.
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STACK ?= dev
 PORT ?= 8000
 
-.PHONY: run test bench smoke clean
+.PHONY: run test bench smoke check clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required (the Lambda base image runs 3.11); got " + sys.version' \
@@ -17,9 +17,14 @@ $(VENV)/.local-installed: $(BIN)/python backend/requirements.txt local_api/requi
 	$(BIN)/python -m pip install --quiet -r local_api/requirements.txt
 	touch $@
 
-$(VENV)/.dev-installed: $(BIN)/python requirements.txt requirements-dev.txt backend/requirements.txt local_api/requirements.txt
+$(VENV)/.dev-installed: $(BIN)/python requirements.txt requirements-dev.txt backend/requirements.txt local_api/requirements.txt stack_check/requirements.txt
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
-	touch $@ $(VENV)/.local-installed
+	touch $@ $(VENV)/.local-installed $(VENV)/.check-installed
+
+# Quiet, and to stderr: `make check > plan.txt` holds the plan only.
+$(VENV)/.check-installed: $(BIN)/python requirements.txt stack_check/requirements.txt
+	@$(BIN)/python -m pip install --quiet -r stack_check/requirements.txt >&2
+	@touch $@
 
 run: $(VENV)/.local-installed
 	$(BIN)/python -m local_api --stack $(STACK) --port $(PORT)
@@ -36,6 +41,12 @@ test: $(VENV)/.dev-installed
 smoke: export SMOKE_API_KEY = $(value API_KEY)
 smoke:
 	$(PYTHON) -m smoke $(if $(URL),--url '$(URL)',--stack '$(STACK)')$(if $(ORIGIN), --origin '$(ORIGIN)')$(if $(TIMEOUT), --timeout '$(TIMEOUT)')
+
+# make check [STACK=<stack>] [PLACEHOLDER_SECRETS=1]: every Pulumi.<stack>.yaml (or the one
+# given) validated and planned under Pulumi's mocks; no Pulumi CLI, login or AWS credentials.
+# The plan goes to stdout, so `make check STACK=dev > plan.txt` on two commits diffs them.
+check: $(VENV)/.check-installed
+	@$(BIN)/python -m stack_check$(if $(filter-out file,$(origin STACK)), --stack '$(STACK)')$(if $(PLACEHOLDER_SECRETS), --placeholder-secrets)
 
 bench: $(VENV)/.dev-installed
 	$(BIN)/python benchmarks/handler_bench.py $(BENCH_ARGS)

@@ -7,9 +7,7 @@ The mocks answer like AWS would (ARNs, endpoints, a pushed image digest) so the 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
-import uuid
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -22,6 +20,8 @@ import pytest
 from pulumi.runtime.mocks import MockMonitor
 
 from iris_infra.config import PROJECT, StackConfig
+from iris_infra.plan import API_GATEWAY_REGIONAL_ZONE_ID as API_GATEWAY_REGIONAL_ZONE_ID
+from iris_infra.plan import PlanMocks, is_secret_value, physical_name
 from tests.infra.stack_files import read_stack_settings
 
 # pulumi_aws loads its modules on first use, and loading `lambda_` warns about a deprecated
@@ -61,14 +61,6 @@ class Recorded:
     dependencies: dict[str, set[str]] = field(default_factory=dict)
 
 
-# How the engine marks a secret value inside resource inputs.
-SECRET_SIGNATURE = ("4dabf18193072939515e22adb298388d", "1b47061264138c4ac30d75fd1eb44270")
-
-
-def is_secret_value(value: Any) -> bool:
-    return isinstance(value, dict) and value.get(SECRET_SIGNATURE[0]) == SECRET_SIGNATURE[1]
-
-
 def plain(value: Any) -> Any:
     """`value` with every secret marker removed, for asserting on what is inside."""
     if is_secret_value(value):
@@ -80,33 +72,9 @@ def plain(value: Any) -> Any:
     return value
 
 
-def _digest(*parts: str) -> str:
-    return hashlib.sha256("/".join(parts).encode()).hexdigest()
-
-
-# The version a published function reports as its newest.
-PUBLISHED_VERSION = "7"
-
-
-def invoke_arn(function_arn: str) -> str:
-    """What API Gateway integrations call: a function's, version's or alias's invoke ARN."""
-    return (
-        f"arn:aws:apigateway:{REGION}:lambda:path/2015-03-31/functions/{function_arn}/invocations"
-    )
-
-
-def physical_name(resource_name: str) -> str:
-    """The name the mocks give a resource declared without one (Pulumi's auto-naming)."""
-    return f"{resource_name}-{_digest(resource_name)[:7]}"
-
-
 def repository_url(resource_name: str) -> str:
     """The URL the mocks give the ECR repository declared as `resource_name`."""
     return f"{ACCOUNT_ID}.dkr.ecr.{REGION}.amazonaws.com/{physical_name(resource_name)}"
-
-
-# The hosted zone of API Gateway's regional endpoints in REGION, which alias records name.
-API_GATEWAY_REGIONAL_ZONE_ID = "ZLY8HYME6SFDD"
 
 
 class DependencyRecordingMonitor(MockMonitor):
@@ -125,145 +93,21 @@ class DependencyRecordingMonitor(MockMonitor):
         return super().RegisterResource(request)
 
 
-class RecordingMocks(pulumi.runtime.Mocks):
+class RecordingMocks(PlanMocks):
+    """The plan's mock answers (iris_infra.plan), with every resource recorded."""
+
     def __init__(self) -> None:
+        super().__init__(ACCOUNT_ID, REGION)
         self.resources: list[Recorded] = []
         self.dependencies: dict[tuple[str, str], dict[str, set[str]]] = {}
-        # Some pushes report `repo:tag@sha256:...`, a form Lambda rejects (PITFALLS 15).
-        self.tagged_repo_digests = False
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict]:
-        name = args.inputs.get("name") or physical_name(args.name)
-        outputs = {**args.inputs, "name": name, **self._computed(args, name)}
-        resource_id = outputs.pop("id", f"{name}-id")
+        resource_id, outputs = super().new_resource(args)
         dependencies = self.dependencies.get((args.typ, args.name), {})
         self.resources.append(
             Recorded(args.typ, args.name, resource_id, dict(args.inputs), outputs, dependencies)
         )
         return resource_id, outputs
-
-    def call(self, args: pulumi.runtime.MockCallArgs) -> dict:
-        answers = {
-            "aws:index/getCallerIdentity:getCallerIdentity": {
-                "accountId": ACCOUNT_ID,
-                "arn": f"arn:aws:iam::{ACCOUNT_ID}:user/tester",
-                "userId": "AIDATESTER",
-                "id": ACCOUNT_ID,
-            },
-            "aws:index/getRegion:getRegion": {
-                "region": REGION,
-                "name": REGION,
-                "endpoint": f"ec2.{REGION}.amazonaws.com",
-                "description": "Europe (Ireland)",
-                "id": REGION,
-            },
-            "aws:ecr/getAuthorizationToken:getAuthorizationToken": {
-                "authorizationToken": "QVdTOm1vY2stZWNyLXBhc3N3b3Jk",
-                "expiresAt": "2030-01-01T00:00:00Z",
-                "id": ACCOUNT_ID,
-                "password": "mock-ecr-password",
-                "proxyEndpoint": f"https://{ACCOUNT_ID}.dkr.ecr.{REGION}.amazonaws.com",
-                "registryId": args.args.get("registryId", ACCOUNT_ID),
-                "region": REGION,
-                "userName": "AWS",
-            },
-        }
-        if args.token not in answers:
-            raise NotImplementedError(f"no mock answer for the call {args.token}")
-        return answers[args.token]
-
-    def _computed(self, args: pulumi.runtime.MockResourceArgs, name: str) -> dict[str, Any]:
-        arn_prefix = f"arn:aws:{{}}:{REGION}:{ACCOUNT_ID}"
-        match args.typ:
-            case "aws:ecr/repository:Repository":
-                return {
-                    "arn": f"{arn_prefix.format('ecr')}:repository/{name}",
-                    "registryId": ACCOUNT_ID,
-                    "repositoryUrl": f"{ACCOUNT_ID}.dkr.ecr.{REGION}.amazonaws.com/{name}",
-                }
-            case "docker:index/image:Image":
-                image_name = args.inputs["imageName"]
-                repository = image_name.rsplit(":", 1)[0]
-                reference = image_name if self.tagged_repo_digests else repository
-                return {"repoDigest": f"{reference}@sha256:{_digest(args.name, repository)}"}
-            case "aws:ssm/parameter:Parameter":
-                # SSM counts the changes of a value; a number that changes with the value stands
-                # in for that count (it is not the value, nor reversible to it).
-                value = str(plain(args.inputs.get("value")))
-                return {
-                    "arn": f"{arn_prefix.format('ssm')}:parameter{name}",
-                    "version": 1 + int(_digest(name, value)[:6], 16),
-                }
-            case "aws:iam/role:Role":
-                return {"arn": f"arn:aws:iam::{ACCOUNT_ID}:role/{name}"}
-            case "aws:cloudwatch/logGroup:LogGroup":
-                return {"arn": f"{arn_prefix.format('logs')}:log-group:{name}"}
-            case "aws:dynamodb/table:Table":
-                return {"arn": f"{arn_prefix.format('dynamodb')}:table/{name}"}
-            case "aws:lambda/function:Function":
-                arn = f"{arn_prefix.format('lambda')}:function:{name}"
-                # A published function reports its newest version; otherwise only $LATEST.
-                version = PUBLISHED_VERSION if args.inputs.get("publish") else "$LATEST"
-                return {
-                    "arn": arn,
-                    "invokeArn": invoke_arn(arn),
-                    "version": version,
-                    "qualifiedArn": f"{arn}:{version}",
-                    "qualifiedInvokeArn": invoke_arn(f"{arn}:{version}"),
-                }
-            case "aws:lambda/alias:Alias":
-                function = args.inputs["functionName"]
-                arn = f"{arn_prefix.format('lambda')}:function:{function}:{name}"
-                return {"arn": arn, "invokeArn": invoke_arn(arn)}
-            case "aws:sns/topic:Topic":
-                return {"arn": f"{arn_prefix.format('sns')}:{name}"}
-            case "aws:cloudwatch/metricAlarm:MetricAlarm":
-                return {"arn": f"{arn_prefix.format('cloudwatch')}:alarm:{name}"}
-            case "aws:cloudwatch/dashboard:Dashboard":
-                dashboard = args.inputs["dashboardName"]
-                return {"dashboardArn": f"arn:aws:cloudwatch::{ACCOUNT_ID}:dashboard/{dashboard}"}
-            case "aws:apigatewayv2/api:Api":
-                api_id = _digest(args.name)[:10]
-                return {
-                    "id": api_id,
-                    "apiEndpoint": f"https://{api_id}.execute-api.{REGION}.amazonaws.com",
-                    "executionArn": f"{arn_prefix.format('execute-api')}:{api_id}",
-                }
-            case "aws:cloudwatch/eventRule:EventRule":
-                return {"arn": f"{arn_prefix.format('events')}:rule/{name}"}
-            case "aws:acm/certificate:Certificate":
-                domain = args.inputs["domainName"]
-                token = _digest(args.name, domain)
-                certificate_id = uuid.UUID(token[:32])
-                return {
-                    "arn": f"{arn_prefix.format('acm')}:certificate/{certificate_id}",
-                    "status": "PENDING_VALIDATION",
-                    "domainValidationOptions": [
-                        {
-                            "domainName": domain,
-                            "resourceRecordName": f"_{token[:32]}.{domain}.",
-                            "resourceRecordType": "CNAME",
-                            "resourceRecordValue": f"_{token[32:]}.acm-validations.aws.",
-                        }
-                    ],
-                }
-            case "aws:route53/record:Record":
-                return {"fqdn": name.rstrip(".")}
-            case "aws:apigatewayv2/domainName:DomainName":
-                domain = args.inputs["domainName"]
-                return {
-                    "id": domain,
-                    "arn": f"arn:aws:apigateway:{REGION}::/domainnames/{domain}",
-                    "apiMappingSelectionExpression": "$request.basepath",
-                    "domainNameConfiguration": {
-                        **args.inputs["domainNameConfiguration"],
-                        "targetDomainName": (
-                            f"d-{_digest(domain)[:10]}.execute-api.{REGION}.amazonaws.com"
-                        ),
-                        "hostedZoneId": API_GATEWAY_REGIONAL_ZONE_ID,
-                    },
-                }
-        return {"arn": f"{arn_prefix.format('mock')}:{args.typ}/{name}"}
 
     def use(self, stack: str = "dev", *, preview: bool = False) -> RecordingMocks:
         """Fresh records and a mocked engine for `stack`, with no config set."""

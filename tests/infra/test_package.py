@@ -26,7 +26,8 @@ def test_every_module_postpones_annotations(path: Path) -> None:
 
 @pytest.mark.parametrize("path", MODULES, ids=lambda path: path.relative_to(PROJECT_DIR).as_posix())
 def test_the_program_does_not_read_yaml_files_itself(path: Path) -> None:
-    """Pulumi hands the program its config; reading stack files is the tests' business."""
+    """Pulumi hands the program its config; reading stack files is make check's (stack_check)
+    and the tests' business."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
     imported = {
         alias.name.split(".")[0]
