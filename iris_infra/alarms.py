@@ -1,6 +1,7 @@
 """Alarms that reach a person: an SNS topic with one email address subscribed, and CloudWatch
 alarms on the API's 5xx answers, the function's errors, throttles and near-timeout durations,
-and the app's own analysis failures (which show an upstream outage even when the gateway is fine).
+the app's own analysis failures (which show an upstream outage even when the gateway is fine)
+and, with a daily LLM token budget, 80 % of it spent and requests refused for it.
 
 Thresholds suit low traffic: counts, not rates (one failure out of two requests is not 50 % of
 anything), five-minute periods, and no data counts as not breaching, so a quiet night is OK.
@@ -14,7 +15,12 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from iris_infra.log_metrics import ANALYSIS_FAILURES, CODE_DIMENSION
+from iris_infra.log_metrics import (
+    ANALYSIS_FAILURES,
+    BUDGET_REFUSALS,
+    CODE_DIMENSION,
+    LLM_DAY_TOKENS,
+)
 
 PERIOD_SECONDS = 300
 # The app answers by its own deadline, at least a second before the function's timeout; a
@@ -22,6 +28,8 @@ PERIOD_SECONDS = 300
 DURATION_MARGIN_MS = 500
 DURATION_MIN_FRACTION = 0.9
 API_STAGE = "$default"
+# Share of the day's token budget at which someone is told, while there is time to act.
+BUDGET_WARNING_SHARE = 0.8
 
 
 @dataclass(frozen=True)
@@ -38,6 +46,8 @@ class AlarmSpec:
     periods: int
     datapoints: int
     description: str
+    # "ignore" keeps a state until new data says otherwise (notBreaching: quiet is fine).
+    treat_missing_data: str = "notBreaching"
 
 
 @dataclass(frozen=True)
@@ -52,6 +62,8 @@ class AlarmsArgs:
     access_log_group_name: str
     # Where the app's log metrics are (LogMetrics.namespace).
     metric_namespace: str
+    # llmDailyTokenBudget; 0 (no cap) has no budget alarms.
+    llm_daily_token_budget: int = 0
 
 
 class Alarms(pulumi.ComponentResource):
@@ -97,7 +109,7 @@ class Alarms(pulumi.ComponentResource):
                 datapoints_to_alarm=spec.datapoints,
                 threshold=spec.threshold,
                 comparison_operator="GreaterThanOrEqualToThreshold",
-                treat_missing_data="notBreaching",
+                treat_missing_data=spec.treat_missing_data,
                 alarm_actions=[topic.arn],
                 ok_actions=[topic.arn],
                 opts=child,
@@ -114,9 +126,71 @@ def duration_threshold_ms(timeout_seconds: int) -> float:
     return max(timeout_ms - DURATION_MARGIN_MS, timeout_ms * DURATION_MIN_FRACTION)
 
 
+def budget_warning_tokens(budget: int) -> int:
+    return int(budget * BUDGET_WARNING_SHARE)
+
+
 def alarm_specs(args: AlarmsArgs) -> list[AlarmSpec]:
+    specs = _operation_specs(args)
+    if args.llm_daily_token_budget:
+        specs.extend(_budget_specs(args))
+    return specs
+
+
+def _budget_specs(args: AlarmsArgs) -> list[AlarmSpec]:
+    budget = args.llm_daily_token_budget
+    warning = budget_warning_tokens(budget)
+    raise_it = (
+        "If the traffic is genuine, raise the cap: `pulumi config set llmDailyTokenBudget "
+        "<tokens>` and `pulumi up` (README: LLM spend cap); if not, rotate apiKeys."
+    )
+    return [
+        AlarmSpec(
+            role="llm-budget-80-percent",
+            namespace=args.metric_namespace,
+            metric=LLM_DAY_TOKENS,
+            dimensions={},
+            statistic="Maximum",
+            threshold=warning,
+            periods=1,
+            datapoints=1,
+            # The day's total only grows until midnight: the alarm stays until the next day's
+            # first count, rather than "recovering" whenever calls pause.
+            treat_missing_data="ignore",
+            description=(
+                f"The model has used {warning:,} of today's {budget:,} tokens (UTC): "
+                f"{BUDGET_WARNING_SHARE:.0%} of llmDailyTokenBudget. At the budget, uncached "
+                "analyses answer 429 llm_budget_exhausted until midnight UTC. Look first at "
+                "the dashboard's 'LLM tokens per day' and 'Analysis cache' (many misses from "
+                f"few clients is a script). {raise_it}"
+            ),
+        ),
+        AlarmSpec(
+            role="llm-budget-refusals",
+            namespace=args.metric_namespace,
+            metric=BUDGET_REFUSALS,
+            dimensions={},
+            statistic="Sum",
+            threshold=1,
+            periods=1,
+            datapoints=1,
+            description=(
+                f"Uncached analyses are refused (429 llm_budget_exhausted): today's {budget:,} "
+                "LLM tokens (UTC) are spent; cached texts are still answered. Look first at "
+                "the dashboard's 'LLM tokens per day' and the 'analysis refused' lines: "
+                f"{_tail(args.log_group_name)}. {raise_it}"
+            ),
+        ),
+    ]
+
+
+def _tail(log_group_name: str) -> str:
+    return f"`aws logs tail {log_group_name} --since 30m`"
+
+
+def _operation_specs(args: AlarmsArgs) -> list[AlarmSpec]:
     function = {"FunctionName": args.function_name}
-    tail = f"`aws logs tail {args.log_group_name} --since 30m`"
+    tail = _tail(args.log_group_name)
     duration_ms = duration_threshold_ms(args.function_timeout_seconds)
     return [
         AlarmSpec(

@@ -9,6 +9,9 @@ import pulumi_aws as aws
 
 HASH_KEY = "pk"
 TTL_ATTRIBUTE = "expires_at"
+# The daily LLM token counters share the table, keyed "llm-tokens#<YYYY-MM-DD>" (a cache key
+# is 64 hex digits); the API function may update these items and no other.
+TOKEN_COUNTER_KEY_PREFIX = "llm-tokens#"
 
 
 @dataclass(frozen=True)

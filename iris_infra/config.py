@@ -92,6 +92,10 @@ _CERTIFICATE_ARN = re.compile(
 # a key changed outside Pulumi takes to reach warm containers.
 SECRET_MAX_AGE_RANGE_SECONDS = (10, 3_600)
 
+# The most a day's LLM token budget may be (about $600 a day at gpt-4o-mini's output price);
+# the backend refuses more too (IRIS_LLM_DAILY_TOKEN_BUDGET).
+MAX_DAILY_TOKEN_BUDGET = 1_000_000_000
+
 SECRET_KEYS = ("openaiApiKey", "apiKeys")
 _STACK_NAME = re.compile(r"[A-Za-z0-9_-]{1,40}")
 _ORIGIN = re.compile(r"(https?)://([A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*)(:[0-9]{1,5})?")
@@ -136,6 +140,8 @@ class StackConfig:
     hosted_zone_id: str | None = None
     certificate_arn: str | None = None
     disable_execute_api_endpoint: bool = False
+    # Tokens the API function may spend on the model per UTC day, all containers together.
+    llm_daily_token_budget: int = 1_000_000
     # Not an iris-infra key: `aws:region`, when the stack sets it, to check the region of
     # imageUri and certificateArn.
     aws_region: str | None = None
@@ -336,6 +342,14 @@ class StackConfig:
             self.secret_max_age_seconds,
             *SECRET_MAX_AGE_RANGE_SECONDS,
             "(SSM's GetParameter throughput is shared by the whole account and Region)",
+        )
+        _check_range(
+            problems,
+            "llmDailyTokenBudget",
+            self.llm_daily_token_budget,
+            0,
+            MAX_DAILY_TOKEN_BUDGET,
+            "(tokens per UTC day; 0 = no cap)",
         )
         if not (self.warmup_interval_minutes == 0 or 1 <= self.warmup_interval_minutes <= 60):
             problems.append(

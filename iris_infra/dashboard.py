@@ -1,20 +1,31 @@
 """The stack's CloudWatch dashboard: traffic, errors and latency at the gateway; duration,
-errors, throttles and cold starts of the function; cache hits and LLM failures from the app's logs.
+errors, throttles and cold starts of the function; cache hits, LLM failures and LLM tokens
+spent (against the daily budget) from the app's logs.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import pulumi
 import pulumi_aws as aws
 
-from iris_infra.log_metrics import ANALYSIS_FAILURES, CACHE_HITS, CACHE_MISSES, CODE_DIMENSION
+from iris_infra.alarms import BUDGET_WARNING_SHARE, budget_warning_tokens
+from iris_infra.log_metrics import (
+    ANALYSIS_FAILURES,
+    CACHE_HITS,
+    CACHE_MISSES,
+    CODE_DIMENSION,
+    LLM_DAY_TOKENS,
+    LLM_TOKENS,
+)
 
 API_STAGE = "$default"
 PERIOD_SECONDS = 300
+DAY_SECONDS = 86_400
 WIDGET_WIDTH = 8
 WIDGET_HEIGHT = 6
 WIDGETS_PER_ROW = 24 // WIDGET_WIDTH
@@ -28,6 +39,8 @@ class DashboardArgs:
     log_group_name: pulumi.Input[str]
     # Where the app's log metrics are (LogMetrics.namespace).
     metric_namespace: str
+    # llmDailyTokenBudget, drawn as a line on the tokens widget (0: no cap, no line).
+    llm_daily_token_budget: int = 0
 
 
 class Dashboard(pulumi.ComponentResource):
@@ -46,7 +59,11 @@ class Dashboard(pulumi.ComponentResource):
             log_group_name=args.log_group_name,
         ).apply(
             lambda names: json.dumps(
-                dashboard_body(metric_namespace=args.metric_namespace, **names)
+                dashboard_body(
+                    metric_namespace=args.metric_namespace,
+                    llm_daily_token_budget=args.llm_daily_token_budget,
+                    **names,
+                )
             )
         )
 
@@ -79,6 +96,7 @@ def dashboard_body(
     function_name: str,
     log_group_name: str,
     metric_namespace: str,
+    llm_daily_token_budget: int = 0,
 ) -> dict[str, Any]:
     """The dashboard's JSON body (CloudWatch's "Dashboard Body Structure"), widgets in rows of 3."""
     api = ["ApiId", api_id, "Stage", API_STAGE]
@@ -90,8 +108,8 @@ def dashboard_body(
     def function_metric(name: str, stat: str, label: str) -> list[Any]:
         return ["AWS/Lambda", name, *function, {"stat": stat, "label": label}]
 
-    def app_metric(name: str, label: str) -> list[Any]:
-        return [metric_namespace, name, {"stat": "Sum", "label": label}]
+    def app_metric(name: str, label: str, **options: Any) -> list[Any]:
+        return [metric_namespace, name, {"stat": "Sum", "label": label, **options}]
 
     failures_by_code = (
         f"SEARCH('{{{metric_namespace},{CODE_DIMENSION}}} MetricName=\"{ANALYSIS_FAILURES}\"', "
@@ -156,6 +174,7 @@ def dashboard_body(
             region,
             [{"expression": failures_by_code, "id": "failures", "label": ""}],
         ),
+        _tokens_widget(region, app_metric, llm_daily_token_budget),
     ]
     for index, widget in enumerate(widgets):
         widget.update(
@@ -165,6 +184,31 @@ def dashboard_body(
             height=WIDGET_HEIGHT,
         )
     return {"start": "-PT24H", "periodOverride": "inherit", "widgets": widgets}
+
+
+def _tokens_widget(
+    region: str, app_metric: Callable[..., list[Any]], budget: int
+) -> dict[str, Any]:
+    """Tokens per UTC day and today's running total, against the budget and its 80 % mark."""
+    widget = _metric_widget(
+        "LLM tokens per day",
+        region,
+        [
+            app_metric(LLM_TOKENS, "tokens per day", period=DAY_SECONDS),
+            app_metric(LLM_DAY_TOKENS, "today so far", stat="Maximum"),
+        ],
+    )
+    if budget:
+        widget["properties"]["annotations"] = {
+            "horizontal": [
+                {"label": "llmDailyTokenBudget", "value": budget},
+                {
+                    "label": f"{BUDGET_WARNING_SHARE:.0%} alarm",
+                    "value": budget_warning_tokens(budget),
+                },
+            ]
+        }
+    return widget
 
 
 def _metric_widget(title: str, region: str, metrics: list[Any]) -> dict[str, Any]:

@@ -25,6 +25,9 @@ class FunctionArgs:
     parameter_arns: Sequence[pulumi.Input[str]] = ()
     # The DynamoDB table it may read and write, if any.
     table_arn: pulumi.Input[str] | None = None
+    # Partition keys (IAM wildcards allowed) of the items of that table it may also update in
+    # place, e.g. a counter; none gets no UpdateItem at all.
+    table_update_keys: Sequence[str] = ()
     # Replaces the image's CMD, so one image serves several handlers.
     command: str | None = None
     reserved_concurrency: int | None = None
@@ -68,7 +71,9 @@ class Function(pulumi.ComponentResource):
             f"{name}-policy",
             role=role.id,
             policy=pulumi.Output.json_dumps(
-                _execution_policy(log_group.arn, args.parameter_arns, args.table_arn)
+                _execution_policy(
+                    log_group.arn, args.parameter_arns, args.table_arn, args.table_update_keys
+                )
             ),
             opts=child,
         )
@@ -156,14 +161,23 @@ def _assume_role_policy(service: str) -> dict:
     }
 
 
-def _statement(sid: str, actions: list[str], resources: list[pulumi.Input[str]]) -> dict:
-    return {"Sid": sid, "Effect": "Allow", "Action": actions, "Resource": resources}
+def _statement(
+    sid: str,
+    actions: list[str],
+    resources: list[pulumi.Input[str]],
+    condition: dict | None = None,
+) -> dict:
+    statement = {"Sid": sid, "Effect": "Allow", "Action": actions, "Resource": resources}
+    if condition:
+        statement["Condition"] = condition
+    return statement
 
 
 def _execution_policy(
     log_group_arn: pulumi.Input[str],
     parameter_arns: Sequence[pulumi.Input[str]],
     table_arn: pulumi.Input[str] | None,
+    table_update_keys: Sequence[str] = (),
 ) -> dict:
     statements = [
         _statement(
@@ -180,4 +194,15 @@ def _execution_policy(
         statements.append(
             _statement("UseCacheTable", ["dynamodb:GetItem", "dynamodb:PutItem"], [table_arn])
         )
+        if table_update_keys:
+            # Every key the request touches must match (ForAllValues), so an UpdateItem can
+            # never rewrite a cached analysis.
+            statements.append(
+                _statement(
+                    "UpdateCountersInTable",
+                    ["dynamodb:UpdateItem"],
+                    [table_arn],
+                    {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": list(table_update_keys)}},
+                )
+            )
     return {"Version": "2012-10-17", "Statement": statements}

@@ -17,7 +17,8 @@ from iris_infra.function import allow_invoke
 # API Gateway answers CORS preflights itself from these; the local run mirrors them.
 CORS_ALLOW_METHODS = ("GET", "POST", "OPTIONS")
 CORS_ALLOW_HEADERS = ("content-type", "x-api-key")
-CORS_EXPOSE_HEADERS = ("x-request-id",)
+# Retry-After: when a browser may try again after a 429 llm_budget_exhausted.
+CORS_EXPOSE_HEADERS = ("x-request-id", "retry-after")
 CORS_MAX_AGE_SECONDS = 600
 
 # Open routes: the liveness probe, and $default so unknown paths and wrong methods reach the

@@ -1,9 +1,13 @@
-"""Metrics from the app's own JSON log lines: analysis failures (in total and by error code)
-and cache hits and misses, for the dashboard and the alarms.
+"""Metrics from the app's own JSON log lines: analysis failures (in total and by error code),
+cache hits and misses, LLM tokens spent and requests refused for the daily token budget, for
+the dashboard and the alarms.
 
-The app logs one line per answered analysis and one per failed one (backend/src/iris/analyze.py):
+The app logs one line per answered analysis, per failed one and per one refused for the budget
+(backend/src/iris/analyze.py), and one per model call counted (backend/src/iris/budget.py):
   {"level": "INFO", "message": "analysis served", "cached": true, "model": "...", ...}
   {"level": "WARNING" or "ERROR", "message": "analysis failed", "code": "llm_timeout", ...}
+  {"level": "WARNING", "message": "analysis refused", "code": "llm_budget_exhausted", ...}
+  {"level": "INFO", "message": "llm tokens counted", "tokens": 612, "day_tokens": 80412, ...}
 The function's log format is JSON, and Lambda keeps a JSON object written to stdout as the log
 event itself, so CloudWatch Logs filter patterns select these lines by their fields.
 """
@@ -18,23 +22,33 @@ import pulumi_aws as aws
 
 ANALYSIS_FAILED = "analysis failed"
 ANALYSIS_SERVED = "analysis served"
+ANALYSIS_REFUSED = "analysis refused"
+TOKENS_COUNTED = "llm tokens counted"
+BUDGET_EXHAUSTED_CODE = "llm_budget_exhausted"
 
 ANALYSIS_FAILURES = "AnalysisFailures"
 CACHE_HITS = "CacheHits"
 CACHE_MISSES = "CacheMisses"
+# Tokens of each counted call: summed over a day, what the day spent.
+LLM_TOKENS = "LlmTokens"
+# The day's running total after each count (the counter's UPDATED_NEW): what the 80 % alarm reads.
+LLM_DAY_TOKENS = "LlmDayTokens"
+BUDGET_REFUSALS = "BudgetRefusals"
 # The failure metric's dimension, from the line's `code` field (one series per error code).
 CODE_DIMENSION = "code"
 
 
 @dataclass(frozen=True)
 class LogMetric:
-    """One metric filter: log events matching `pattern` count 1 each in metric `name`."""
+    """One metric filter: each log event matching `pattern` adds `value` to metric `name`:
+    1 (a count), or a numeric field the pattern itself checks ("$.tokens")."""
 
     role: str
     name: str
     pattern: str
     # Dimension name -> the JSON field it takes its value from.
     dimensions: Mapping[str, str] = field(default_factory=dict)
+    value: str = "1"
 
 
 LOG_METRICS = (
@@ -52,6 +66,23 @@ LOG_METRICS = (
     ),
     LogMetric(
         "cache-misses", CACHE_MISSES, f'{{ $.message = "{ANALYSIS_SERVED}" && $.cached IS FALSE }}'
+    ),
+    LogMetric(
+        "llm-tokens",
+        LLM_TOKENS,
+        f'{{ $.message = "{TOKENS_COUNTED}" && $.tokens > 0 }}',
+        value="$.tokens",
+    ),
+    LogMetric(
+        "llm-day-tokens",
+        LLM_DAY_TOKENS,
+        f'{{ $.message = "{TOKENS_COUNTED}" && $.day_tokens >= 0 }}',
+        value="$.day_tokens",
+    ),
+    LogMetric(
+        "budget-refusals",
+        BUDGET_REFUSALS,
+        f'{{ $.message = "{ANALYSIS_REFUSED}" && $.code = "{BUDGET_EXHAUSTED_CODE}" }}',
     ),
 )
 
@@ -80,7 +111,7 @@ class LogMetrics(pulumi.ComponentResource):
                 metric_transformation=aws.cloudwatch.LogMetricFilterMetricTransformationArgs(
                     name=metric.name,
                     namespace=args.namespace,
-                    value="1",
+                    value=metric.value,
                     unit="Count",
                     dimensions=dict(metric.dimensions) or None,
                 ),

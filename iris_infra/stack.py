@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import pulumi
 
 from iris_infra.alarms import Alarms, AlarmsArgs
-from iris_infra.cache_table import CacheTable, CacheTableArgs
+from iris_infra.cache_table import TOKEN_COUNTER_KEY_PREFIX, CacheTable, CacheTableArgs
 from iris_infra.config import StackConfig
 from iris_infra.container_image import ContainerImage, ContainerImageArgs
 from iris_infra.dashboard import Dashboard, DashboardArgs
@@ -74,6 +74,7 @@ def api_environment(
         "IRIS_CACHE_TABLE": cache_table_name,
         "IRIS_CACHE_TTL_HOURS": str(config.cache_ttl_hours),
         **guard,
+        "IRIS_LLM_DAILY_TOKEN_BUDGET": str(config.llm_daily_token_budget),
     }
 
 
@@ -122,6 +123,10 @@ def build_stack(config: StackConfig) -> StackOutputs:
             environment=api_environment(config, secrets, cache.table_name),
             parameter_arns=[secrets.openai_api_key_parameter_arn],
             table_arn=cache.table_arn,
+            # The daily token counters, and only when there is a budget to count.
+            table_update_keys=(
+                (f"{TOKEN_COUNTER_KEY_PREFIX}*",) if config.llm_daily_token_budget else ()
+            ),
             reserved_concurrency=config.reserved_concurrency,
             publish=True,
         ),
@@ -232,6 +237,7 @@ def build_stack(config: StackConfig) -> StackOutputs:
             function_name=api_function.function_name,
             log_group_name=api_function.log_group_name,
             metric_namespace=log_metrics.namespace,
+            llm_daily_token_budget=config.llm_daily_token_budget,
         ),
     )
     if config.alarm_email is not None:
@@ -246,6 +252,7 @@ def build_stack(config: StackConfig) -> StackOutputs:
                 log_group_name=log_group_name_of(prefix),
                 access_log_group_name=access_log_group_name_of(prefix),
                 metric_namespace=log_metrics.namespace,
+                llm_daily_token_budget=config.llm_daily_token_budget,
             ),
         )
 

@@ -15,7 +15,8 @@ from werkzeug.datastructures import Headers
 
 CORS_ALLOW_METHODS = ("GET", "POST", "OPTIONS")
 CORS_ALLOW_HEADERS = ("content-type", "x-api-key")
-CORS_EXPOSE_HEADERS = ("x-request-id",)
+# Retry-After: when a browser may try again after a 429 llm_budget_exhausted.
+CORS_EXPOSE_HEADERS = ("x-request-id", "retry-after")
 CORS_MAX_AGE_SECONDS = 600
 
 

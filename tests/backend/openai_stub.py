@@ -92,6 +92,8 @@ class Reply:
     drip_s: float = 0.0
     # Send the body in pieces with no Content-Length (chunked): its size shows only at the end.
     chunked: bool = False
+    # False: a completion without `usage`, as some OpenAI-compatible servers answer.
+    usage: bool = True
 
 
 PORTAL_PAGE = "<!doctype html><html><body><h1>Sign in to continue</h1></body></html>"
@@ -163,8 +165,25 @@ def _drip(body: bytes, every_s: float) -> Iterator[bytes]:
 
 
 def chat_completion(reply: Reply, sent: dict[str, Any]) -> dict[str, Any]:
+    completion = _completion(reply, sent)
+    if not reply.usage:
+        del completion["usage"]
+    return completion
+
+
+def total_tokens(reply: Reply, sent: dict[str, Any]) -> int:
+    """The `usage.total_tokens` the stub answers `sent` with."""
+    return sum(_token_counts(reply, sent))
+
+
+def _token_counts(reply: Reply, sent: dict[str, Any]) -> tuple[int, int]:
+    """(prompt, completion) tokens, counted as one token a word."""
     prompt_tokens = sum(len(m["content"].split()) for m in sent["messages"])
-    completion_tokens = len((reply.content or "").split())
+    return prompt_tokens, len((reply.content or "").split())
+
+
+def _completion(reply: Reply, sent: dict[str, Any]) -> dict[str, Any]:
+    prompt_tokens, completion_tokens = _token_counts(reply, sent)
     message: dict[str, Any] = {
         "role": "assistant",
         "content": reply.content,

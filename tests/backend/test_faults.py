@@ -26,6 +26,7 @@ from typing import Any
 import pytest
 
 import authorizer
+from iris.budget import counter_key, utc_day
 from iris.chat import MAX_ANSWER_BYTES
 from iris.parameters import INIT_ATTEMPTS, REQUEST_ATTEMPTS
 from tests.backend.loopback import (
@@ -370,6 +371,73 @@ def test_the_logged_warning_of_a_silent_table_names_the_timeout(
     (warning,) = [entry for entry in logs() if entry["message"] == "cache read failed"]
     assert (warning["error_type"], warning["error_code"]) == ("ReadTimeoutError", None)
     assert not [entry for entry in logs() if entry["message"] == "cache write failed"]
+
+
+# DynamoDB (the token budget's counter): a fault costs the cap's precision, never the request
+
+BUDGET = "1000000"
+
+
+@pytest.mark.parametrize("fault", FAULTS)
+def test_a_dynamodb_fault_leaves_the_budget_unchecked_and_the_analysis_made(
+    fault: str, start: Any, deployed: Deployed, openai_api: Any, logs: Any
+) -> None:
+    with fault_endpoint("dynamodb", fault) as server:
+        dynamodb_url = server.url if server else closed_port_url()
+        container = start(
+            **deployed.environment(
+                OPENAI_BASE_URL=openai_api.base_url,
+                AWS_ENDPOINT_URL_DYNAMODB=dynamodb_url,
+                IRIS_LLM_DAILY_TOKEN_BUDGET=BUDGET,
+            )
+        ).container
+        answer, elapsed = analyze(container, "budget blind")
+
+    assert (answer.status, answer.body["cached"]) == (200, False)
+    assert len(openai_api.requests) == 1
+    # One timeout per request at most, the cache's and the counter's together.
+    assert elapsed < DYNAMODB_CALL_S + SLACK_S
+    unchecked = [(line["step"], line["reason"]) for line in logs() if line.get("budget_unchecked")]
+    if fault == "silent":
+        # The cache's read timed out: neither the check nor the count nor the write is tried.
+        assert unchecked == [("check", "earlier_timeout"), ("count", "earlier_timeout")]
+        assert server is not None and server.targets == ["DynamoDB_20120810.GetItem"]
+        return
+    assert [step for step, _ in unchecked] == ["check", "count"]
+    if server is not None:
+        assert server.targets == [
+            "DynamoDB_20120810.GetItem",
+            "DynamoDB_20120810.GetItem",
+            "DynamoDB_20120810.UpdateItem",
+            "DynamoDB_20120810.PutItem",
+        ]
+
+
+def test_a_garbled_counter_item_leaves_the_budget_unchecked(
+    start: Any, deployed: Deployed, openai_api: Any, logs: Any
+) -> None:
+    """The counter item itself holds garbage (a string where the count should be)."""
+    day = utc_day(time.time())
+    aws_client("dynamodb", deployed.moto_url).put_item(
+        TableName=deployed.table,
+        Item={"pk": {"S": counter_key(day)}, "tokens": {"S": "lots"}},
+    )
+    container = start(
+        **deployed.environment(
+            OPENAI_BASE_URL=openai_api.base_url, IRIS_LLM_DAILY_TOKEN_BUDGET=BUDGET
+        )
+    ).container
+
+    answer, _ = analyze(container, "garbled counter")
+
+    assert (answer.status, answer.body["cached"]) == (200, False)
+    unchecked = [line for line in logs() if line.get("budget_unchecked")]
+    assert [(line["step"], line["reason"]) for line in unchecked] == [
+        ("check", "malformed_counter"),
+        ("count", "call_failed"),
+    ]
+    assert unchecked[1]["error_code"] == "ValidationException"
+    assert len(deployed.cached_items()) == 2, "the analysis is still cached"
 
 
 # The OpenAI endpoint: 502 or 504, nothing cached

@@ -3,26 +3,40 @@
 The real app answers through the real handler (offline, and against the loopback OpenAI API),
 and each JSON line it logs is checked against every filter pattern of iris_infra.log_metrics,
 the way CloudWatch Logs evaluates a JSON filter pattern on a log event. Renaming a field the
-filters read (`message`, `cached`, `code`) or rewording a message fails here.
+filters read (`message`, `cached`, `code`, `tokens`, `day_tokens`) or rewording a message fails
+here.
 """
 
 from __future__ import annotations
 
+import operator
 import re
 from typing import Any
 
 import pytest
 
 from iris_infra.log_metrics import CODE_DIMENSION, LOG_METRICS
+from tests.backend.openai_stub import Reply, total_tokens
 from tests.events import http_api_v2_event
 
 # The subset of CloudWatch's JSON filter syntax the stack uses: `{ cond && cond ... }`, each
-# condition `$.field = "text"`, `$.field != "text"` or `$.field IS TRUE|FALSE|NULL`.
+# condition `$.field = "text"`, `$.field != "text"`, `$.field IS TRUE|FALSE|NULL` or a numeric
+# comparison `$.field >= 0` (=, !=, <, <=, >, >=), which only a JSON number satisfies.
 _CONDITION = re.compile(
     r"\$\.(?P<field>[A-Za-z_][A-Za-z0-9_]*)\s*"
-    r'(?:(?P<op>!?=)\s*"(?P<text>[^"*]*)"|IS\s+(?P<literal>TRUE|FALSE|NULL))'
+    r'(?:(?P<op>!?=)\s*"(?P<text>[^"*]*)"'
+    r"|(?P<compare>[<>]=?|!?=)\s*(?P<number>-?[0-9]+(?:\.[0-9]+)?)"
+    r"|IS\s+(?P<literal>TRUE|FALSE|NULL))"
 )
 _LITERALS = {"TRUE": True, "FALSE": False, "NULL": None}
+_COMPARISONS = {
+    "=": operator.eq,
+    "!=": operator.ne,
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+}
 
 
 def matches(pattern: str, event: dict[str, Any]) -> bool:
@@ -42,6 +56,10 @@ def _holds(condition: str, event: dict[str, Any]) -> bool:
     value = event[parsed["field"]]
     if parsed["literal"] is not None:
         return value is _LITERALS[parsed["literal"]]
+    if parsed["number"] is not None:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return False
+        return _COMPARISONS[parsed["compare"]](value, float(parsed["number"]))
     if not isinstance(value, str):
         return False
     return (value == parsed["text"]) is (parsed["op"] == "=")
@@ -49,6 +67,15 @@ def _holds(condition: str, event: dict[str, Any]) -> bool:
 
 def selected_by(line: dict[str, Any]) -> set[str]:
     return {metric.role for metric in LOG_METRICS if matches(metric.pattern, line)}
+
+
+def metric_values(line: dict[str, Any]) -> dict[str, float]:
+    """Per selected metric, the value CloudWatch would publish for the line."""
+    return {
+        metric.role: 1.0 if metric.value == "1" else float(line[metric.value.removeprefix("$.")])
+        for metric in LOG_METRICS
+        if matches(metric.pattern, line)
+    }
 
 
 def dimension_values(line: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -78,13 +105,19 @@ def dimension_values(line: dict[str, Any]) -> dict[str, dict[str, Any]]:
         ('{ $.message = "a" && $.cached IS TRUE }', {"message": "a", "cached": "true"}, False),
         ("{ $.cached IS FALSE }", {"cached": False}, True),
         ("{ $.cached IS FALSE }", {}, False),
+        ("{ $.tokens > 0 }", {"tokens": 5}, True),
+        ("{ $.tokens > 0 }", {"tokens": 0}, False),
+        ("{ $.tokens >= 0 }", {"tokens": 0}, True),
+        ("{ $.tokens >= 0 }", {"tokens": "5"}, False),
+        ("{ $.tokens >= 0 }", {"tokens": True}, False),
+        ("{ $.tokens >= 0 }", {}, False),
     ],
 )
 def test_the_pattern_check_follows_cloudwatchs_rules(pattern, event, selected):
     assert matches(pattern, event) is selected
 
 
-@pytest.mark.parametrize("pattern", ["ERROR", "{ $.latency > 5 }", '{ $.a = "x" || $.b = "y" }'])
+@pytest.mark.parametrize("pattern", ["ERROR", "{ $.latency > five }", '{ $.a = "x" || $.b = "y" }'])
 def test_the_pattern_check_refuses_syntax_it_does_not_understand(pattern):
     with pytest.raises(ValueError):
         matches(pattern, {"a": "x", "latency": 9})
@@ -155,3 +188,45 @@ def test_requests_that_are_not_analyses_count_nowhere(start_container: Any, logs
     # Each request is logged, and none of those lines is an analysis served or failed.
     assert [line["status"] for line in lines if line["message"] == "request"] == [200, 400, 404]
     assert [line for line in lines if selected_by(line)] == []
+
+
+def test_each_counted_call_publishes_its_tokens_and_the_days_running_total(
+    openai_container: Any, openai_api: Any, logs: Any
+) -> None:
+    container = openai_container(IRIS_LLM_DAILY_TOKEN_BUDGET="100000")
+    assert container.analyze({"text": "count these tokens"}).status == 200
+    assert container.analyze({"text": "and these ones"}).status == 200
+
+    counted = [line for line in logs() if selected_by(line) & {"llm-tokens", "llm-day-tokens"}]
+    first, second = (total_tokens(Reply(), sent["json"]) for sent in openai_api.requests)
+    assert [metric_values(line) for line in counted] == [
+        {"llm-tokens": first, "llm-day-tokens": first},
+        {"llm-tokens": second, "llm-day-tokens": first + second},
+    ]
+
+
+def test_a_refused_request_counts_as_a_refusal_not_as_a_failure(
+    openai_container: Any, logs: Any
+) -> None:
+    container = openai_container(IRIS_LLM_DAILY_TOKEN_BUDGET="1")
+    assert container.analyze({"text": "spend it all"}).status == 200
+    refused = container.analyze({"text": "one too many"})
+    assert refused.status == 429
+
+    lines = [line for line in logs() if line.get("requestId") == refused.request_id]
+    assert [selected_by(line) for line in lines if selected_by(line)] == [{"budget-refusals"}]
+
+
+def test_an_unchecked_budget_counts_nowhere(
+    openai_container: Any, cache_table: Any, logs: Any
+) -> None:
+    cache_table.client.delete_table(TableName=cache_table.name)
+    container = openai_container(
+        IRIS_CACHE_TABLE=cache_table.name, IRIS_LLM_DAILY_TOKEN_BUDGET="100000"
+    )
+    assert container.analyze({"text": "no table"}).status == 200
+
+    lines = logs()
+    unchecked = [line for line in lines if line.get("budget_unchecked")]
+    assert [line["step"] for line in unchecked] == ["check", "count"]
+    assert [selected_by(line) for line in lines if selected_by(line)] == [{"cache-misses"}]

@@ -3,6 +3,8 @@ ALARM and back to OK, each well-formed for CloudWatch and sensible at low traffi
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from iris.analyze import LAMBDA_RESERVE_S
@@ -29,6 +31,8 @@ ARGS = AlarmsArgs(
 )
 ROLES = {"api-5xx", "function-errors", "function-throttles", "function-duration",
          "analysis-failures"}  # fmt: skip
+BUDGET_ARGS = dataclasses.replace(ARGS, llm_daily_token_budget=5_000_000)
+BUDGET_ROLES = {"llm-budget-80-percent", "llm-budget-refusals"}
 
 
 def build(resolve, args=ARGS):
@@ -68,9 +72,9 @@ def test_every_alarm_notifies_the_topic_on_alarm_and_on_recovery(mocks, resolve)
         assert alarm.inputs.get("actionsEnabled") in (None, True), role
 
 
-@pytest.mark.parametrize("role", sorted(ROLES))
+@pytest.mark.parametrize("role", sorted(ROLES | BUDGET_ROLES))
 def test_each_alarm_is_well_formed_for_cloudwatch(mocks, resolve, role):
-    build(resolve)
+    build(resolve, BUDGET_ARGS)
     alarm = alarms(mocks)[role].inputs
     # A period of 10, 20, 30 s or a multiple of 60 s; exactly one kind of statistic.
     assert alarm["period"] in (10, 20, 30) or alarm["period"] % 60 == 0
@@ -78,8 +82,10 @@ def test_each_alarm_is_well_formed_for_cloudwatch(mocks, resolve, role):
     assert alarm["statistic"] in ("SampleCount", "Average", "Sum", "Minimum", "Maximum")
     assert 1 <= alarm["datapointsToAlarm"] <= alarm["evaluationPeriods"]
     assert alarm["comparisonOperator"] == "GreaterThanOrEqualToThreshold"
-    # Quiet periods (no traffic, no failure lines) are not failures.
-    assert alarm["treatMissingData"] == "notBreaching"
+    # Quiet periods (no traffic, no failure lines) are not failures; a day's total that stops
+    # growing keeps its state until the next day's first count.
+    expected = "ignore" if role == "llm-budget-80-percent" else "notBreaching"
+    assert alarm["treatMissingData"] == expected
     # What to look at first, within CloudWatch's 1024 characters.
     assert "Look first" in alarm["alarmDescription"]
     assert len(alarm["alarmDescription"]) <= 1024
@@ -125,6 +131,36 @@ def test_the_failure_alarm_watches_a_metric_a_log_filter_publishes(mocks, resolv
     assert (alarm["metricName"], frozenset(alarm.get("dimensions", {}))) in published
     assert "dimensions" not in alarm
     assert (alarm["evaluationPeriods"], alarm["datapointsToAlarm"]) == (3, 2)
+
+
+def test_without_a_budget_there_are_no_budget_alarms(mocks, resolve):
+    build(resolve)
+    assert set(alarms(mocks)) == ROLES
+
+
+def test_the_budget_alarms_watch_the_metrics_the_log_filters_publish(mocks, resolve):
+    build(resolve, BUDGET_ARGS)
+    found = alarms(mocks)
+    assert set(found) == ROLES | BUDGET_ROLES
+    published = {(metric.name, frozenset(metric.dimensions)) for metric in LOG_METRICS}
+    warning = found["llm-budget-80-percent"].inputs
+    refusals = found["llm-budget-refusals"].inputs
+    for alarm in (warning, refusals):
+        assert alarm["namespace"] == "IRIS/prod"
+        assert (alarm["metricName"], frozenset()) in published
+        assert (alarm["evaluationPeriods"], alarm["datapointsToAlarm"]) == (1, 1)
+    # The day's running total (each count's UPDATED_NEW) at 80 % of the budget.
+    assert (warning["metricName"], warning["statistic"]) == ("LlmDayTokens", "Maximum")
+    assert warning["threshold"] == 4_000_000
+    assert "4,000,000 of today's 5,000,000 tokens" in warning["alarmDescription"]
+    # Any refused request.
+    assert (refusals["metricName"], refusals["statistic"], refusals["threshold"]) == (
+        "BudgetRefusals",
+        "Sum",
+        1,
+    )
+    for alarm in (warning, refusals):
+        assert "pulumi config set llmDailyTokenBudget" in alarm["alarmDescription"]
 
 
 def test_the_descriptions_name_this_stacks_logs():

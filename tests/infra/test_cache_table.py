@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from iris_infra.cache_table import CacheTable, CacheTableArgs
+from iris import budget
+from iris_infra.cache_table import TOKEN_COUNTER_KEY_PREFIX, CacheTable, CacheTableArgs
 
 TABLE = "aws:dynamodb/table:Table"
 
@@ -25,3 +26,11 @@ def test_the_table_is_an_on_demand_ttl_cache(mocks, resolve, pitr):
     assert table.inputs["pointInTimeRecovery"] == {"enabled": pitr}
     assert "readCapacity" not in table.inputs and "writeCapacity" not in table.inputs
     assert outputs == {"name": table.outputs["name"], "arn": table.outputs["arn"]}
+
+
+def test_the_role_may_update_exactly_the_keys_the_backend_counts_in():
+    """The IAM condition's prefix is the backend's; a cache key (64 hex digits) never has it."""
+
+    assert budget.COUNTER_KEY_PREFIX == TOKEN_COUNTER_KEY_PREFIX
+    assert set(TOKEN_COUNTER_KEY_PREFIX) - set("0123456789abcdef")
+    assert budget.counter_key("2026-12-01").startswith(TOKEN_COUNTER_KEY_PREFIX)

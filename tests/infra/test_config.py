@@ -16,6 +16,7 @@ from iris_infra.config import (
     CONFIG_KEYS,
     IMAGE_URI_FORM,
     LOG_RETENTION_DAYS,
+    MAX_DAILY_TOKEN_BUDGET,
     MIN_TIMEOUT_SECONDS,
     NOT_KEYS,
     OPENAI_MARGIN_SECONDS,
@@ -131,6 +132,13 @@ def test_raw_text_values_are_parsed_like_pulumi_hands_them_over():
         ),
         ({"warmupIntervalMinutes": 61}, "warmupIntervalMinutes=61 is out of range"),
         ({"secretMaxAgeSeconds": 5}, "secretMaxAgeSeconds=5 is out of range; allowed 10-3600"),
+        (
+            {"llmDailyTokenBudget": -1},
+            "llmDailyTokenBudget=-1 is out of range; allowed 0-1000000000 (tokens per UTC day; "
+            "0 = no cap)",
+        ),
+        ({"llmDailyTokenBudget": 10**10}, "llmDailyTokenBudget=10000000000 is out of range"),
+        ({"llmDailyTokenBudget": "1e6"}, "llmDailyTokenBudget='1e6' is not a whole number"),
         ({"secretMaxAgeSeconds": 3601}, "secretMaxAgeSeconds=3601 is out of range; allowed 10-"),
         ({"secretMaxAgeSeconds": "soon"}, "secretMaxAgeSeconds='soon' is not a whole number"),
         ({"openaiMaxTokens": 0}, "openaiMaxTokens=0 is out of range; allowed 1-16384"),
@@ -626,3 +634,16 @@ def test_secret_max_age_seconds_is_what_the_functions_accept() -> None:
     assert StackConfig.__dataclass_fields__["secret_max_age_seconds"].default == (
         DEFAULT_SECRET_MAX_AGE_S
     )
+
+
+def test_the_token_budget_is_what_the_function_accepts_and_each_stack_has_its_own(
+    stack_config,
+) -> None:
+    """IRIS_LLM_DAILY_TOKEN_BUDGET outside the backend's range would stop it at INIT."""
+    from iris.settings import MAX_DAILY_TOKEN_BUDGET as BACKEND_MAX
+
+    assert MAX_DAILY_TOKEN_BUDGET == BACKEND_MAX
+    assert StackConfig.from_raw("x", {"openaiApiKey": "k", "llmDailyTokenBudget": "0"})
+    budgets = {stack: stack_config(stack).llm_daily_token_budget for stack in ("dev", "prod")}
+    assert budgets == {"dev": 250_000, "prod": 5_000_000}
+    assert StackConfig.__dataclass_fields__["llm_daily_token_budget"].default == 1_000_000

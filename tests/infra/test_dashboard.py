@@ -132,3 +132,26 @@ def test_every_plain_metric_names_its_statistic():
         for line in w["properties"].get("metrics", []):
             if isinstance(line, list):
                 assert "stat" in line[-1], line
+
+
+def test_tokens_per_day_are_drawn_against_the_budget_and_its_alarm_line():
+    properties = dashboard_body(**NAMES, llm_daily_token_budget=5_000_000)["widgets"][-1][
+        "properties"
+    ]
+    assert properties["title"] == "LLM tokens per day"
+    published = {metric.name for metric in LOG_METRICS}
+    per_day, today = (line for line in properties["metrics"])
+    # Each call's tokens summed over a day, and the counter's running total.
+    assert (per_day[1], per_day[-1]["stat"], per_day[-1]["period"]) == ("LlmTokens", "Sum", 86_400)
+    assert (today[1], today[-1]["stat"]) == ("LlmDayTokens", "Maximum")
+    assert {per_day[1], today[1]} <= published
+    assert properties["annotations"] == {
+        "horizontal": [
+            {"label": "llmDailyTokenBudget", "value": 5_000_000},
+            {"label": "80% alarm", "value": 4_000_000},
+        ]
+    }
+
+
+def test_without_a_budget_the_tokens_have_no_line_to_meet():
+    assert "annotations" not in widget("LLM tokens per day")

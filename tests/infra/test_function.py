@@ -142,3 +142,24 @@ def test_the_architecture_is_passed_through(mocks, resolve, architecture):
     build(resolve, architecture=architecture)
     function = mocks.resource("aws:lambda/function:Function", "fn-function")
     assert function.inputs["architectures"] == [architecture]
+
+
+def test_counter_keys_get_update_item_on_those_items_only(mocks, resolve):
+    build(resolve, table_update_keys=("llm-tokens#*",))
+    statements = {s["Sid"]: s for s in policy_statements(mocks)}
+    assert statements["UpdateCountersInTable"] == {
+        "Sid": "UpdateCountersInTable",
+        "Effect": "Allow",
+        "Action": ["dynamodb:UpdateItem"],
+        "Resource": [TABLE_ARN],
+        "Condition": {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["llm-tokens#*"]}},
+    }
+    # The cache's own access is unchanged.
+    assert statements["UseCacheTable"]["Action"] == ["dynamodb:GetItem", "dynamodb:PutItem"]
+    assert "Condition" not in statements["UseCacheTable"]
+
+
+def test_without_counter_keys_there_is_no_update_item(mocks, resolve):
+    build(resolve)
+    actions = {action for s in policy_statements(mocks) for action in s["Action"]}
+    assert "dynamodb:UpdateItem" not in actions

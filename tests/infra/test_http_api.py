@@ -93,7 +93,7 @@ def test_cors_is_configured_on_the_api(mocks, resolve):
         "allowOrigins": ["https://app.example.com", "http://localhost:5173"],
         "allowMethods": ["GET", "POST", "OPTIONS"],
         "allowHeaders": ["content-type", "x-api-key"],
-        "exposeHeaders": ["x-request-id"],
+        "exposeHeaders": ["x-request-id", "retry-after"],
         "maxAge": 600,
         "allowCredentials": False,
     }
@@ -102,7 +102,7 @@ def test_cors_is_configured_on_the_api(mocks, resolve):
 def test_the_cors_constants_are_what_the_local_run_mirrors():
     assert CORS_ALLOW_METHODS == ("GET", "POST", "OPTIONS")
     assert CORS_ALLOW_HEADERS == ("content-type", "x-api-key")
-    assert CORS_EXPOSE_HEADERS == ("x-request-id",)
+    assert CORS_EXPOSE_HEADERS == ("x-request-id", "retry-after")
     assert CORS_MAX_AGE_SECONDS == 600
 
 

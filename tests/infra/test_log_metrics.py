@@ -1,12 +1,18 @@
 """LogMetrics: one metric filter per LOG_METRICS entry on the function's log group, counting
-into the stack's own namespace; the failure count exists with and without a code dimension."""
+into the stack's own namespace; the failure count exists with and without a code dimension, and
+the token metrics take their values from fields their own patterns check."""
 
 from __future__ import annotations
 
+import re
+
 from iris_infra.log_metrics import (
     ANALYSIS_FAILURES,
+    BUDGET_REFUSALS,
     CACHE_HITS,
     CACHE_MISSES,
+    LLM_DAY_TOKENS,
+    LLM_TOKENS,
     LOG_METRICS,
     LogMetrics,
     LogMetricsArgs,
@@ -36,7 +42,7 @@ def test_each_log_metric_is_a_filter_on_the_functions_log_group(mocks, resolve):
         transformation = found["metricTransformation"]
         assert transformation["name"] == metric.name
         assert transformation["namespace"] == "IRIS/dev"
-        assert transformation["value"] == "1"
+        assert transformation["value"] == metric.value
         assert transformation.get("dimensions", {}) == dict(metric.dimensions)
         # CloudWatch refuses a default value together with dimensions.
         assert "defaultValue" not in transformation
@@ -49,4 +55,18 @@ def test_failures_are_counted_in_total_and_by_code_and_cache_answers_both_ways()
         (ANALYSIS_FAILURES, (("code", "$.code"),)),
         (CACHE_HITS, ()),
         (CACHE_MISSES, ()),
+        (LLM_TOKENS, ()),
+        (LLM_DAY_TOKENS, ()),
+        (BUDGET_REFUSALS, ()),
     }
+
+
+def test_a_metric_valued_by_a_field_checks_that_field_is_a_number_in_its_pattern():
+    """CloudWatch publishes a field's value only when the pattern selected it."""
+    valued = {metric.name: metric for metric in LOG_METRICS if metric.value != "1"}
+    assert {name: metric.value for name, metric in valued.items()} == {
+        LLM_TOKENS: "$.tokens",
+        LLM_DAY_TOKENS: "$.day_tokens",
+    }
+    for metric in valued.values():
+        assert re.search(rf"\{metric.value} >=? 0", metric.pattern), metric.pattern

@@ -103,6 +103,7 @@ def test_the_api_function_gets_settings_and_parameter_names_only(
         "IRIS_CACHE_TTL_HOURS": "48",
         # The stack fixture sets apiKeys: the function checks that the authorizer ran.
         "IRIS_REQUIRE_AUTHORIZER": "true",
+        "IRIS_LLM_DAILY_TOKEN_BUDGET": {"dev": "250000", "prod": "5000000"}[stack],
     }
 
 
@@ -218,6 +219,68 @@ def test_each_role_reads_only_its_own_parameter(mocks, resolve, stack_config):
     assert granted("iris-api-function-policy", "dynamodb:GetItem") == [table_arn]
     assert granted("iris-api-function-policy", "dynamodb:PutItem") == [table_arn]
     assert granted("iris-authorizer-function-policy", "dynamodb:GetItem") == []
+
+
+def test_the_api_role_may_update_the_token_counters_and_no_other_item(mocks, resolve, stack_config):
+    build(resolve, stack_config("prod"))
+    table_arn = mocks.resource("aws:dynamodb/table:Table", "iris-cache-table").outputs["arn"]
+    documents = policy_documents(mocks)
+    updates = [
+        statement
+        for document in documents.values()
+        for statement in document["Statement"]
+        if "dynamodb:UpdateItem" in statement["Action"]
+    ]
+    assert updates == [
+        {
+            "Sid": "UpdateCountersInTable",
+            "Effect": "Allow",
+            "Action": ["dynamodb:UpdateItem"],
+            "Resource": [table_arn],
+            "Condition": {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["llm-tokens#*"]}},
+        }
+    ]
+    assert updates[0] in documents["iris-api-function-policy"]["Statement"]
+
+
+def test_without_a_budget_nothing_counts_alarms_or_may_update(mocks, resolve, stack_config):
+    mocks.use("prod")
+    build(resolve, stack_config("prod", **OPERATED, llmDailyTokenBudget=0))
+    function = mocks.resource(FUNCTION, "iris-api-function-function")
+    assert function.inputs["environment"]["variables"]["IRIS_LLM_DAILY_TOKEN_BUDGET"] == "0"
+    actions = {
+        action
+        for document in policy_documents(mocks).values()
+        for statement in document["Statement"]
+        for action in statement["Action"]
+    }
+    assert "dynamodb:UpdateItem" not in actions
+    assert not [a for a in mocks.of_type(ALARM) if "llm-budget" in a.inputs["name"]]
+    (dashboard,) = mocks.of_type(DASHBOARD)
+    (tokens,) = [
+        w
+        for w in json.loads(dashboard.inputs["dashboardBody"])["widgets"]
+        if w["properties"]["title"] == "LLM tokens per day"
+    ]
+    assert "annotations" not in tokens["properties"]
+
+
+def test_the_budget_alarms_and_dashboard_follow_the_stacks_budget(mocks, resolve, stack_config):
+    mocks.use("prod")
+    build(resolve, stack_config("prod", **OPERATED))
+    alarms = {a.inputs["name"]: a.inputs for a in mocks.of_type(ALARM)}
+    assert alarms["iris-prod-llm-budget-80-percent"]["threshold"] == 4_000_000
+    assert alarms["iris-prod-llm-budget-80-percent"]["namespace"] == "IRIS/prod"
+    (dashboard,) = mocks.of_type(DASHBOARD)
+    (tokens,) = [
+        w
+        for w in json.loads(dashboard.inputs["dashboardBody"])["widgets"]
+        if w["properties"]["title"] == "LLM tokens per day"
+    ]
+    assert [line["value"] for line in tokens["properties"]["annotations"]["horizontal"]] == [
+        5_000_000,
+        4_000_000,
+    ]
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
@@ -545,6 +608,8 @@ def test_prod_fully_operated_declares_releases_alarms_and_dashboard(mocks, resol
         "iris-prod-function-throttles",
         "iris-prod-function-duration",
         "iris-prod-analysis-failures",
+        "iris-prod-llm-budget-80-percent",
+        "iris-prod-llm-budget-refusals",
     }
     for alarm in alarms:
         assert alarm.inputs["alarmActions"] == [topic.outputs["arn"]]

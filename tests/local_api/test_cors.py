@@ -56,7 +56,7 @@ def test_apply_replaces_the_function_cors_headers() -> None:
     assert sorted(headers.items()) == [
         ("Content-Type", "application/json"),
         ("access-control-allow-origin", "https://a.example"),
-        ("access-control-expose-headers", "x-request-id"),
+        ("access-control-expose-headers", "x-request-id,retry-after"),
     ]
 
 

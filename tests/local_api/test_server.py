@@ -139,7 +139,7 @@ def test_an_actual_request_from_an_allowed_origin_gets_the_gateway_cors_headers(
 
     assert reply.status == 200
     assert reply.headers["Access-Control-Allow-Origin"] == "http://127.0.0.1:5173"
-    assert reply.headers["Access-Control-Expose-Headers"] == "x-request-id"
+    assert reply.headers["Access-Control-Expose-Headers"] == "x-request-id,retry-after"
     assert reply.headers["X-Request-Id"]
 
 

@@ -22,6 +22,7 @@ from typing import Any
 from flask import Blueprint, current_app, request
 from werkzeug.exceptions import BadRequest
 
+from iris.budget import Budget, BudgetExhausted, build_budget
 from iris.cache import Cache, build_cache, cache_key
 from iris.errors import ApiError
 from iris.llm import (
@@ -54,17 +55,20 @@ LAMBDA_RESERVE_S = 1.0
 
 
 class AnalysisService:
-    """The cache and the analyzer of one app, built when first needed or by `prepare()`."""
+    """The cache, the token budget and the analyzer of one app; the analyzer is built when
+    first needed or by `prepare()`."""
 
     def __init__(
         self,
         settings: Settings,
         *,
         cache: Cache | None = None,
+        budget: Budget | None = None,
         analyzer_factory: Callable[[Settings], Analyzer] = build_analyzer,
     ) -> None:
         self.settings = settings
         self.cache = cache if cache is not None else build_cache(settings)
+        self.budget = budget if budget is not None else build_budget(settings)
         self._identity = answer_identity(settings)
         self._analyzer_factory = analyzer_factory
         self._analyzer: Analyzer | None = None
@@ -96,14 +100,17 @@ class AnalysisService:
         a cached one is complete by construction.
 
         `deadline` (a `time.monotonic()` value) is when the analyzer must have answered.
+        A cached text is answered whatever the budget; an uncached one past it raises
+        BudgetExhausted.
         """
         key = cache_key(self._identity, text)
         lookup = self.cache.get(key)
         if lookup.entry is not None:
             return lookup.entry.as_analysis(), True
-        analysis = self.analyzer().analyze(text, deadline)
+        with self.budget.spending(may_wait=lookup.writable) as spend:
+            analysis = self.analyzer().analyze(text, deadline)
         if analysis.complete:
-            self.cache.put(key, analysis, persist=lookup.writable)
+            self.cache.put(key, analysis, persist=lookup.writable and spend.may_wait)
         return analysis, False
 
     def analyzer(self) -> Analyzer:
@@ -131,6 +138,20 @@ def analyze() -> dict[str, Any]:
         level = logging.ERROR if needs_operator else logging.WARNING
         log.log(level, "analysis failed", extra={"code": error.code, **error.detail})
         raise ApiError(error.status, error.code, error.message) from None
+    except BudgetExhausted as refusal:
+        # One line per refused request: the stack counts them and alarms on them.
+        log.warning(
+            "analysis refused",
+            extra={
+                "code": refusal.code,
+                "day_tokens": refusal.day_tokens,
+                "budget": refusal.budget,
+                "retry_after_s": refusal.retry_after_s,
+            },
+        )
+        raise ApiError(
+            429, refusal.code, refusal.message, {"Retry-After": str(refusal.retry_after_s)}
+        ) from None
     # One line per answered analysis: the stack's dashboard counts cache hits from it.
     log.info(
         "analysis served",

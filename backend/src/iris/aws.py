@@ -14,7 +14,15 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-__all__ = ["CONNECT_TIMEOUT_S", "READ_TIMEOUT_S", "client", "forget_clients"]
+__all__ = [
+    "CONNECT_TIMEOUT_S",
+    "READ_TIMEOUT_S",
+    "call_failures",
+    "client",
+    "failure_detail",
+    "forget_clients",
+    "is_timeout",
+]
 
 CONNECT_TIMEOUT_S = 1.0
 # SSM and DynamoDB answer in milliseconds inside a region; a cache read that waits longer than
@@ -60,3 +68,30 @@ def forget_clients() -> None:
     with _lock:
         _session = None
         _clients.clear()
+
+
+def call_failures() -> tuple[type[Exception], ...]:
+    """What a bounded call may raise and a caller survive: botocore's errors, or boto3 missing."""
+    try:
+        from botocore.exceptions import BotoCoreError, ClientError
+    except ImportError:
+        return (ImportError,)
+    return (ImportError, BotoCoreError, ClientError)
+
+
+def is_timeout(error: Exception) -> bool:
+    """A connection or read that ran out of time (not one refused at once)."""
+    if isinstance(error, ImportError):
+        return False
+    from botocore.exceptions import ConnectTimeoutError, ReadTimeoutError
+
+    return isinstance(error, ConnectTimeoutError | ReadTimeoutError)
+
+
+def failure_detail(error: Exception) -> dict[str, str | None]:
+    """What a log line may say about a failed call: its type and AWS's error code, if any."""
+    # Only a ClientError carries AWS's error code (throttling, missing table, access denied).
+    # botocore's timeouts are also requests-style errors whose `response` is None.
+    response = getattr(error, "response", None)
+    code = response.get("Error", {}).get("Code") if isinstance(response, dict) else None
+    return {"error_type": type(error).__name__, "error_code": code}

@@ -156,9 +156,9 @@ class DynamoDBCache:
                 TableName=self.table_name,
                 Key={"pk": {"S": key}},
             )
-        except _dynamodb_failures() as error:
+        except aws.call_failures() as error:
             self._warn("cache read failed", error)
-            return Lookup(None, writable=not _is_timeout(error))
+            return Lookup(None, writable=not aws.is_timeout(error))
         item = answer.get("Item")
         if not item:
             return MISS
@@ -188,40 +188,11 @@ class DynamoDBCache:
                     "expires_at": {"N": str(now + self._ttl_seconds)},
                 },
             )
-        except _dynamodb_failures() as error:
+        except aws.call_failures() as error:
             self._warn("cache write failed", error)
 
     def _warn(self, message: str, error: Exception) -> None:
-        # Only a ClientError carries AWS's error code (throttling, missing table, access denied).
-        # botocore's timeouts are also requests-style errors whose `response` is None.
-        response = getattr(error, "response", None)
-        code = response.get("Error", {}).get("Code") if isinstance(response, dict) else None
-        log.warning(
-            message,
-            extra={
-                "cache_table": self.table_name,
-                "error_type": type(error).__name__,
-                "error_code": code,
-            },
-        )
-
-
-def _dynamodb_failures() -> tuple[type[Exception], ...]:
-    """What a cache call may raise and survive: botocore's errors, or boto3 not installed."""
-    try:
-        from botocore.exceptions import BotoCoreError, ClientError
-    except ImportError:
-        return (ImportError,)
-    return (ImportError, BotoCoreError, ClientError)
-
-
-def _is_timeout(error: Exception) -> bool:
-    """A connection or read that ran out of time (not one refused at once)."""
-    if isinstance(error, ImportError):
-        return False
-    from botocore.exceptions import ConnectTimeoutError, ReadTimeoutError
-
-    return isinstance(error, ConnectTimeoutError | ReadTimeoutError)
+        log.warning(message, extra={"cache_table": self.table_name, **aws.failure_detail(error)})
 
 
 class TieredCache:

@@ -3,8 +3,9 @@
 IRIS makes one kind of call, `POST {base}/chat/completions`, for one POST route. The `openai`
 package takes about 450 ms to import and 30 MB of the image for it; urllib3 is already loaded
 by botocore in the deployed function. This module speaks exactly the part of the API IRIS
-uses: the request body, the bearer key, the answer's `model`, `choices[0].message.content` and
-`finish_reason`, and an error's status, `error.code`, `x-request-id` and `Retry-After`.
+uses: the request body, the bearer key, the answer's `model`, `choices[0].message.content`,
+`finish_reason` and `usage.total_tokens`, and an error's status, `error.code`, `x-request-id`
+and `Retry-After`.
 
 One attempt per call, no retries here: the caller retries against its own deadline
 (`iris.llm`). Every failure is a `ChatError` whose fields are safe to log: nothing of the key,
@@ -54,6 +55,8 @@ class ChatAnswer:
     model: str
     finish_reason: str | None
     request_id: str | None
+    # What the call cost (`usage.total_tokens`), when the answer says.
+    total_tokens: int | None = None
 
 
 class ChatError(Exception):
@@ -292,7 +295,16 @@ def _answer(data: bytes, request_id: str | None) -> ChatAnswer:
         raise ChatError(
             "malformed", error_type="MalformedAnswer", status=200, request_id=request_id
         )
-    return ChatAnswer(content, model, finish_reason, request_id)
+    return ChatAnswer(content, model, finish_reason, request_id, _total_tokens(completion))
+
+
+def _total_tokens(completion: dict[str, Any]) -> int | None:
+    """`usage.total_tokens` when it is a whole number >= 0, else None (the caller estimates)."""
+    usage = completion.get("usage")
+    tokens = usage.get("total_tokens") if isinstance(usage, dict) else None
+    if isinstance(tokens, bool) or not isinstance(tokens, int) or tokens < 0:
+        return None
+    return tokens
 
 
 def _error_code(data: bytes) -> str | None:

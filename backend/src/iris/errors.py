@@ -6,6 +6,7 @@ No traceback or exception text from inside the app ever reaches a client.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 
 from flask import Flask, jsonify
 from flask.typing import ResponseReturnValue
@@ -27,13 +28,17 @@ _HTTP_CODES = {
 
 
 class ApiError(Exception):
-    """An error the client should see, with its HTTP status and a snake_case code."""
+    """An error the client should see, with its HTTP status, a snake_case code and any headers
+    it needs (a 429's Retry-After)."""
 
-    def __init__(self, status: int, code: str, message: str) -> None:
+    def __init__(
+        self, status: int, code: str, message: str, headers: Mapping[str, str] | None = None
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
+        self.headers = dict(headers or {})
 
 
 def error_response(status: int, code: str, message: str) -> ResponseReturnValue:
@@ -43,7 +48,9 @@ def error_response(status: int, code: str, message: str) -> ResponseReturnValue:
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(ApiError)
     def _api_error(error: ApiError) -> ResponseReturnValue:
-        return error_response(error.status, error.code, error.message)
+        body, status = error_response(error.status, error.code, error.message)
+        body.headers.update(error.headers)
+        return body, status
 
     @app.errorhandler(HTTPException)
     def _http_error(error: HTTPException) -> ResponseReturnValue:

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
+from iris.budget import count_tokens
 from iris.logs import register_secret
 from iris.parameters import (
     INIT_ATTEMPTS,
@@ -263,7 +264,7 @@ class OpenAIAnalyzer:
                     attempts=attempt - 1,
                 )
             try:
-                return self._client.complete(
+                answer = self._client.complete(
                     api_key,
                     model=self._model,
                     # max_tokens is deprecated and refused by reasoning models.
@@ -288,6 +289,12 @@ class OpenAIAnalyzer:
                     extra={**_error_detail(error), "attempt": attempt, "wait_s": wait},
                 )
                 time.sleep(wait)
+            else:
+                # Charged even if the answer is judged unusable afterwards: it was paid for.
+                count_tokens(
+                    answer.total_tokens, messages=messages, max_completion_tokens=self._max_tokens
+                )
+                return answer
 
 
 def _retry_wait(error: ChatError) -> float | None:

@@ -23,6 +23,10 @@ LLM_BUDGET_S = 28.0
 SECRET_MAX_AGE_RANGE_S = (10, 3_600)
 DEFAULT_SECRET_MAX_AGE_S = 300
 
+# The most tokens a day's LLM budget may be (about $600 a day at gpt-4o-mini's output price):
+# a larger number is a typo, not a cap.
+MAX_DAILY_TOKEN_BUDGET = 1_000_000_000
+
 # Lambda's synchronous payload limit is 6 MB, and a binary body grows by a third in base64.
 MAX_BODY_LIMIT_BYTES = 4_000_000
 
@@ -80,6 +84,8 @@ class Settings:
     log_level: str = "INFO"
     # Set beside apiKeys: /api/iris/* is then served only to requests the authorizer passed.
     require_authorizer: bool = False
+    # Tokens all containers together may spend on the model per UTC day; 0 = no cap.
+    llm_daily_token_budget: int = 0
 
     def __post_init__(self) -> None:
         problems = []
@@ -118,6 +124,11 @@ class Settings:
             problems.append(
                 f"IRIS_MAX_BODY_BYTES={self.max_body_bytes} is out of range; "
                 f"allowed 1-{MAX_BODY_LIMIT_BYTES} (Lambda's 6 MB payload limit, base64 included)"
+            )
+        if not 0 <= self.llm_daily_token_budget <= MAX_DAILY_TOKEN_BUDGET:
+            problems.append(
+                f"IRIS_LLM_DAILY_TOKEN_BUDGET={self.llm_daily_token_budget} is out of range; "
+                f"allowed 0-{MAX_DAILY_TOKEN_BUDGET} (0 = no cap)"
             )
         try:
             # Frozen: the normalised name ("debug" -> "DEBUG") is set the dataclass way.
@@ -187,4 +198,7 @@ class Settings:
             max_body_bytes=number("IRIS_MAX_BODY_BYTES", int, defaults["max_body_bytes"].default),
             log_level=text("IRIS_LOG_LEVEL") or defaults["log_level"].default,
             require_authorizer=flag("IRIS_REQUIRE_AUTHORIZER"),
+            llm_daily_token_budget=number(
+                "IRIS_LLM_DAILY_TOKEN_BUDGET", int, defaults["llm_daily_token_budget"].default
+            ),
         )
