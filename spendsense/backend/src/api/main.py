@@ -48,7 +48,15 @@ def cors_origins(environ: Mapping[str, str]) -> tuple[str, ...]:
 
 
 def create_app(database: Database, origins: tuple[str, ...] = ()) -> FastAPI:
-    app = FastAPI(title="SpendSense", openapi_url=None, docs_url=None, redoc_url=None)
+    # Only the contract's routes: no docs pages, and no redirect from a trailing slash (a
+    # non-JSON 307); such paths are 404 not_found, as the gateway's exact routes make them.
+    app = FastAPI(
+        title="SpendSense",
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
+        redirect_slashes=False,
+    )
     app.add_exception_handler(ApiError, _api_error)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _invalid_query)
