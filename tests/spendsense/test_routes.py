@@ -5,10 +5,17 @@ The expected numbers are worked out by hand in each test from the rows in confte
 
 from __future__ import annotations
 
+import sqlite3
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+
+from spendsense_core.database import Database, LocalFile
+from spendsense_core.schema import SCHEMA_SQL
 
 WEEKLY = "/api/insights/weekly-recap"
 SPENDING = "/api/insights/spending-analysis"
@@ -25,9 +32,9 @@ def get_json(client: TestClient, path: str, **params: str) -> Any:
     return answer.json()
 
 
-def test_health_touches_no_data(client_for: Any, tmp_path: Any) -> None:
-    from spendsense_core.database import Database, LocalFile
-
+def test_health_touches_no_data(
+    client_for: Callable[[Database], TestClient], tmp_path: Path
+) -> None:
     missing = client_for(Database(LocalFile(tmp_path / "absent.db")))
 
     assert get_json(missing, "/health") == {"status": "ok"}
@@ -77,6 +84,23 @@ def test_a_user_without_transactions_is_answered_for_the_databases_latest_day(
         "transactions": 0,
         "byCategory": {},
     }
+
+
+def test_a_database_without_transactions_is_answered_for_today_in_utc(
+    client_for: Callable[[Database], TestClient], tmp_path: Path
+) -> None:
+    path = tmp_path / "new.db"
+    connection = sqlite3.connect(path)
+    connection.executescript(SCHEMA_SQL + "INSERT INTO users VALUES ('u-9', 'New');")
+    connection.close()
+    client = client_for(Database(LocalFile(path)))
+
+    before = datetime.now(UTC).date().isoformat()
+    recap = get_json(client, WEEKLY, user_id="u-9")
+    after = datetime.now(UTC).date().isoformat()
+
+    assert recap["to"] in {before, after}
+    assert get_json(client, "/api/stats")["firstDate"] is None
 
 
 def test_a_week_without_spending_has_no_categories(client: TestClient) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import sys
 import tempfile
 import time
 import uuid
@@ -251,6 +252,18 @@ def test_a_download_past_its_deadline_is_abandoned(
 
     assert raised.value.reason == "download_deadline"
     assert list(download_dir.iterdir()) == []
+
+
+def test_without_boto3_the_download_is_a_load_error(
+    bucket: Bucket, download_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A local run may lack boto3 (the Lambda base image ships it)."""
+    monkeypatch.setitem(sys.modules, "botocore.exceptions", None)
+
+    with pytest.raises(LoadError) as raised:
+        s3_copy.download_version(bucket.name, "spendsense.db", "v1", download_dir / "x.db")
+
+    assert raised.value.reason == "boto3_missing"
 
 
 def test_the_deployed_app_loads_its_database_at_init(

@@ -28,9 +28,10 @@ __all__ = [
 CONNECT_TIMEOUT_S = 1.0
 # Per socket read: S3 answers in milliseconds inside a region.
 READ_TIMEOUT_S = 2.0
-# The whole body: a read timeout alone lets a trickling answer run on (one byte per read).
-# INIT has 10 s in all; at S3's in-region rates this is a few hundred MB.
-DOWNLOAD_DEADLINE_S = 6.0
+# The whole attempt, request and body: a read timeout alone lets a trickling answer run on
+# (a byte per read). A read under way may add READ_TIMEOUT_S, so an attempt ends within 7 s of
+# the 10 s INIT; at S3's in-region rates this is a few hundred MB.
+DOWNLOAD_DEADLINE_S = 5.0
 _CHUNK_BYTES = 1 << 20
 
 _lock = threading.Lock()
