@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -39,29 +40,35 @@ def moto_url() -> Iterator[str]:
         yield url
 
 
+@pytest.fixture(scope="module")
+def s3_admin(moto_url: str) -> Any:
+    """The test's own client for the moto server (the app makes its own)."""
+    return aws_client("s3", moto_url)
+
+
 @dataclass
 class Bucket:
     """A versioned bucket on the moto server, as the stack declares it."""
 
-    url: str
+    admin: Any
     name: str
 
     def put(self, key: str, content: bytes) -> str:
-        answer = aws_client("s3", self.url).put_object(Bucket=self.name, Key=key, Body=content)
-        return answer["VersionId"]
+        return self.admin.put_object(Bucket=self.name, Key=key, Body=content)["VersionId"]
 
 
 @pytest.fixture
-def bucket(moto_url: str, monkeypatch: pytest.MonkeyPatch) -> Bucket:
+def bucket(moto_url: str, s3_admin: Any, monkeypatch: pytest.MonkeyPatch) -> Bucket:
     monkeypatch.setenv("AWS_ENDPOINT_URL_S3", moto_url)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", ACCESS_KEY_ID)
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET_ACCESS_KEY)
     s3_copy.forget_client()
     name = f"spendsense-test-{uuid.uuid4().hex[:8]}"
-    s3 = aws_client("s3", moto_url)
-    s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
-    s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
-    return Bucket(moto_url, name)
+    s3_admin.create_bucket(
+        Bucket=name, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"}
+    )
+    s3_admin.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
+    return Bucket(s3_admin, name)
 
 
 @pytest.fixture

@@ -48,6 +48,7 @@ def cors_origins(environ: Mapping[str, str]) -> tuple[str, ...]:
 
 
 def create_app(database: Database, origins: tuple[str, ...] = ()) -> FastAPI:
+    """The app over `database`; `origins` adds CORS (local runs only)."""
     # Only the contract's routes: no docs pages, and no redirect from a trailing slash (a
     # non-JSON 307); such paths are 404 not_found, as the gateway's exact routes make them.
     app = FastAPI(
@@ -61,8 +62,9 @@ def create_app(database: Database, origins: tuple[str, ...] = ()) -> FastAPI:
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _invalid_query)
 
+    # No data and no thread: answered on the event loop itself.
     @app.get("/health")
-    def health() -> dict[str, str]:
+    async def health() -> dict[str, str]:
         return {"status": "ok"}
 
     @app.get(stats.PATH)
