@@ -254,3 +254,12 @@ def test_net_worth_is_assets_less_liabilities(client: TestClient) -> None:
 @pytest.mark.parametrize("path", INSIGHT_ROUTES)
 def test_every_insight_names_its_user(client: TestClient, path: str) -> None:
     assert get_json(client, path, user_id="u-3", as_of="2025-01-31")["userId"] == "u-3"
+
+
+def test_the_app_is_built_whole_before_its_first_request(
+    client_for: Callable[[Database], TestClient], hand_database: Path
+) -> None:
+    """Starlette would build its middleware stack in the first request, off INIT's CPU burst."""
+    client = client_for(Database(LocalFile(hand_database)))
+
+    assert client.app.middleware_stack is not None  # type: ignore[attr-defined]
