@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STACK ?= dev
 PORT ?= 8000
 
-.PHONY: run test bench smoke check clean
+.PHONY: run test bench smoke check clean spendsense-db
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required (the Lambda base image runs 3.11); got " + sys.version' \
@@ -17,7 +17,8 @@ $(VENV)/.local-installed: $(BIN)/python backend/requirements.txt local_api/requi
 	$(BIN)/python -m pip install --quiet -r local_api/requirements.txt
 	touch $@
 
-$(VENV)/.dev-installed: $(BIN)/python requirements.txt requirements-dev.txt backend/requirements.txt local_api/requirements.txt stack_check/requirements.txt
+$(VENV)/.dev-installed: $(BIN)/python requirements.txt requirements-dev.txt backend/requirements.txt local_api/requirements.txt stack_check/requirements.txt \
+		spendsense/backend/requirements.txt
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
 	touch $@ $(VENV)/.local-installed $(VENV)/.check-installed
 
@@ -50,6 +51,10 @@ check: $(VENV)/.check-installed
 
 bench: $(VENV)/.dev-installed
 	$(BIN)/python benchmarks/handler_bench.py $(BENCH_ARGS)
+
+# SpendSense's sample database, the same bytes every run (standard library only, so no .venv).
+spendsense-db:
+	$(PYTHON) spendsense/scripts/make_db.py --out spendsense/data/spendsense.db
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,9 +1,9 @@
 """Real servers on 127.0.0.1 for the deployed shape: moto in server mode, and faulty endpoints.
 
-moto's `ThreadedMotoServer` plays SSM and DynamoDB over HTTP, as the function reaches them
-through `AWS_ENDPOINT_URL_SSM` / `AWS_ENDPOINT_URL_DYNAMODB`; a `FaultServer` takes one
-service's place and misbehaves the way real endpoints do. Both run without pytest, so the
-benchmark uses them too.
+moto's `ThreadedMotoServer` plays SSM, DynamoDB and S3 over HTTP, as the functions reach them
+through `AWS_ENDPOINT_URL_SSM` / `AWS_ENDPOINT_URL_DYNAMODB` / `AWS_ENDPOINT_URL_S3`; a
+`FaultServer` takes one service's place and misbehaves the way real endpoints do. Both run
+without pytest, so the benchmark uses them too.
 """
 
 from __future__ import annotations
@@ -43,6 +43,14 @@ _AWS_PROTOCOL = {
     ),
 }
 PORTAL_PAGE = b"<!doctype html><html><body><h1>Sign in to continue</h1></body></html>"
+# S3 speaks XML, and says "slow down" with a 503.
+_S3_ANSWERS = {
+    "5xx": (500, "application/xml", b"<Error><Code>InternalError</Code><Message>We encountered "
+            b"an internal error. Please try again.</Message></Error>"),
+    "throttled": (503, "application/xml", b"<Error><Code>SlowDown</Code><Message>Please reduce "
+                  b"your request rate.</Message></Error>"),
+    "not_json": (200, "text/html", PORTAL_PAGE),
+}  # fmt: skip
 
 
 def closed_port_url() -> str:
@@ -87,6 +95,9 @@ class FaultServer:
                 self.end_headers()
                 self.wfile.write(body)
 
+            # S3's GetObject is a GET; the JSON APIs are all POSTs.
+            do_GET = do_POST  # noqa: N815
+
             def log_message(self, *_: Any) -> None:
                 pass
 
@@ -95,6 +106,8 @@ class FaultServer:
         self.url = f"http://127.0.0.1:{self._http.server_address[1]}"
 
     def _answer(self) -> tuple[int, str, bytes]:
+        if self.service == "s3":
+            return _S3_ANSWERS[self.fault]
         content_type, server_error, throttled = _AWS_PROTOCOL[self.service]
         if self.fault == "5xx":
             return 500, content_type, json.dumps(server_error).encode()

@@ -6,17 +6,16 @@ tests/backend/test_entrypoint.py runs the CMD they name through the real runtime
 
 from __future__ import annotations
 
-import ast
 import sys
 import tomllib
-from importlib import metadata
 from pathlib import Path
 
 import pytest
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 
-from tests.backend.dockerfile import read_dockerfile
+from tests.backend.dockerfile import imported_distributions, read_dockerfile
+from tests.backend.dockerfile import runtime_requirements as read_requirements
 
 REPO = Path(__file__).resolve().parents[2]
 BACKEND = REPO / "backend"
@@ -24,8 +23,7 @@ LAMBDA_PYTHON_IMAGE = "public.ecr.aws/lambda/python:"
 
 
 def runtime_requirements() -> list[Requirement]:
-    lines = (BACKEND / "requirements.txt").read_text(encoding="utf-8").splitlines()
-    return [Requirement(line) for line in (part.split("#")[0].strip() for part in lines) if line]
+    return read_requirements(BACKEND / "requirements.txt")
 
 
 def test_the_base_image_runs_the_projects_python() -> None:
@@ -71,31 +69,12 @@ def test_cors_is_not_the_functions_job(package: str) -> None:
     assert package not in {requirement.name.lower() for requirement in runtime_requirements()}
 
 
-# Imported from the base image's own packages (boto3 and what it brings), not installed.
-BASE_IMAGE_MODULES = {"boto3", "botocore"}
-
-
-def imported_distributions() -> set[str]:
-    """The distributions whose modules backend/src imports, at any depth of a function."""
-    local = {path.stem for path in (BACKEND / "src").iterdir()} | {"iris"}
-    modules: set[str] = set()
-    for path in (BACKEND / "src").rglob("*.py"):
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if isinstance(node, ast.Import):
-                modules.update(alias.name.split(".")[0] for alias in node.names)
-            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-                modules.add(node.module.split(".")[0])
-    third_party = modules - local - set(sys.stdlib_module_names) - BASE_IMAGE_MODULES
-    by_module = metadata.packages_distributions()
-    return {by_module[module][0].lower() for module in third_party}
-
-
 def test_the_requirements_are_exactly_what_the_code_imports() -> None:
     """Anything imported but not declared fails in Lambda; anything declared but not imported
     (the openai package was 30 MB of the image) only grows the image."""
     declared = {requirement.name.lower() for requirement in runtime_requirements()}
 
-    assert imported_distributions() == declared
+    assert imported_distributions(BACKEND / "src") == declared
 
 
 def test_every_runtime_dependency_has_a_compatible_range() -> None:

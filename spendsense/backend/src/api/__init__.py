@@ -1,0 +1,1 @@
+"""SpendSense's HTTP API (FastAPI): `api.main.app` serves every route."""

@@ -1,0 +1,5 @@
+"""SpendSense's data and insights, standard library only.
+
+Each module imports only what it needs, so one insight's entry point loads that insight, the
+data layer and nothing else (no FastAPI, no other insight).
+"""

@@ -1,0 +1,111 @@
+"""Download one version of an S3 object to a local file, in one bounded attempt.
+
+boto3 is imported on first use (the Lambda base image ships it; a local run reading DB_PATH
+never needs it). The endpoint comes from the SDK's own settings (`AWS_ENDPOINT_URL_S3`).
+Every failure is a LoadError whose reason is an error code or class name: never a message,
+a URL or a credential.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from spendsense_core.sqlite_file import LoadError
+
+__all__ = [
+    "CONNECT_TIMEOUT_S",
+    "DOWNLOAD_DEADLINE_S",
+    "READ_TIMEOUT_S",
+    "download_version",
+    "forget_client",
+]
+
+CONNECT_TIMEOUT_S = 1.0
+# Per socket read: S3 answers in milliseconds inside a region.
+READ_TIMEOUT_S = 2.0
+# The whole attempt, request and body: a read timeout alone lets a trickling answer run on
+# (a byte per read). A read under way may add READ_TIMEOUT_S, so an attempt ends within 7 s of
+# the 10 s INIT; at S3's in-region rates this is a few hundred MB.
+DOWNLOAD_DEADLINE_S = 5.0
+_CHUNK_BYTES = 1 << 20
+
+_lock = threading.Lock()
+_client: Any = None
+
+
+def download_version(
+    bucket: str, key: str, version: str, target: Path, *, deadline_s: float = DOWNLOAD_DEADLINE_S
+) -> None:
+    """Write the object version to `target`, which appears only once the download is whole."""
+    part = target.with_name(f"{target.name}.part-{os.getpid()}-{secrets.token_hex(4)}")
+    try:
+        _download(bucket, key, version, part, time.monotonic() + deadline_s)
+        os.replace(part, target)
+    finally:
+        part.unlink(missing_ok=True)
+
+
+def forget_client() -> None:
+    """Drop the S3 client, as a new container starts without one."""
+    global _client
+    with _lock:
+        _client = None
+
+
+def _download(bucket: str, key: str, version: str, part: Path, deadline: float) -> None:
+    try:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        client = _s3()
+    except ImportError:
+        raise LoadError("boto3_missing") from None
+    try:
+        answer = client.get_object(Bucket=bucket, Key=key, VersionId=version)
+        expected = answer.get("ContentLength")
+        written = _write_body(answer["Body"], part, deadline)
+    except ClientError as error:
+        raise LoadError(error.response.get("Error", {}).get("Code") or "ClientError") from None
+    except BotoCoreError as error:
+        # Timeouts, refused connections, no Region: errors without a response.
+        raise LoadError(type(error).__name__) from None
+    except OSError as error:
+        raise LoadError(type(error).__name__) from None
+    if expected is not None and written != expected:
+        raise LoadError("incomplete_download")
+
+
+def _write_body(body: Any, part: Path, deadline: float) -> int:
+    written = 0
+    try:
+        with part.open("wb") as file:
+            while chunk := body.read(_CHUNK_BYTES):
+                if time.monotonic() > deadline:
+                    raise LoadError("download_deadline")
+                file.write(chunk)
+                written += len(chunk)
+    finally:
+        body.close()
+    return written
+
+
+def _s3() -> Any:
+    global _client
+    with _lock:
+        if _client is None:
+            import boto3
+            from botocore.config import Config
+
+            _client = boto3.session.Session().client(
+                "s3",
+                config=Config(
+                    connect_timeout=CONNECT_TIMEOUT_S,
+                    read_timeout=READ_TIMEOUT_S,
+                    retries={"mode": "standard", "total_max_attempts": 1},
+                ),
+            )
+        return _client
