@@ -9,6 +9,8 @@ from collections.abc import Callable, Iterator
 import pytest
 from werkzeug.serving import make_server
 
+from iris.logs import forget_secrets
+
 _AWS_ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",
@@ -37,14 +39,17 @@ _IRIS_ENV = (
 
 
 @pytest.fixture(autouse=True)
-def isolated_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Fake AWS credentials and a clean IRIS environment for every test."""
+def isolated_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Fake AWS credentials and a clean IRIS environment for every test, and no secret left
+    registered for log redaction by the test before (it would mask other tests' records)."""
     for name in _IRIS_ENV:
         monkeypatch.delenv(name, raising=False)
     for name in ("AWS_PROFILE", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"):
         monkeypatch.delenv(name, raising=False)
     for name, value in _AWS_ENV.items():
         monkeypatch.setenv(name, value)
+    yield
+    forget_secrets()
 
 
 @pytest.fixture
