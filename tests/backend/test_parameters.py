@@ -6,6 +6,8 @@ is not JSON) is in test_faults.py, against real servers on loopback.
 
 from __future__ import annotations
 
+import io
+import logging
 import sys
 import time
 from collections.abc import Iterator
@@ -17,7 +19,7 @@ from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from iris import aws
-from iris.logs import REDACTED, redact
+from iris.logs import REDACTED, configure_logging, redact
 from iris.parameters import (
     INIT_ATTEMPTS,
     REQUEST_ATTEMPTS,
@@ -162,3 +164,24 @@ def test_a_stuck_ssm_read_cannot_outlast_init_or_the_gateway(ssm: Any) -> None:
 
     assert per_attempt * INIT_ATTEMPTS <= 3
     assert per_attempt * REQUEST_ATTEMPTS <= 6
+
+
+def test_a_debug_root_logger_never_sees_the_value_botocore_received(ssm: Any) -> None:
+    """At DEBUG botocore logs response bodies before the value can be registered for masking;
+    the app keeps botocore at INFO (AWS_LAMBDA_LOG_LEVEL=DEBUG sets the root logger so)."""
+    root = logging.getLogger()
+    written = io.StringIO()
+    handler = logging.StreamHandler(written)
+    saved_level, botocore_level = root.level, logging.getLogger("botocore").level
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    try:
+        configure_logging("INFO")
+        forget_secure_parameters()
+        assert read_secure_parameter(NAME, fresh=True) == VALUE
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(saved_level)
+        logging.getLogger("botocore").setLevel(botocore_level)
+    assert VALUE not in written.getvalue()
+    assert VALUE[:16] not in written.getvalue()

@@ -164,4 +164,10 @@ def configure_logging(level: str) -> logging.Logger:
         logger.addHandler(handler)
     logger.propagate = False
     install_redaction(logger)
+    # At DEBUG (AWS_LAMBDA_LOG_LEVEL=DEBUG sets the root logger so) botocore logs every
+    # response body, an SSM SecureString's value among them, before the app has read the value
+    # and can mask it: its records stop at INFO whatever the root logger's level.
+    quiet_sdk = logging.getLogger("botocore")
+    if quiet_sdk.getEffectiveLevel() < logging.INFO:
+        quiet_sdk.setLevel(logging.INFO)
     return logger
