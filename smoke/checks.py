@@ -8,7 +8,7 @@
 - no key refused / key accepted: with an API key, analyze is closed without it and open with it.
 
 A check returns a short detail when it passes and raises CheckFailed otherwise; CheckSkipped
-says why it does not apply (no origin, no key).
+says why it does not apply (no origin, no key, the day's LLM token budget spent).
 """
 
 from __future__ import annotations
@@ -145,6 +145,7 @@ def check_second_analyze(run: Run) -> str:
 
 def analyze(run: Run, *, expect_cached: bool) -> str:
     reply = run.send("POST", ANALYZE, body={"text": run.text})
+    skip_when_budget_spent(reply)
     body = expect_json(reply, 200)
     if not (isinstance(body.get("analysis"), str) and body["analysis"].strip()):
         raise CheckFailed(f"{reply.status} without an analysis: {snippet(reply)}")
@@ -177,8 +178,26 @@ def check_key_accepted(run: Run) -> str:
     if run.target.api_key is None:
         raise CheckSkipped("no API key given (API_KEY=<key> runs it)")
     reply = run.send("POST", ANALYZE, body={"text": run.text})
+    skip_when_budget_spent(reply)
     expect_json(reply, 200)
     return f"{reply.status} with X-API-Key"
+
+
+def skip_when_budget_spent(reply: HttpReply) -> None:
+    """The day's LLM token budget is spent: the API answers as it should (429
+    llm_budget_exhausted), but the model path cannot be checked until the next UTC day."""
+    if reply.status != 429:
+        return
+    try:
+        code = reply.json()["error"]["code"]
+    except (ValueError, KeyError, TypeError):
+        return
+    if code == "llm_budget_exhausted":
+        raise CheckSkipped(
+            "429 llm_budget_exhausted: the day's LLM token budget is spent, so the model path "
+            f"is not checked (Retry-After {reply.header('Retry-After')} s; raise "
+            "llmDailyTokenBudget to check it today)"
+        )
 
 
 CHECKS: tuple[tuple[str, Callable[[Run], str]], ...] = (

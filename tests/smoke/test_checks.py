@@ -146,6 +146,36 @@ def test_a_broken_api_fails_the_check_that_names_the_breakage(
     )
 
 
+BUDGET_SPENT = {
+    "statusCode": 429,
+    "headers": {"content-type": "application/json", "retry-after": "3600"},
+    "body": json.dumps(
+        {"error": {"code": "llm_budget_exhausted", "message": "The day's budget is spent."}}
+    ),
+}
+
+
+def test_a_spent_token_budget_skips_the_model_checks_and_says_why(
+    serve_api: Callable[..., str],
+) -> None:
+    result = run_smoke("--url", serve_api(on_path("/api/iris/analyze", BUDGET_SPENT)))
+
+    assert result.code == 0, result.text
+    assert {name for name, outcome in result.results.items() if outcome == "SKIP"} >= (
+        ANALYZE_CHECKS
+    )
+    assert "llm_budget_exhausted" in result.detail("analyze")
+    assert "Retry-After 3600 s" in result.detail("analyze")
+
+
+def test_another_429_still_fails_the_model_checks(serve_api: Callable[..., str]) -> None:
+    throttled = {**BUDGET_SPENT, "body": json.dumps({"message": "Too Many Requests"})}
+    result = run_smoke("--url", serve_api(on_path("/api/iris/analyze", throttled)))
+
+    assert result.code == 1
+    assert result.failed == ANALYZE_CHECKS
+
+
 def test_a_disallowed_origin_fails_the_preflight_and_the_answers_it_could_not_read(
     api_url: str,
 ) -> None:
