@@ -118,6 +118,18 @@ def other_schema_database(path: Path) -> bytes:
     return path.read_bytes()
 
 
+# The kinds `broken_copies` makes, for the tests that parametrize over them.
+BROKEN_KINDS = (
+    "empty",
+    "not-sqlite",
+    "html-page",
+    "cut-in-half",
+    "cut-at-a-page",
+    "garbage-pages",
+    "other-schema",
+)
+
+
 def broken_copies(valid: bytes, tmp_path: Path) -> dict[str, tuple[bytes, str]]:
     """Files that must never be served, each with the reason the loader gives."""
     garbage = random.Random(14).randbytes(len(valid) - PAGE_BYTES)

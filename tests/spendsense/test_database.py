@@ -18,7 +18,12 @@ from spendsense_core.database import (
     source_from_environment,
 )
 from spendsense_core.errors import DataUnavailable
-from tests.spendsense.conftest import PAGE_BYTES, broken_copies, write_hand_database
+from tests.spendsense.conftest import (
+    BROKEN_KINDS,
+    PAGE_BYTES,
+    broken_copies,
+    write_hand_database,
+)
 
 S3_ENV = {
     "SPENDSENSE_DB_BUCKET": "spendsense-data",
@@ -98,18 +103,7 @@ def test_a_failed_load_is_tried_again_by_the_next_request(tmp_path: Path) -> Non
     assert users == 3
 
 
-@pytest.mark.parametrize(
-    "name",
-    [
-        "empty",
-        "not-sqlite",
-        "html-page",
-        "cut-in-half",
-        "cut-at-a-page",
-        "garbage-pages",
-        "other-schema",
-    ],
-)
+@pytest.mark.parametrize("name", BROKEN_KINDS)
 def test_a_file_that_is_not_a_whole_spendsense_database_is_refused(
     name: str, hand_database: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -142,3 +136,7 @@ def test_the_container_has_one_database_from_its_environment(
 
     assert container_database() is container_database()
     assert container_database().source == LocalFile(hand_database)
+
+
+def test_every_broken_kind_is_parametrized(hand_database: Path, tmp_path: Path) -> None:
+    assert tuple(broken_copies(hand_database.read_bytes(), tmp_path)) == BROKEN_KINDS

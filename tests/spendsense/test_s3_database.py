@@ -26,7 +26,7 @@ from spendsense_core import s3_copy
 from spendsense_core.database import Database, S3Version, forget_container_database
 from spendsense_core.sqlite_file import LoadError
 from tests.backend.loopback import FAULTS, aws_client, closed_port_url, fault_endpoint, moto_server
-from tests.spendsense.conftest import broken_copies
+from tests.spendsense.conftest import BROKEN_KINDS, broken_copies
 
 # Distinct values, so a test can prove they never reach a log line.
 ACCESS_KEY_ID = "AKIASPENDSENSETEST01"
@@ -214,18 +214,7 @@ def test_an_s3_fault_costs_one_bounded_attempt_at_init_and_one_per_request(
     assert_no_credentials_logged(caplog)
 
 
-@pytest.mark.parametrize(
-    "name",
-    [
-        "empty",
-        "not-sqlite",
-        "html-page",
-        "cut-in-half",
-        "cut-at-a-page",
-        "garbage-pages",
-        "other-schema",
-    ],
-)
+@pytest.mark.parametrize("name", BROKEN_KINDS)
 def test_a_corrupt_object_is_never_opened_and_leaves_nothing_behind(
     name: str,
     bucket: Bucket,
