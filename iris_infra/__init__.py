@@ -1,47 +1,51 @@
-"""The IRIS stack's components and its typed configuration."""
+"""The shared Lambda components, IRIS's typed configuration and its stack.
+
+Loaded on first use (PEP 562): `iris_infra.routes` and `iris_infra.iris_routes` are plain data
+that the local stand-in reads without Pulumi installed, and importing them must not load
+pulumi_aws.
+"""
 
 from __future__ import annotations
 
-from iris_infra.alarms import Alarms, AlarmsArgs
-from iris_infra.cache_table import CacheTable, CacheTableArgs
-from iris_infra.config import ConfigError, StackConfig
-from iris_infra.container_image import ContainerImage, ContainerImageArgs
-from iris_infra.dashboard import Dashboard, DashboardArgs
-from iris_infra.domain import CustomDomain, CustomDomainArgs
-from iris_infra.function import Function, FunctionArgs
-from iris_infra.http_api import ApiKeyAuthorizerArgs, HttpApi, HttpApiArgs
-from iris_infra.log_metrics import LogMetrics, LogMetricsArgs
-from iris_infra.release import Release, ReleaseArgs
-from iris_infra.secrets import Secrets, SecretsArgs
-from iris_infra.stack import StackOutputs, build_stack
-from iris_infra.warmup import WarmupSchedule, WarmupScheduleArgs
+import importlib
+from typing import Any
 
-__all__ = [
-    "Alarms",
-    "AlarmsArgs",
-    "ApiKeyAuthorizerArgs",
-    "CacheTable",
-    "CacheTableArgs",
-    "ConfigError",
-    "ContainerImage",
-    "ContainerImageArgs",
-    "Dashboard",
-    "DashboardArgs",
-    "CustomDomain",
-    "CustomDomainArgs",
-    "Function",
-    "FunctionArgs",
-    "HttpApi",
-    "HttpApiArgs",
-    "LogMetrics",
-    "LogMetricsArgs",
-    "Release",
-    "ReleaseArgs",
-    "Secrets",
-    "SecretsArgs",
-    "StackConfig",
-    "StackOutputs",
-    "WarmupSchedule",
-    "WarmupScheduleArgs",
-    "build_stack",
-]
+_MODULE_OF = {
+    "Alarms": "alarms",
+    "AlarmsArgs": "alarms",
+    "ApiKeyAuthorizerArgs": "http_api",
+    "CacheTable": "cache_table",
+    "CacheTableArgs": "cache_table",
+    "ConfigError": "config",
+    "ContainerImage": "container_image",
+    "ContainerImageArgs": "container_image",
+    "CustomDomain": "domain",
+    "CustomDomainArgs": "domain",
+    "Dashboard": "dashboard",
+    "DashboardArgs": "dashboard",
+    "Function": "function",
+    "FunctionArgs": "function",
+    "HttpApi": "http_api",
+    "HttpApiArgs": "http_api",
+    "LogMetrics": "log_metrics",
+    "LogMetricsArgs": "log_metrics",
+    "Release": "release",
+    "ReleaseArgs": "release",
+    "Route": "routes",
+    "Secrets": "secrets",
+    "SecretsArgs": "secrets",
+    "StackConfig": "config",
+    "StackOutputs": "stack",
+    "WarmupSchedule": "warmup",
+    "WarmupScheduleArgs": "warmup",
+    "build_stack": "stack",
+}
+
+__all__ = sorted(_MODULE_OF)
+
+
+def __getattr__(name: str) -> Any:
+    module = _MODULE_OF.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{module}"), name)

@@ -20,7 +20,10 @@ from stack_check.files import read_engine_config
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 SNAPSHOT_DIR = Path(__file__).resolve().parent / "iris_plans"
 
-_SECRETS = {"openaiApiKey": "sk-plan-snapshot", "apiKeys": "plan-snapshot-key-one,plan-snapshot-key-two"}
+_SECRETS = {
+    "openaiApiKey": "sk-plan-snapshot",
+    "apiKeys": "plan-snapshot-key-one,plan-snapshot-key-two",
+}
 _ZONE = "Z0123456789ABCDEFGHIJ"
 _CERTIFICATE = "arn:aws:acm:us-east-1:123456789012:certificate/0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b"
 _DIGEST = "sha256:" + "ab" * 32
