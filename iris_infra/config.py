@@ -38,6 +38,9 @@ LOG_RETENTION_DAYS = (
 API_GATEWAY_TIMEOUT_SECONDS = 30
 # Lambda's shortest function timeout.
 MIN_TIMEOUT_SECONDS = 1
+# Lambda's limits on a function's memory and on its /tmp (ephemeral storage), in MB.
+MEMORY_RANGE_MB = (128, 10_240)
+EPHEMERAL_STORAGE_RANGE_MB = (512, 10_240)
 # The OpenAI calls get the function's time less this margin for the rest of the request. They
 # are retried once when both attempts can have MIN_SECONDS_PER_ATTEMPT; an attempt shorter than
 # that often times out, and the backend then answers 504 within the function's remaining time.
@@ -97,6 +100,8 @@ SECRET_MAX_AGE_RANGE_SECONDS = (10, 3_600)
 MAX_DAILY_TOKEN_BUDGET = 1_000_000_000
 
 SECRET_KEYS = ("openaiApiKey", "apiKeys")
+# Stacks whose names start with this are production: stricter checks, louder warnings.
+PRODUCTION_PREFIX = "prod"
 _STACK_NAME = re.compile(r"[A-Za-z0-9_-]{1,40}")
 _ORIGIN = re.compile(r"(https?)://([A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*)(:[0-9]{1,5})?")
 
@@ -157,30 +162,17 @@ class StackConfig:
     ) -> StackConfig:
         """Validate raw values keyed by config key (`memoryMb`: "1024" or 1024) offline."""
         problems: list[str] = []
-        values: dict[str, Any] = {}
-        for key, value in raw.items():
-            name = _FIELD_BY_KEY.get(key)
-            if name is None:
-                problems.append(
-                    f"{key} is not a setting of this stack; known keys: {', '.join(CONFIG_KEYS)}"
-                )
-            elif value is not None:
-                parsed = _parse(key, value, problems)
-                if parsed is not None:
-                    values[name] = parsed
-        try:
-            config = cls(
-                stack=stack,
-                openai_api_key=values.pop("openai_api_key", ""),
-                aws_region=aws_region,
-                **values,
-            )
-        except ConfigError as error:
-            problems.extend(error.problems)
-        else:
-            if not problems:
-                return config
-        raise ConfigError(stack, problems)
+        values = _KEYS.parse(raw, problems)
+        if "hosted_zone_id" in values:
+            values["hosted_zone_id"] = values["hosted_zone_id"].removeprefix(_HOSTED_ZONE_PREFIX)
+        return construct(
+            cls,
+            stack,
+            problems,
+            openai_api_key=values.pop("openai_api_key", ""),
+            aws_region=aws_region,
+            **values,
+        )
 
     @classmethod
     def from_pulumi(cls) -> StackConfig:
@@ -189,32 +181,18 @@ class StackConfig:
         The secrets are checked as plain text first, like every other value (apiKeys' keys
         can only be checked so), then kept only as secret Outputs.
         """
-        config = pulumi.Config(PROJECT)
-        raw: dict[str, Any] = {
-            key: config.get(key) for key in CONFIG_KEYS if key not in SECRET_KEYS
-        }
-        secrets = {key: get_config(config.full_key(key)) for key in SECRET_KEYS}
-        raw.update(secrets)
-        # A misspelt key (memoryMB) is reported by name; its value, maybe a secret, is not read.
-        raw.update(dict.fromkeys(key for key in _engine_keys() if key not in CONFIG_KEYS))
+        raw, secrets = _KEYS.read_engine()
         checked = cls.from_raw(
             pulumi.get_stack(), raw, aws_region=pulumi.Config("aws").get("region")
         )
-        stack_config = dataclasses.replace(
-            checked,
-            **{
-                _FIELD_BY_KEY[key]: pulumi.Output.secret(value)
-                for key, value in secrets.items()
-                if value is not None
-            },
-        )
+        stack_config = dataclasses.replace(checked, **_KEYS.secret_outputs(secrets))
         for message in stack_config.warnings():
             pulumi.log.warn(message)
         return stack_config
 
     @property
     def is_production(self) -> bool:
-        return self.stack.startswith("prod")
+        return is_production(self.stack)
 
     @property
     def platform(self) -> str:
@@ -276,12 +254,7 @@ class StackConfig:
         return warnings
 
     def _problems(self) -> list[str]:
-        problems: list[str] = []
-        if not _STACK_NAME.fullmatch(self.stack):
-            problems.append(
-                f"stack name {self.stack!r} cannot be used in AWS resource names; "
-                "use 1-40 letters, digits, '-' or '_'"
-            )
+        problems = stack_name_problems(self.stack)
         if _is_blank(self.openai_api_key):
             problems.append(
                 "openaiApiKey is not set; set it with "
@@ -291,26 +264,18 @@ class StackConfig:
         if isinstance(self.api_keys, str):
             # The authorizer's own parsing: a key refused here could never authorize anyone.
             problems.extend(key_problems(self.api_keys))
-        problems.extend(_origin_problems(self.cors_origins, self.stack, self.is_production))
+        problems.extend(origin_problems(self.cors_origins, self.stack))
         if not self.openai_model.strip():
             problems.append("openaiModel is empty; give a model name, e.g. gpt-4o-mini-2024-07-18")
-        _check_range(problems, "openaiMaxTokens", self.openai_max_tokens, 1, 16_384)
-        _check_range(problems, "memoryMb", self.memory_mb, 128, 10_240)
-        problems.extend(self._timeout_problems())
-        if self.architecture not in PLATFORMS:
-            problems.append(
-                f"architecture={self.architecture!r} is not allowed; use one of "
-                f"{', '.join(PLATFORMS)}"
-            )
-        if self.log_retention_days not in LOG_RETENTION_DAYS:
-            problems.append(
-                f"logRetentionDays={self.log_retention_days} is not a CloudWatch Logs retention; "
-                f"allowed: {', '.join(map(str, LOG_RETENTION_DAYS))}"
-            )
-        _check_range(problems, "throttleBurstLimit", self.throttle_burst_limit, 1, 5_000)
-        _check_range(problems, "throttleRateLimit", self.throttle_rate_limit, 1, 10_000)
+        check_range(problems, "openaiMaxTokens", self.openai_max_tokens, 1, 16_384)
+        check_range(problems, "memoryMb", self.memory_mb, *MEMORY_RANGE_MB)
+        problems.extend(timeout_problems(self.timeout_seconds))
+        problems.extend(architecture_problems(self.architecture))
+        problems.extend(log_retention_problems(self.log_retention_days))
+        check_range(problems, "throttleBurstLimit", self.throttle_burst_limit, 1, 5_000)
+        check_range(problems, "throttleRateLimit", self.throttle_rate_limit, 1, 10_000)
         if self.reserved_concurrency is not None:
-            _check_range(
+            check_range(
                 problems,
                 "reservedConcurrency",
                 self.reserved_concurrency,
@@ -319,16 +284,16 @@ class StackConfig:
                 "(0 would stop the function; remove the key for unreserved concurrency): "
                 + CONCURRENCY_QUOTA_NOTE,
             )
-        problems.extend(self._provisioned_concurrency_problems())
+        problems.extend(
+            provisioned_concurrency_problems(
+                self.provisioned_concurrency, self.reserved_concurrency
+            )
+        )
         if self.image_uri is not None:
             problems.extend(image_uri_problems(self.image_uri, self.aws_region))
-        if self.alarm_email is not None and not _is_email(self.alarm_email):
-            problems.append(
-                f"alarmEmail={self.alarm_email!r} is not an email address; give one address, "
-                "e.g. ops@example.com, or remove the key for a stack without alarms"
-            )
-        _check_range(problems, "cacheTtlHours", self.cache_ttl_hours, 1, 720)
-        _check_range(
+        problems.extend(alarm_email_problems(self.alarm_email))
+        check_range(problems, "cacheTtlHours", self.cache_ttl_hours, 1, 720)
+        check_range(
             problems,
             "authorizerCacheTtlSeconds",
             self.authorizer_cache_ttl_seconds,
@@ -336,14 +301,14 @@ class StackConfig:
             3_600,
             "(API Gateway's limit; 0 turns the authorizer cache off)",
         )
-        _check_range(
+        check_range(
             problems,
             "secretMaxAgeSeconds",
             self.secret_max_age_seconds,
             *SECRET_MAX_AGE_RANGE_SECONDS,
             "(SSM's GetParameter throughput is shared by the whole account and Region)",
         )
-        _check_range(
+        check_range(
             problems,
             "llmDailyTokenBudget",
             self.llm_daily_token_budget,
@@ -395,93 +360,143 @@ class StackConfig:
             problems.extend(certificate_arn_problems(self.certificate_arn, self.aws_region))
         return problems
 
-    def _provisioned_concurrency_problems(self) -> list[str]:
-        value = self.provisioned_concurrency
-        if not 0 <= value <= MAX_CONCURRENCY:
-            return [
-                f"provisionedConcurrency={value} is out of range; allowed 0-{MAX_CONCURRENCY} "
-                f"(0 = none): {CONCURRENCY_QUOTA_NOTE}"
-            ]
-        if self.reserved_concurrency is not None and value > self.reserved_concurrency:
-            return [
-                f"provisionedConcurrency={value} is above reservedConcurrency="
-                f"{self.reserved_concurrency}: Lambda cannot provision more instances than the "
-                f"function may run; allowed 0-{self.reserved_concurrency}, or raise "
-                "reservedConcurrency"
-            ]
-        return []
-
-    def _timeout_problems(self) -> list[str]:
-        allowed = f"allowed {MIN_TIMEOUT_SECONDS}-{API_GATEWAY_TIMEOUT_SECONDS}"
-        if self.timeout_seconds > API_GATEWAY_TIMEOUT_SECONDS:
-            return [
-                f"timeoutSeconds={self.timeout_seconds} is above {API_GATEWAY_TIMEOUT_SECONDS}: "
-                f"an HTTP API integration cannot wait longer than {API_GATEWAY_TIMEOUT_SECONDS} s, "
-                f"so a longer function timeout only turns slow answers into 503s; {allowed}"
-            ]
-        if self.timeout_seconds < MIN_TIMEOUT_SECONDS:
-            return [f"timeoutSeconds={self.timeout_seconds} is out of range; {allowed}"]
-        return []
-
 
 def _key_of(name: str) -> str:
     head, *rest = name.split("_")
     return head + "".join(part.title() for part in rest)
 
 
+@dataclass(frozen=True)
+class ConfigKeys:
+    """The `<project>:` keys of one settings dataclass (its fields, camelCased), and how a raw
+    value of each is read: as the field's type, or kept as given for a secret."""
+
+    project: str
+    field_by_key: Mapping[str, str]
+    int_keys: frozenset[str]
+    bool_keys: frozenset[str]
+    secret_keys: tuple[str, ...]
+
+    @classmethod
+    def of(
+        cls, project: str, settings: type, secret_keys: tuple[str, ...], not_keys: tuple[str, ...]
+    ) -> ConfigKeys:
+        keyed = [(_key_of(f.name), f) for f in fields(settings) if f.name not in not_keys]
+        return cls(
+            project=project,
+            field_by_key={key: f.name for key, f in keyed},
+            int_keys=frozenset(key for key, f in keyed if f.type in ("int", "int | None")),
+            bool_keys=frozenset(key for key, f in keyed if f.type == "bool"),
+            secret_keys=secret_keys,
+        )
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        return tuple(self.field_by_key)
+
+    def parse(self, raw: Mapping[str, Any], problems: list[str]) -> dict[str, Any]:
+        """Field name -> value for every key of `raw` that is set and readable; an unknown key
+        or an unreadable value is recorded in `problems` instead."""
+        values: dict[str, Any] = {}
+        for key, value in raw.items():
+            name = self.field_by_key.get(key)
+            if name is None:
+                problems.append(
+                    f"{key} is not a setting of this stack; known keys: {', '.join(self.keys)}"
+                )
+            elif value is not None:
+                parsed = self._parse(key, value, problems)
+                if parsed is not None:
+                    values[name] = parsed
+        return values
+
+    def read_engine(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The running stack's raw values by key, and those of the secret keys alone.
+
+        A misspelt key (memoryMB) is there by name with no value: its value, maybe a secret,
+        is not read.
+        """
+        config = pulumi.Config(self.project)
+        raw: dict[str, Any] = {
+            key: config.get(key) for key in self.keys if key not in self.secret_keys
+        }
+        secrets = {key: get_config(config.full_key(key)) for key in self.secret_keys}
+        raw.update(secrets)
+        raw.update(dict.fromkeys(key for key in self._engine_keys() if key not in raw))
+        return raw, secrets
+
+    def secret_outputs(self, secrets: Mapping[str, Any]) -> dict[str, pulumi.Output[Any]]:
+        """Field name -> secret Output for each secret that is set."""
+        return {
+            self.field_by_key[key]: pulumi.Output.secret(value)
+            for key, value in secrets.items()
+            if value is not None
+        }
+
+    def _engine_keys(self) -> list[str]:
+        """Every key of this project the engine handed the program, without the namespace.
+
+        The CLI passes the stack's config as JSON in PULUMI_CONFIG; mocks and inline Automation
+        API programs set it in the runtime's config map instead. pulumi.Config can only look
+        keys up.
+        """
+        prefix = f"{self.project}:"
+        keys = {*ENGINE_CONFIG.get(), *get_config_env()}
+        return sorted(key.removeprefix(prefix) for key in keys if key.startswith(prefix))
+
+    def _parse(self, key: str, value: Any, problems: list[str]) -> Any:
+        """One raw value as the field's type, or None after recording why it cannot be."""
+        if key in self.secret_keys:
+            return value
+        if key == "corsOrigins":
+            origins = _parse_list(value)
+            if origins is None:
+                problems.append(
+                    f"corsOrigins={value!r} is not a list of origins; set it with "
+                    "`pulumi config set --path 'corsOrigins[0]' https://app.example.com`"
+                )
+            return origins
+        if key in self.int_keys:
+            number = _parse_int(value)
+            if number is None:
+                problems.append(f"{key}={value!r} is not a whole number")
+            return number
+        if key in self.bool_keys:
+            flag = _parse_bool(value)
+            if flag is None:
+                problems.append(f"{key}={value!r} is not a boolean; use true or false")
+            return flag
+        return str(value).strip()
+
+
+def construct(settings: type, stack: str, problems: list[str], **values: Any) -> Any:
+    """`settings(stack=stack, **values)` once the values have none of `problems`; otherwise one
+    ConfigError with those and the settings' own problems, so every one is reported at once."""
+    try:
+        config = settings(stack=stack, **values)
+    except ConfigError as error:
+        problems = [*problems, *error.problems]
+    else:
+        if not problems:
+            return config
+    raise ConfigError(stack, problems)
+
+
 # Fields that are not `iris-infra:` keys.
 NOT_KEYS = ("stack", "aws_region")
-_FIELD_BY_KEY = {_key_of(f.name): f.name for f in fields(StackConfig) if f.name not in NOT_KEYS}
-CONFIG_KEYS = tuple(_FIELD_BY_KEY)
-_INT_KEYS = {_key_of(f.name) for f in fields(StackConfig) if f.type in ("int", "int | None")}
-_BOOL_KEYS = {_key_of(f.name) for f in fields(StackConfig) if f.type == "bool"}
+_KEYS = ConfigKeys.of(PROJECT, StackConfig, SECRET_KEYS, NOT_KEYS)
+CONFIG_KEYS = _KEYS.keys
 
 
-def _engine_keys() -> list[str]:
-    """Every `iris-infra:` key the engine handed the program, without the namespace.
-
-    The CLI passes the stack's config as JSON in PULUMI_CONFIG; mocks and inline Automation API
-    programs set it in the runtime's config map instead. pulumi.Config can only look keys up.
-    """
-    prefix = f"{PROJECT}:"
-    keys = {*ENGINE_CONFIG.get(), *get_config_env()}
-    return sorted(key.removeprefix(prefix) for key in keys if key.startswith(prefix))
-
-
-def _parse(key: str, value: Any, problems: list[str]) -> Any:
-    """One raw value as the field's type, or None after recording why it cannot be."""
-    if key in SECRET_KEYS:
+def _parse_int(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
         return value
-    if key == "corsOrigins":
-        origins = _parse_list(value)
-        if origins is None:
-            problems.append(
-                f"corsOrigins={value!r} is not a list of origins; set it with "
-                "`pulumi config set --path 'corsOrigins[0]' https://app.example.com`"
-            )
-        return origins
-    if key in _INT_KEYS:
-        if isinstance(value, bool):
-            number = None
-        elif isinstance(value, int):
-            number = value
-        else:
-            try:
-                number = int(str(value).strip())
-            except ValueError:
-                number = None
-        if number is None:
-            problems.append(f"{key}={value!r} is not a whole number")
-        return number
-    if key in _BOOL_KEYS:
-        flag = _parse_bool(value)
-        if flag is None:
-            problems.append(f"{key}={value!r} is not a boolean; use true or false")
-        return flag
-    text = str(value).strip()
-    if key == "hostedZoneId":
-        return text.removeprefix(_HOSTED_ZONE_PREFIX)
-    return text
+    try:
+        return int(str(value).strip())
+    except ValueError:
+        return None
 
 
 def _parse_bool(value: Any) -> bool | None:
@@ -506,12 +521,13 @@ def _parse_list(value: Any) -> tuple[str, ...] | None:
     return None
 
 
-def _origin_problems(origins: tuple[str, ...], stack: str, is_production: bool) -> list[str]:
+def origin_problems(origins: tuple[str, ...], stack: str) -> list[str]:
+    """corsOrigins: browser origins, and '*' alone and never on a production stack."""
     if not origins:
         return ["corsOrigins is empty; list the frontend origins, e.g. https://app.example.com"]
     problems = []
     if "*" in origins:
-        if is_production:
+        if is_production(stack):
             problems.append(
                 f"corsOrigins contains '*', which is refused on stack '{stack}' (stacks named "
                 "prod*): list the frontend's origins, e.g. https://app.example.com"
@@ -627,10 +643,79 @@ def _is_blank(value: pulumi.Input[str] | None) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
 
-def _check_range(
+def check_range(
     problems: list[str], key: str, value: int, low: int, high: int, note: str = ""
 ) -> None:
     if not low <= value <= high:
         problems.append(
             f"{key}={value} is out of range; allowed {low}-{high}" + (f" {note}" if note else "")
         )
+
+
+def is_production(stack: str) -> bool:
+    return stack.startswith(PRODUCTION_PREFIX)
+
+
+def stack_name_problems(stack: str) -> list[str]:
+    if _STACK_NAME.fullmatch(stack):
+        return []
+    return [
+        f"stack name {stack!r} cannot be used in AWS resource names; "
+        "use 1-40 letters, digits, '-' or '_'"
+    ]
+
+
+def timeout_problems(timeout_seconds: int, longer: str = "") -> list[str]:
+    """timeoutSeconds behind an HTTP API; `longer` says what a longer job needs instead."""
+    allowed = f"allowed {MIN_TIMEOUT_SECONDS}-{API_GATEWAY_TIMEOUT_SECONDS}"
+    if timeout_seconds > API_GATEWAY_TIMEOUT_SECONDS:
+        return [
+            f"timeoutSeconds={timeout_seconds} is above {API_GATEWAY_TIMEOUT_SECONDS}: "
+            f"an HTTP API integration cannot wait longer than {API_GATEWAY_TIMEOUT_SECONDS} s, "
+            f"so a longer function timeout only turns slow answers into 503s; {allowed}"
+            + (f"; {longer}" if longer else "")
+        ]
+    if timeout_seconds < MIN_TIMEOUT_SECONDS:
+        return [f"timeoutSeconds={timeout_seconds} is out of range; {allowed}"]
+    return []
+
+
+def architecture_problems(architecture: str) -> list[str]:
+    if architecture in PLATFORMS:
+        return []
+    return [f"architecture={architecture!r} is not allowed; use one of {', '.join(PLATFORMS)}"]
+
+
+def log_retention_problems(days: int) -> list[str]:
+    if days in LOG_RETENTION_DAYS:
+        return []
+    return [
+        f"logRetentionDays={days} is not a CloudWatch Logs retention; "
+        f"allowed: {', '.join(map(str, LOG_RETENTION_DAYS))}"
+    ]
+
+
+def alarm_email_problems(alarm_email: str | None) -> list[str]:
+    if alarm_email is None or _is_email(alarm_email):
+        return []
+    return [
+        f"alarmEmail={alarm_email!r} is not an email address; give one address, "
+        "e.g. ops@example.com, or remove the key for a stack without alarms"
+    ]
+
+
+def provisioned_concurrency_problems(value: int, reserved: int | None = None) -> list[str]:
+    """provisionedConcurrency: within what a default account may reserve, and never above the
+    function's own reservation when it has one."""
+    if not 0 <= value <= MAX_CONCURRENCY:
+        return [
+            f"provisionedConcurrency={value} is out of range; allowed 0-{MAX_CONCURRENCY} "
+            f"(0 = none): {CONCURRENCY_QUOTA_NOTE}"
+        ]
+    if reserved is not None and value > reserved:
+        return [
+            f"provisionedConcurrency={value} is above reservedConcurrency={reserved}: Lambda "
+            "cannot provision more instances than the function may run; allowed "
+            f"0-{reserved}, or raise reservedConcurrency"
+        ]
+    return []
