@@ -28,6 +28,10 @@ class FunctionArgs:
     # Partition keys (IAM wildcards allowed) of the items of that table it may also update in
     # place, e.g. a counter; none gets no UpdateItem at all.
     table_update_keys: Sequence[str] = ()
+    # The S3 objects (their ARNs) it may read, every version of each, and nothing else.
+    readable_object_arns: Sequence[pulumi.Input[str]] = ()
+    # Its /tmp in MB (Lambda allows 512-10240); None leaves Lambda's 512.
+    ephemeral_storage_mb: int | None = None
     # Replaces the image's CMD, so one image serves several handlers.
     command: str | None = None
     reserved_concurrency: int | None = None
@@ -66,13 +70,17 @@ class Function(pulumi.ComponentResource):
             opts=child,
         )
 
-        # Least privilege: its own log group, its own parameters, its own table.
+        # Least privilege: its own log group, its own parameters, its own table, its own objects.
         policy = aws.iam.RolePolicy(
             f"{name}-policy",
             role=role.id,
             policy=pulumi.Output.json_dumps(
                 _execution_policy(
-                    log_group.arn, args.parameter_arns, args.table_arn, args.table_update_keys
+                    log_group.arn,
+                    args.parameter_arns,
+                    args.table_arn,
+                    args.table_update_keys,
+                    args.readable_object_arns,
                 )
             ),
             opts=child,
@@ -93,6 +101,11 @@ class Function(pulumi.ComponentResource):
             ),
             architectures=[args.architecture],
             memory_size=args.memory_mb,
+            ephemeral_storage=(
+                aws.lambda_.FunctionEphemeralStorageArgs(size=args.ephemeral_storage_mb)
+                if args.ephemeral_storage_mb is not None
+                else None
+            ),
             timeout=args.timeout_seconds,
             role=role.arn,
             environment=aws.lambda_.FunctionEnvironmentArgs(variables=dict(args.environment)),
@@ -178,6 +191,7 @@ def _execution_policy(
     parameter_arns: Sequence[pulumi.Input[str]],
     table_arn: pulumi.Input[str] | None,
     table_update_keys: Sequence[str] = (),
+    object_arns: Sequence[pulumi.Input[str]] = (),
 ) -> dict:
     statements = [
         _statement(
@@ -205,4 +219,9 @@ def _execution_policy(
                     {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": list(table_update_keys)}},
                 )
             )
+    if object_arns:
+        # GetObjectVersion too: the function reads the one version its configuration names.
+        statements.append(
+            _statement("ReadOwnObjects", ["s3:GetObject", "s3:GetObjectVersion"], list(object_arns))
+        )
     return {"Version": "2012-10-17", "Statement": statements}

@@ -15,10 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import pulumi
+import yaml
 from pulumi.runtime.mocks import MockMonitor
 from pulumi.runtime.settings import get_root_resource, set_root_resource
-
-from iris_infra.config import PROJECT
 
 # The account the plan shows in ARNs: AWS's documentation example, never a real one.
 PLAN_ACCOUNT_ID = "123456789012"
@@ -58,6 +57,17 @@ def _text_of(value: Any) -> str:
     if is_secret_value(value):
         return _text_of(value["value"])
     return str(value)
+
+
+def _asset_digest(source: Any) -> str:
+    """What a new upload of `source` is told apart by: a file's content, else its text."""
+    if isinstance(source, pulumi.FileAsset):
+        try:
+            with Path(source.path).open("rb") as file:
+                return hashlib.file_digest(file, "sha256").hexdigest()
+        except OSError:
+            return source.path
+    return _text_of(source)
 
 
 class PlanMocks(pulumi.runtime.Mocks):
@@ -183,6 +193,25 @@ class PlanMocks(pulumi.runtime.Mocks):
                         }
                     ],
                 }
+            case "aws:s3/bucket:Bucket":
+                # A bucket's id is its name; its ARN has no region or account.
+                bucket = args.inputs.get("bucket") or name
+                return {
+                    "id": bucket,
+                    "bucket": bucket,
+                    "arn": f"arn:aws:s3:::{bucket}",
+                    "region": region,
+                    "bucketRegionalDomainName": f"{bucket}.s3.{region}.amazonaws.com",
+                }
+            case "aws:s3/bucketObjectv2:BucketObjectv2":
+                # In a versioned bucket every upload of new content is a new version id.
+                bucket, key = args.inputs["bucket"], args.inputs["key"]
+                content = _asset_digest(args.inputs.get("source"))
+                return {
+                    "id": key,
+                    "arn": f"arn:aws:s3:::{bucket}/{key}",
+                    "versionId": digest(bucket, key, content)[:32],
+                }
             case "aws:route53/record:Record":
                 return {"fqdn": name.rstrip(".")}
             case "aws:apigatewayv2/domainName:DomainName":
@@ -200,6 +229,12 @@ class PlanMocks(pulumi.runtime.Mocks):
                     },
                 }
         return {"arn": f"{arn_prefix.format('mock')}:{args.typ}/{name}"}
+
+
+def project_name(project_dir: Path) -> str:
+    """The project's name, as its Pulumi.yaml gives it to the CLI."""
+    document = yaml.safe_load((project_dir / "Pulumi.yaml").read_text(encoding="utf-8"))
+    return str(document["name"])
 
 
 @dataclass(frozen=True)
@@ -266,6 +301,7 @@ def run_program(
     """Run the project's `__main__.py` for `stack` under the mocks, with `config` as the CLI
     would hand it over (namespaced keys, text values). Raises ConfigError, as `pulumi up`
     would, when the config is refused."""
+    project = project_name(project_dir)
     mocks = PlanMocks(region=config.get("aws:region") or DEFAULT_REGION)
     monitor = _PlanMonitor(mocks)
     warnings = _Warnings()
@@ -275,7 +311,7 @@ def run_program(
     # One root stack per run, as each `pulumi up` has its own.
     set_root_resource(None)  # type: ignore[arg-type]
     pulumi.runtime.set_mocks(
-        mocks, project=PROJECT, stack=stack, preview=False, logger=logger, monitor=monitor
+        mocks, project=project, stack=stack, preview=False, logger=logger, monitor=monitor
     )
     pulumi.runtime.set_all_config(config, secret_keys=list(secret_keys))
     exported: dict[str, tuple[Any, bool]] = {}
