@@ -15,14 +15,17 @@ import pulumi_aws as aws
 @dataclass(frozen=True)
 class SecretsArgs:
     parameter_prefix: str
-    openai_api_key: pulumi.Input[str]
+    # None for a stack whose functions call no model.
+    openai_api_key: pulumi.Input[str] | None = None
     api_keys: pulumi.Input[str] | None = None
+    # Whose secrets these are, as the parameters' descriptions name it.
+    owner: str = "IRIS"
 
 
 class Secrets(pulumi.ComponentResource):
-    openai_api_key_parameter_name: pulumi.Output[str]
-    openai_api_key_parameter_arn: pulumi.Output[str]
-    openai_api_key_parameter_version: pulumi.Output[int]
+    openai_api_key_parameter_name: pulumi.Output[str] | None
+    openai_api_key_parameter_arn: pulumi.Output[str] | None
+    openai_api_key_parameter_version: pulumi.Output[int] | None
     api_keys_parameter_name: pulumi.Output[str] | None
     api_keys_parameter_arn: pulumi.Output[str] | None
     api_keys_parameter_version: pulumi.Output[int] | None
@@ -33,17 +36,21 @@ class Secrets(pulumi.ComponentResource):
         super().__init__("iris:index:Secrets", name, {}, opts)
         child = pulumi.ResourceOptions(parent=self)
 
-        # The OpenAI key, read by the API function once per container.
-        openai_api_key = _secure_string(
-            f"{name}-openai-api-key",
-            f"{args.parameter_prefix}/openai-api-key",
-            args.openai_api_key,
-            "OpenAI API key of the IRIS analysis function",
-            child,
-        )
-        self.openai_api_key_parameter_name = openai_api_key.name
-        self.openai_api_key_parameter_arn = openai_api_key.arn
-        self.openai_api_key_parameter_version = openai_api_key.version
+        self.openai_api_key_parameter_name = None
+        self.openai_api_key_parameter_arn = None
+        self.openai_api_key_parameter_version = None
+        if args.openai_api_key is not None:
+            # The OpenAI key, read by the API function once per container.
+            openai_api_key = _secure_string(
+                f"{name}-openai-api-key",
+                f"{args.parameter_prefix}/openai-api-key",
+                args.openai_api_key,
+                f"OpenAI API key of the {args.owner} analysis function",
+                child,
+            )
+            self.openai_api_key_parameter_name = openai_api_key.name
+            self.openai_api_key_parameter_arn = openai_api_key.arn
+            self.openai_api_key_parameter_version = openai_api_key.version
 
         self.api_keys_parameter_name = None
         self.api_keys_parameter_arn = None
@@ -54,7 +61,7 @@ class Secrets(pulumi.ComponentResource):
                 f"{name}-api-keys",
                 f"{args.parameter_prefix}/api-keys",
                 args.api_keys,
-                "Comma-separated X-API-Key values accepted by the IRIS authorizer",
+                f"Comma-separated X-API-Key values accepted by the {args.owner} authorizer",
                 child,
             )
             self.api_keys_parameter_name = api_keys.name
