@@ -102,7 +102,8 @@ MAX_DAILY_TOKEN_BUDGET = 1_000_000_000
 SECRET_KEYS = ("openaiApiKey", "apiKeys")
 # Stacks whose names start with this are production: stricter checks, louder warnings.
 PRODUCTION_PREFIX = "prod"
-_STACK_NAME = re.compile(r"[A-Za-z0-9_-]{1,40}")
+MAX_STACK_NAME_LENGTH = 40
+_STACK_NAME = re.compile(r"[A-Za-z0-9_-]+")
 _ORIGIN = re.compile(r"(https?)://([A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*)(:[0-9]{1,5})?")
 
 
@@ -656,12 +657,13 @@ def is_production(stack: str) -> bool:
     return stack.startswith(PRODUCTION_PREFIX)
 
 
-def stack_name_problems(stack: str) -> list[str]:
-    if _STACK_NAME.fullmatch(stack):
+def stack_name_problems(stack: str, longest: int = MAX_STACK_NAME_LENGTH) -> list[str]:
+    """The stack's name goes into physical names: `longest` is what the longest of them leaves."""
+    if _STACK_NAME.fullmatch(stack) and len(stack) <= longest:
         return []
     return [
         f"stack name {stack!r} cannot be used in AWS resource names; "
-        "use 1-40 letters, digits, '-' or '_'"
+        f"use 1-{longest} letters, digits, '-' or '_'"
     ]
 
 

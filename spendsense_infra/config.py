@@ -1,0 +1,226 @@
+"""SpendSense's stack configuration: read once, typed, and validated before any resource is
+declared, with the checks it shares with IRIS's (iris_infra.config)."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pulumi
+
+from iris_infra.config import (
+    EPHEMERAL_STORAGE_RANGE_MB,
+    MEMORY_RANGE_MB,
+    PLATFORMS,
+    ConfigError,
+    ConfigKeys,
+    alarm_email_problems,
+    architecture_problems,
+    check_range,
+    construct,
+    is_production,
+    key_problems,
+    log_retention_problems,
+    origin_problems,
+    provisioned_concurrency_problems,
+    stack_name_problems,
+    timeout_problems,
+)
+from spendsense_infra.routes import DEPLOYMENTS, INSIGHT_PATHS
+
+PROJECT = "spendsense-infra"
+# Where Pulumi runs the program: a relative databaseFile starts here.
+PROGRAM_DIR = Path(__file__).resolve().parent.parent / "spendsense"
+
+# The database file is checked by the backend's own loader, in the functions' task root
+# (spendsense/backend/src, standard library only): what the stack uploads is what they open.
+_TASK_ROOT = str(PROGRAM_DIR / "backend" / "src")
+if _TASK_ROOT not in sys.path:
+    sys.path.append(_TASK_ROOT)
+
+from spendsense_core.sqlite_file import LoadError, open_read_only  # noqa: E402
+
+SECRET_KEYS = ("apiKeys",)
+NOT_KEYS = ("stack",)
+DATABASE_FILE_EXAMPLE = "data/spendsense.db, which `make spendsense-db` writes"
+
+# /tmp holds the one downloaded copy (a failed download's part is removed before the next
+# try) and whatever temporary files SQLite spills for a large sort.
+TMP_HEADROOM_MB = 64
+MB = 1024 * 1024
+MAX_DATABASE_MB = EPHEMERAL_STORAGE_RANGE_MB[1] - TMP_HEADROOM_MB
+
+# Physical names are spendsense-<stack>-<function>, and Lambda allows 64 characters; the
+# longest function part is -spending-analysis.
+_LONGEST_FUNCTION_PART = max(len(name) for name in INSIGHT_PATHS) + 1
+MAX_STACK_NAME_LENGTH = 64 - len("spendsense-") - _LONGEST_FUNCTION_PART
+
+LONGER_THAN_THE_GATEWAY = (
+    "a request that long (the plan's 300 s) needs a Lambda Function URL, which waits for the "
+    "function's whole timeout (up to 900 s), or an asynchronous job that the API starts and "
+    "the client polls"
+)
+
+_LOAD_FLAWS = {
+    "not_sqlite": "is not an SQLite database: it does not start with the SQLite header",
+    "truncated": "is shorter than its SQLite header says: a cut copy",
+    "corrupt": "fails SQLite's quick_check: the file is damaged",
+}
+
+
+@dataclass(frozen=True)
+class SpendSenseConfig:
+    """Every `spendsense-infra:` setting of one stack. Field names mirror the config keys."""
+
+    stack: str
+    # `split`: each insight its own function; `single`: the API function serves every route.
+    deployment: str = "split"
+    cors_origins: tuple[str, ...] = ("http://localhost:5173",)
+    api_memory_mb: int = 2048
+    insight_memory_mb: int = 1024
+    timeout_seconds: int = 10
+    # The SQLite file the stack uploads: absolute, or relative to the program's directory.
+    database_file: str | None = None
+    architecture: str = "arm64"
+    log_retention_days: int = 14
+    # A plain string when validated offline, a secret Output when read from Pulumi.
+    api_keys: pulumi.Input[str] | None = field(default=None, repr=False)
+    alarm_email: str | None = None
+    # Instances of the API function's `live` kept initialized.
+    provisioned_concurrency: int = 0
+
+    def __post_init__(self) -> None:
+        problems = self._problems()
+        if problems:
+            raise ConfigError(self.stack, problems)
+
+    @classmethod
+    def from_raw(cls, stack: str, raw: Mapping[str, Any]) -> SpendSenseConfig:
+        """Validate raw values keyed by config key (`apiMemoryMb`: "2048" or 2048) offline."""
+        problems: list[str] = []
+        values = _KEYS.parse(raw, problems)
+        return construct(cls, stack, problems, **values)
+
+    @classmethod
+    def from_pulumi(cls) -> SpendSenseConfig:
+        """The running stack's configuration; apiKeys is checked as text, then kept only as a
+        secret Output."""
+        raw, secrets = _KEYS.read_engine()
+        checked = cls.from_raw(pulumi.get_stack(), raw)
+        config = dataclasses.replace(checked, **_KEYS.secret_outputs(secrets))
+        for message in config.warnings():
+            pulumi.log.warn(message)
+        return config
+
+    @property
+    def is_production(self) -> bool:
+        return is_production(self.stack)
+
+    @property
+    def platform(self) -> str:
+        return PLATFORMS[self.architecture]
+
+    @property
+    def name_prefix(self) -> str:
+        return f"spendsense-{self.stack}"
+
+    @property
+    def parameter_prefix(self) -> str:
+        return f"/spendsense/{self.stack}"
+
+    @property
+    def database_path(self) -> Path:
+        path = Path(self.database_file or "")
+        return path if path.is_absolute() else PROGRAM_DIR / path
+
+    @property
+    def ephemeral_storage_mb(self) -> int:
+        """Each function's /tmp, sized from the file rather than a key of its own: the file is
+        what /tmp is for, and Lambda bills storage above 512 MB at a small fraction of what
+        it bills memory."""
+        needed = math.ceil(self.database_path.stat().st_size / MB) + TMP_HEADROOM_MB
+        return max(EPHEMERAL_STORAGE_RANGE_MB[0], needed)
+
+    def warnings(self) -> list[str]:
+        """Valid but risky choices, reported with pulumi.log.warn."""
+        warnings = []
+        if self.is_production and self.api_keys is None:
+            warnings.append(
+                f"stack '{self.stack}' has no apiKeys: every user's finances are open to anyone "
+                "who finds the URL; set them with "
+                f"`pulumi config set --secret apiKeys --stack {self.stack}`, which asks for them"
+            )
+        if self.is_production and self.alarm_email is None:
+            warnings.append(
+                f"stack '{self.stack}' has no alarmEmail: it has no alarms, and nobody hears "
+                "when the API fails; set one with "
+                f"`pulumi config set alarmEmail <address> --stack {self.stack}`"
+            )
+        return warnings
+
+    def _problems(self) -> list[str]:
+        problems = stack_name_problems(self.stack, MAX_STACK_NAME_LENGTH)
+        if self.deployment not in DEPLOYMENTS:
+            problems.append(
+                f"deployment={self.deployment!r} is not allowed; use split (each insight its "
+                "own function) or single (one function serves every route)"
+            )
+        problems.extend(origin_problems(self.cors_origins, self.stack))
+        check_range(problems, "apiMemoryMb", self.api_memory_mb, *MEMORY_RANGE_MB)
+        check_range(problems, "insightMemoryMb", self.insight_memory_mb, *MEMORY_RANGE_MB)
+        problems.extend(timeout_problems(self.timeout_seconds, LONGER_THAN_THE_GATEWAY))
+        problems.extend(self._database_problems())
+        problems.extend(architecture_problems(self.architecture))
+        problems.extend(log_retention_problems(self.log_retention_days))
+        if isinstance(self.api_keys, str):
+            # The authorizer's own parsing: a key refused here could never authorize anyone.
+            problems.extend(key_problems(self.api_keys))
+        problems.extend(alarm_email_problems(self.alarm_email))
+        problems.extend(provisioned_concurrency_problems(self.provisioned_concurrency))
+        return problems
+
+    def _database_problems(self) -> list[str]:
+        if not (self.database_file or "").strip():
+            return [
+                "databaseFile is not set; give the SQLite file the stack uploads, e.g. "
+                f"{DATABASE_FILE_EXAMPLE}"
+            ]
+        shown = f"databaseFile={self.database_file!r}"
+        path = self.database_path
+        if not path.is_file():
+            return [
+                f"{shown} is not a file (a relative path starts at the spendsense/ directory); "
+                f"give the SQLite file the stack uploads, e.g. {DATABASE_FILE_EXAMPLE}"
+            ]
+        size_mb = path.stat().st_size / MB
+        if size_mb > MAX_DATABASE_MB:
+            return [
+                f"{shown} is {size_mb:,.0f} MB: each function downloads it to its /tmp, at "
+                f"most {EPHEMERAL_STORAGE_RANGE_MB[1]:,} MB, which must also leave "
+                f"{TMP_HEADROOM_MB} MB for SQLite's temporary files; allowed up to "
+                f"{MAX_DATABASE_MB:,} MB"
+            ]
+        try:
+            open_read_only(path, immutable=False).close()
+        except LoadError as error:
+            return [
+                f"{shown} {_load_flaw(error.reason)}; give a SpendSense database, e.g. "
+                f"{DATABASE_FILE_EXAMPLE}"
+            ]
+        return []
+
+
+def _load_flaw(reason: str) -> str:
+    table = reason.removeprefix("schema_mismatch:")
+    if table != reason:
+        return f"is not a SpendSense database: its {table} table or some of its columns are missing"
+    return _LOAD_FLAWS.get(reason, f"cannot be read ({reason})")
+
+
+_KEYS = ConfigKeys.of(PROJECT, SpendSenseConfig, SECRET_KEYS, NOT_KEYS)
+CONFIG_KEYS = _KEYS.keys
