@@ -3,6 +3,10 @@
 Loaded on first use (PEP 562): `iris_infra.routes` and `iris_infra.iris_routes` are plain data
 that the local stand-in reads without Pulumi installed, and importing them must not load
 pulumi_aws.
+
+Every component keeps its type token `iris:index:<Name>`, whichever app uses it: the token is
+part of each child's URN, so a new one would make Pulumi replace every resource of IRIS's
+deployed stacks.
 """
 
 from __future__ import annotations
@@ -11,9 +15,12 @@ import importlib
 from typing import Any
 
 _MODULE_OF = {
+    "AlarmSpec": "alarms",
+    "AlarmedFunction": "alarms",
     "Alarms": "alarms",
     "AlarmsArgs": "alarms",
     "ApiKeyAuthorizerArgs": "http_api",
+    "ApiTarget": "http_api",
     "CacheTable": "cache_table",
     "CacheTableArgs": "cache_table",
     "ConfigError": "config",
@@ -23,12 +30,16 @@ _MODULE_OF = {
     "CustomDomainArgs": "domain",
     "Dashboard": "dashboard",
     "DashboardArgs": "dashboard",
+    "DashboardFunction": "dashboard",
     "Function": "function",
     "FunctionArgs": "function",
     "HttpApi": "http_api",
     "HttpApiArgs": "http_api",
+    "LogMetric": "log_metrics",
     "LogMetrics": "log_metrics",
     "LogMetricsArgs": "log_metrics",
+    "LogWidget": "dashboard",
+    "MetricWidget": "dashboard",
     "Release": "release",
     "ReleaseArgs": "release",
     "Route": "routes",

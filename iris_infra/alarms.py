@@ -1,7 +1,7 @@
-"""Alarms that reach a person: an SNS topic with one email address subscribed, and CloudWatch
-alarms on the API's 5xx answers, the function's errors, throttles and near-timeout durations,
-the app's own analysis failures (which show an upstream outage even when the gateway is fine)
-and, with a daily LLM token budget, 80 % of it spent and requests refused for it.
+"""Alarms that reach a person: an SNS topic with one email address subscribed, and a CloudWatch
+alarm per spec the stack gives. The builders here make the specs every stack needs: the API's
+5xx answers, and each function's errors, throttles and near-timeout durations; a stack adds its
+app's own (IRIS's: iris_infra.iris_observability).
 
 Thresholds suit low traffic: counts, not rates (one failure out of two requests is not 50 % of
 anything), five-minute periods, and no data counts as not breaching, so a quiet night is OK.
@@ -9,18 +9,13 @@ anything), five-minute periods, and no data counts as not breaching, so a quiet 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
 
-from iris_infra.log_metrics import (
-    ANALYSIS_FAILURES,
-    BUDGET_REFUSALS,
-    CODE_DIMENSION,
-    LLM_DAY_TOKENS,
-)
+from iris_infra.names import slug
 
 PERIOD_SECONDS = 300
 # The app answers by its own deadline, at least a second before the function's timeout; a
@@ -28,8 +23,6 @@ PERIOD_SECONDS = 300
 DURATION_MARGIN_MS = 500
 DURATION_MIN_FRACTION = 0.9
 API_STAGE = "$default"
-# Share of the day's token budget at which someone is told, while there is time to act.
-BUDGET_WARNING_SHARE = 0.8
 
 
 @dataclass(frozen=True)
@@ -37,6 +30,7 @@ class AlarmSpec:
     """One alarm: `statistic` of `metric` over PERIOD_SECONDS, compared with `threshold`
     (greater than or equal), alarming when `datapoints` of the last `periods` breach."""
 
+    # Its name after the stack's prefix, and its resource name's suffix: one per stack.
     role: str
     namespace: str
     metric: str
@@ -55,15 +49,33 @@ class AlarmsArgs:
     email: str
     # Prefix of the alarm names, which are the subject of every notification (iris-prod-...).
     name_prefix: str
-    api_id: pulumi.Input[str]
+    specs: Sequence[AlarmSpec]
+
+    def __post_init__(self) -> None:
+        roles = [spec.role for spec in self.specs]
+        twice = sorted({role for role in roles if roles.count(role) > 1})
+        if twice:
+            raise ValueError(
+                f"alarms of {self.name_prefix!r}: each role once, but {', '.join(twice)} "
+                "appear more than once (two functions with one key?)"
+            )
+
+
+@dataclass(frozen=True)
+class AlarmedFunction:
+    """A function whose errors, throttles and durations are watched, and what the alarms'
+    texts tell the person to look at first."""
+
     function_name: str
-    function_timeout_seconds: int
+    timeout_seconds: int
     log_group_name: str
-    access_log_group_name: str
-    # Where the app's log metrics are (LogMetrics.namespace).
-    metric_namespace: str
-    # llmDailyTokenBudget; 0 (no cap) has no budget alarms.
-    llm_daily_token_budget: int = 0
+    # The stack's key for it when it has several: its alarms are then `<key>-function-errors`
+    # and so on; None for a stack's only function (`function-errors`).
+    key: str | None = None
+    # What caps its concurrency, which the throttles alarm says to raise: a config key.
+    concurrency_setting: str = "its reserved concurrency"
+    # What a slow invocation may have waited on ("OpenAI, SSM or DynamoDB"), if worth naming.
+    waits_on: str | None = None
 
 
 class Alarms(pulumi.ComponentResource):
@@ -94,7 +106,7 @@ class Alarms(pulumi.ComponentResource):
         )
 
         self.alarm_arns = []
-        for spec in alarm_specs(args):
+        for spec in args.specs:
             # Notifies on the way into ALARM and again on the way back to OK.
             alarm = aws.cloudwatch.MetricAlarm(
                 f"{name}-{spec.role}",
@@ -126,152 +138,92 @@ def duration_threshold_ms(timeout_seconds: int) -> float:
     return max(timeout_ms - DURATION_MARGIN_MS, timeout_ms * DURATION_MIN_FRACTION)
 
 
-def budget_warning_tokens(budget: int) -> int:
-    return int(budget * BUDGET_WARNING_SHARE)
-
-
-def alarm_specs(args: AlarmsArgs) -> list[AlarmSpec]:
-    specs = _operation_specs(args)
-    if args.llm_daily_token_budget:
-        specs.extend(_budget_specs(args))
-    return specs
-
-
-def _budget_specs(args: AlarmsArgs) -> list[AlarmSpec]:
-    budget = args.llm_daily_token_budget
-    warning = budget_warning_tokens(budget)
-    raise_it = (
-        "If the traffic is genuine, raise the cap: `pulumi config set llmDailyTokenBudget "
-        "<tokens>` and `pulumi up` (README: LLM spend cap); if not, rotate apiKeys."
-    )
-    return [
-        AlarmSpec(
-            role="llm-budget-80-percent",
-            namespace=args.metric_namespace,
-            metric=LLM_DAY_TOKENS,
-            dimensions={},
-            statistic="Maximum",
-            threshold=warning,
-            periods=1,
-            datapoints=1,
-            # The day's total only grows until midnight: the alarm stays until the next day's
-            # first count, rather than "recovering" whenever calls pause.
-            treat_missing_data="ignore",
-            description=(
-                f"The model has used {warning:,} of today's {budget:,} tokens (UTC): "
-                f"{BUDGET_WARNING_SHARE:.0%} of llmDailyTokenBudget. At the budget, uncached "
-                "analyses answer 429 llm_budget_exhausted until midnight UTC. Look first at "
-                "the dashboard's 'LLM tokens per day' and 'Analysis cache' (many misses from "
-                f"few clients is a script). {raise_it}"
-            ),
-        ),
-        AlarmSpec(
-            role="llm-budget-refusals",
-            namespace=args.metric_namespace,
-            metric=BUDGET_REFUSALS,
-            dimensions={},
-            statistic="Sum",
-            threshold=1,
-            periods=1,
-            datapoints=1,
-            description=(
-                f"Uncached analyses are refused (429 llm_budget_exhausted): today's {budget:,} "
-                "LLM tokens (UTC) are spent; cached texts are still answered. Look first at "
-                "the dashboard's 'LLM tokens per day' and the 'analysis refused' lines: "
-                f"{_tail(args.log_group_name)}. {raise_it}"
-            ),
-        ),
-    ]
-
-
-def _tail(log_group_name: str) -> str:
+def tail_command(log_group_name: str) -> str:
+    """What to run to read a log group's last half hour, as an alarm text quotes it."""
     return f"`aws logs tail {log_group_name} --since 30m`"
 
 
-def _operation_specs(args: AlarmsArgs) -> list[AlarmSpec]:
-    function = {"FunctionName": args.function_name}
-    tail = _tail(args.log_group_name)
-    duration_ms = duration_threshold_ms(args.function_timeout_seconds)
+def api_alarm_spec(
+    api_id: pulumi.Input[str], access_log_group_name: str, look_first: str | None = None
+) -> AlarmSpec:
+    """The API's 5xx answers in 2 of 3 periods; `look_first` is where the app's own 5xx show
+    (a dashboard widget), read before the access log."""
+    access_log = (
+        f"status and integrationError in the access log {access_log_group_name} (an "
+        "integration error is the function failing or running out of time)."
+    )
+    return AlarmSpec(
+        role="api-5xx",
+        namespace="AWS/ApiGateway",
+        metric="5xx",
+        dimensions={"ApiId": api_id, "Stage": API_STAGE},
+        statistic="Sum",
+        threshold=1,
+        periods=3,
+        datapoints=2,
+        description=(
+            "The HTTP API answered 5xx in 2 of the last 3 five-minute periods. Look first at "
+            + (f"{look_first}, then at {access_log}" if look_first else access_log)
+        ),
+    )
+
+
+def function_alarm_specs(function: AlarmedFunction) -> list[AlarmSpec]:
+    """Its failures (which the app never answers itself), throttles, and invocations that ran
+    into the timeout."""
+    name = function.function_name
+    role = "function" if function.key is None else f"{slug(function.key)}-function"
+    dimensions = {"FunctionName": name}
+    duration_ms = duration_threshold_ms(function.timeout_seconds)
+    waited_on = f" and at what they waited on: {function.waits_on}" if function.waits_on else ""
+    setting = function.concurrency_setting
     return [
         AlarmSpec(
-            role="api-5xx",
-            namespace="AWS/ApiGateway",
-            metric="5xx",
-            dimensions={"ApiId": args.api_id, "Stage": API_STAGE},
-            statistic="Sum",
-            threshold=1,
-            periods=3,
-            datapoints=2,
-            description=(
-                "The HTTP API answered 5xx in 2 of the last 3 five-minute periods. Look first "
-                "at the dashboard's 'LLM failures by code' (the app's own 502/503/504), then "
-                f"at status and integrationError in the access log {args.access_log_group_name}"
-                " (an integration error is the function failing or running out of time)."
-            ),
-        ),
-        AlarmSpec(
-            role="function-errors",
+            role=f"{role}-errors",
             namespace="AWS/Lambda",
             metric="Errors",
-            dimensions=function,
+            dimensions=dimensions,
             statistic="Sum",
             threshold=1,
             periods=1,
             datapoints=1,
             description=(
-                f"{args.function_name} failed instead of answering (a crash at start-up, a "
-                "timeout or running out of memory; the app answers its own errors as JSON). "
-                f"Look first at the platform.report lines whose status is not success: {tail}."
+                f"{name} failed instead of answering (a crash at start-up, a timeout or running "
+                "out of memory; the app answers its own errors as JSON). Look first at the "
+                "platform.report lines whose status is not success: "
+                f"{tail_command(function.log_group_name)}."
             ),
         ),
         AlarmSpec(
-            role="function-throttles",
+            role=f"{role}-throttles",
             namespace="AWS/Lambda",
             metric="Throttles",
-            dimensions=function,
+            dimensions=dimensions,
             statistic="Sum",
             threshold=1,
             periods=1,
             datapoints=1,
             description=(
-                f"Invocations of {args.function_name} were refused for lack of concurrency, so "
-                "those requests failed. Look first at the dashboard's concurrent executions "
-                "against reservedConcurrency and the account's concurrency quota; raise "
-                "reservedConcurrency together with the stage's throttle limits."
+                f"Invocations of {name} were refused for lack of concurrency, so those requests "
+                f"failed. Look first at the dashboard's concurrent executions against {setting} "
+                f"and the account's concurrency quota; raise {setting} together with the "
+                "stage's throttle limits."
             ),
         ),
         AlarmSpec(
-            role="function-duration",
+            role=f"{role}-duration",
             namespace="AWS/Lambda",
             metric="Duration",
-            dimensions=function,
+            dimensions=dimensions,
             statistic="Maximum",
             threshold=duration_ms,
             periods=1,
             datapoints=1,
             description=(
-                f"An invocation of {args.function_name} ran {duration_ms / 1000:g} s or longer, "
-                f"at the {args.function_timeout_seconds} s timeout, where Lambda cuts it off. "
-                "Look first at the slowest requests (Logs Insights: filter type = "
-                '"platform.report" | sort record.metrics.durationMs desc) and at what they '
-                "waited on: OpenAI, SSM or DynamoDB."
-            ),
-        ),
-        AlarmSpec(
-            role="analysis-failures",
-            namespace=args.metric_namespace,
-            metric=ANALYSIS_FAILURES,
-            dimensions={},
-            statistic="Sum",
-            threshold=1,
-            periods=3,
-            datapoints=2,
-            description=(
-                "Analyses failed in 2 of the last 3 five-minute periods. Look first at the "
-                f"dashboard's failures by {CODE_DIMENSION}: llm_auth_failed or "
-                "llm_not_configured is the OpenAI key (set a valid one with `pulumi config set "
-                "--secret openaiApiKey`), llm_rate_limited is the OpenAI quota, "
-                "llm_upstream_error or llm_timeout is OpenAI itself (its status page)."
+                f"An invocation of {name} ran {duration_ms / 1000:g} s or longer, at the "
+                f"{function.timeout_seconds} s timeout, where Lambda cuts it off. Look first at "
+                'the slowest requests (Logs Insights: filter type = "platform.report" | sort '
+                f"record.metrics.durationMs desc){waited_on}."
             ),
         ),
     ]

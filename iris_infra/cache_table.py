@@ -1,4 +1,5 @@
-"""The persistent analysis cache: one on-demand DynamoDB table whose items expire by TTL."""
+"""A cache every container of a stack shares: one on-demand DynamoDB table whose items expire
+by TTL."""
 
 from __future__ import annotations
 
@@ -9,9 +10,6 @@ import pulumi_aws as aws
 
 HASH_KEY = "pk"
 TTL_ATTRIBUTE = "expires_at"
-# The daily LLM token counters share the table, keyed "llm-tokens#<YYYY-MM-DD>" (a cache key
-# is 64 hex digits); the API function may update these items and no other.
-TOKEN_COUNTER_KEY_PREFIX = "llm-tokens#"
 
 
 @dataclass(frozen=True)
@@ -29,7 +27,7 @@ class CacheTable(pulumi.ComponentResource):
     ) -> None:
         super().__init__("iris:index:CacheTable", name, {}, opts)
 
-        # Analyses shared by every container; on-demand billing costs nothing while idle.
+        # Shared by every container; on-demand billing costs nothing while idle.
         table = aws.dynamodb.Table(
             f"{name}-table",
             billing_mode="PAY_PER_REQUEST",

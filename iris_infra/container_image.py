@@ -1,5 +1,6 @@
-"""The backend's container image: an ECR repository and either one single-platform image built
-and pushed to it, or a digest already in it (imageUri) deployed as is, with no build at all."""
+"""A container image for a stack's functions: an ECR repository and either one single-platform
+image built and pushed to it, or a digest already in it (imageUri) deployed as is, with no
+build at all."""
 
 from __future__ import annotations
 
@@ -18,8 +19,9 @@ KEEP_IMAGES = 10
 @dataclass(frozen=True)
 class ContainerImageArgs:
     platform: str
-    context: str = "backend"
-    dockerfile: str = "backend/Dockerfile"
+    # The build context and the Dockerfile, relative to the program's directory.
+    context: str
+    dockerfile: str
     tag: str = "latest"
     # Lets `pulumi destroy` remove a repository that still holds images (never on prod).
     force_delete: bool = False

@@ -1,46 +1,61 @@
 """The stack's CloudWatch dashboard: traffic, errors and latency at the gateway; duration,
-errors, throttles and cold starts of the function; cache hits, LLM failures and LLM tokens
-spent (against the daily budget) from the app's logs.
+errors, throttles, concurrency and cold starts of each function; then the app's own widgets,
+which the stack gives (IRIS's: iris_infra.iris_observability).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
-from collections.abc import Callable
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import pulumi
 import pulumi_aws as aws
 
-from iris_infra.alarms import BUDGET_WARNING_SHARE, budget_warning_tokens
-from iris_infra.log_metrics import (
-    ANALYSIS_FAILURES,
-    CACHE_HITS,
-    CACHE_MISSES,
-    CODE_DIMENSION,
-    LLM_DAY_TOKENS,
-    LLM_TOKENS,
-)
-
 API_STAGE = "$default"
 PERIOD_SECONDS = 300
-DAY_SECONDS = 86_400
 WIDGET_WIDTH = 8
 WIDGET_HEIGHT = 6
 WIDGETS_PER_ROW = 24 // WIDGET_WIDTH
 
 
 @dataclass(frozen=True)
+class MetricWidget:
+    """A graph of metric lines (`[namespace, name, dimension, value, ..., {"stat": ...}]`) or
+    expressions (`{"expression": ..., "id": ...}`), as CloudWatch's body states them."""
+
+    title: str
+    metrics: Sequence[Any]
+    # CloudWatch's `annotations` property: lines to meet, such as a budget.
+    annotations: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class LogWidget:
+    """A Logs Insights query drawn over time (its stats binned by time)."""
+
+    title: str
+    query: str
+
+
+@dataclass(frozen=True)
+class DashboardFunction:
+    function_name: pulumi.Input[str]
+    log_group_name: pulumi.Input[str]
+    # Leads its widgets' titles when the stack has several functions; None for its only one.
+    label: str | None = None
+
+
+@dataclass(frozen=True)
 class DashboardArgs:
     dashboard_name: str
     api_id: pulumi.Input[str]
-    function_name: pulumi.Input[str]
-    log_group_name: pulumi.Input[str]
-    # Where the app's log metrics are (LogMetrics.namespace).
-    metric_namespace: str
-    # llmDailyTokenBudget, drawn as a line on the tokens widget (0: no cap, no line).
-    llm_daily_token_budget: int = 0
+    # A row of widgets each, in this order.
+    functions: Sequence[DashboardFunction]
+    # The app's own widgets, after the functions'.
+    app_widgets: Sequence[MetricWidget | LogWidget] = ()
 
 
 class Dashboard(pulumi.ComponentResource):
@@ -52,17 +67,17 @@ class Dashboard(pulumi.ComponentResource):
     ) -> None:
         super().__init__("iris:index:Dashboard", name, {}, opts)
         region = aws.get_region_output(opts=pulumi.InvokeOutputOptions(parent=self)).region
-        body = pulumi.Output.all(
-            region=region,
-            api_id=args.api_id,
-            function_name=args.function_name,
-            log_group_name=args.log_group_name,
-        ).apply(
-            lambda names: json.dumps(
+        names = [pulumi.Output.all(f.function_name, f.log_group_name) for f in args.functions]
+        body = pulumi.Output.all(region, args.api_id, *names).apply(
+            lambda values: json.dumps(
                 dashboard_body(
-                    metric_namespace=args.metric_namespace,
-                    llm_daily_token_budget=args.llm_daily_token_budget,
-                    **names,
+                    region=values[0],
+                    api_id=values[1],
+                    functions=[
+                        dataclasses.replace(function, function_name=name, log_group_name=group)
+                        for function, (name, group) in zip(args.functions, values[2:], strict=True)
+                    ],
+                    app_widgets=args.app_widgets,
                 )
             )
         )
@@ -93,88 +108,18 @@ def dashboard_body(
     *,
     region: str,
     api_id: str,
-    function_name: str,
-    log_group_name: str,
-    metric_namespace: str,
-    llm_daily_token_budget: int = 0,
+    functions: Sequence[DashboardFunction],
+    app_widgets: Sequence[MetricWidget | LogWidget] = (),
 ) -> dict[str, Any]:
-    """The dashboard's JSON body (CloudWatch's "Dashboard Body Structure"), widgets in rows of 3."""
-    api = ["ApiId", api_id, "Stage", API_STAGE]
-    function = ["FunctionName", function_name]
-
-    def api_metric(name: str, stat: str, label: str) -> list[Any]:
-        return ["AWS/ApiGateway", name, *api, {"stat": stat, "label": label}]
-
-    def function_metric(name: str, stat: str, label: str) -> list[Any]:
-        return ["AWS/Lambda", name, *function, {"stat": stat, "label": label}]
-
-    def app_metric(name: str, label: str, **options: Any) -> list[Any]:
-        return [metric_namespace, name, {"stat": "Sum", "label": label, **options}]
-
-    failures_by_code = (
-        f"SEARCH('{{{metric_namespace},{CODE_DIMENSION}}} MetricName=\"{ANALYSIS_FAILURES}\"', "
-        f"'Sum', {PERIOD_SECONDS})"
-    )
-    cold_starts = (
-        f"SOURCE '{log_group_name}'"
-        ' | filter type = "platform.report" and ispresent(record.metrics.initDurationMs)'
-        " | stats count(*) as coldStarts, avg(record.metrics.initDurationMs) as avgInitMs,"
-        " max(record.metrics.initDurationMs) as maxInitMs by bin(5m)"
-    )
+    """The dashboard's JSON body (CloudWatch's "Dashboard Body Structure") from plain names:
+    the API's widgets, each function's, then the app's, in rows of 3."""
     widgets = [
-        _metric_widget("Requests", region, [api_metric("Count", "Sum", "requests")]),
-        _metric_widget(
-            "4xx and 5xx answers",
-            region,
-            [api_metric("4xx", "Sum", "4xx"), api_metric("5xx", "Sum", "5xx")],
-        ),
-        _metric_widget(
-            "API latency (ms)",
-            region,
-            [
-                api_metric("Latency", "p50", "p50"),
-                api_metric("Latency", "p90", "p90"),
-                api_metric("Latency", "p99", "p99"),
-                api_metric("IntegrationLatency", "p99", "integration p99"),
-            ],
-        ),
-        _metric_widget(
-            "Function duration (ms)",
-            region,
-            [
-                function_metric("Duration", "p50", "p50"),
-                function_metric("Duration", "p99", "p99"),
-                function_metric("Duration", "Maximum", "max"),
-            ],
-        ),
-        _metric_widget(
-            "Function invocations and errors",
-            region,
-            [
-                function_metric("Invocations", "Sum", "invocations"),
-                function_metric("Errors", "Sum", "errors"),
-            ],
-        ),
-        _metric_widget(
-            "Throttles and concurrency",
-            region,
-            [
-                function_metric("Throttles", "Sum", "throttles"),
-                function_metric("ConcurrentExecutions", "Maximum", "concurrent executions"),
-            ],
-        ),
-        _log_widget("Cold starts: INIT duration (ms)", region, cold_starts),
-        _metric_widget(
-            "Analysis cache",
-            region,
-            [app_metric(CACHE_HITS, "cache hits"), app_metric(CACHE_MISSES, "cache misses")],
-        ),
-        _metric_widget(
-            "LLM failures by code",
-            region,
-            [{"expression": failures_by_code, "id": "failures", "label": ""}],
-        ),
-        _tokens_widget(region, app_metric, llm_daily_token_budget),
+        _rendered(widget, region)
+        for widget in [
+            *api_widgets(api_id),
+            *(widget for function in functions for widget in function_widgets(function)),
+            *app_widgets,
+        ]
     ]
     for index, widget in enumerate(widgets):
         widget.update(
@@ -186,46 +131,91 @@ def dashboard_body(
     return {"start": "-PT24H", "periodOverride": "inherit", "widgets": widgets}
 
 
-def _tokens_widget(
-    region: str, app_metric: Callable[..., list[Any]], budget: int
-) -> dict[str, Any]:
-    """Tokens per UTC day and today's running total, against the budget and its 80 % mark."""
-    widget = _metric_widget(
-        "LLM tokens per day",
-        region,
-        [
-            app_metric(LLM_TOKENS, "tokens per day", period=DAY_SECONDS),
-            app_metric(LLM_DAY_TOKENS, "today so far", stat="Maximum"),
-        ],
+def api_widgets(api_id: str) -> list[MetricWidget]:
+    """Requests, error answers and latency percentiles on the API's $default stage."""
+
+    def metric(name: str, stat: str, label: str) -> list[Any]:
+        return ["AWS/ApiGateway", name, "ApiId", api_id, "Stage", API_STAGE, _stat(stat, label)]
+
+    return [
+        MetricWidget("Requests", [metric("Count", "Sum", "requests")]),
+        MetricWidget(
+            "4xx and 5xx answers", [metric("4xx", "Sum", "4xx"), metric("5xx", "Sum", "5xx")]
+        ),
+        MetricWidget(
+            "API latency (ms)",
+            [
+                metric("Latency", "p50", "p50"),
+                metric("Latency", "p90", "p90"),
+                metric("Latency", "p99", "p99"),
+                metric("IntegrationLatency", "p99", "integration p99"),
+            ],
+        ),
+    ]
+
+
+def function_widgets(function: DashboardFunction) -> list[MetricWidget | LogWidget]:
+    """Duration, invocations and errors, throttles and concurrency, and cold starts from the
+    platform.report records of its log group (a plain name here)."""
+
+    def metric(name: str, stat: str, label: str) -> list[Any]:
+        return ["AWS/Lambda", name, "FunctionName", function.function_name, _stat(stat, label)]
+
+    def title(text: str) -> str:
+        return text if function.label is None else f"{function.label}: {text}"
+
+    cold_starts = (
+        f"SOURCE '{function.log_group_name}'"
+        ' | filter type = "platform.report" and ispresent(record.metrics.initDurationMs)'
+        " | stats count(*) as coldStarts, avg(record.metrics.initDurationMs) as avgInitMs,"
+        " max(record.metrics.initDurationMs) as maxInitMs by bin(5m)"
     )
-    if budget:
-        widget["properties"]["annotations"] = {
-            "horizontal": [
-                {"label": "llmDailyTokenBudget", "value": budget},
-                {
-                    "label": f"{BUDGET_WARNING_SHARE:.0%} alarm",
-                    "value": budget_warning_tokens(budget),
-                },
-            ]
+    return [
+        MetricWidget(
+            title("Function duration (ms)"),
+            [
+                metric("Duration", "p50", "p50"),
+                metric("Duration", "p99", "p99"),
+                metric("Duration", "Maximum", "max"),
+            ],
+        ),
+        MetricWidget(
+            title("Function invocations and errors"),
+            [metric("Invocations", "Sum", "invocations"), metric("Errors", "Sum", "errors")],
+        ),
+        MetricWidget(
+            title("Throttles and concurrency"),
+            [
+                metric("Throttles", "Sum", "throttles"),
+                metric("ConcurrentExecutions", "Maximum", "concurrent executions"),
+            ],
+        ),
+        LogWidget(title("Cold starts: INIT duration (ms)"), cold_starts),
+    ]
+
+
+def _stat(stat: str, label: str) -> dict[str, str]:
+    return {"stat": stat, "label": label}
+
+
+def _rendered(widget: MetricWidget | LogWidget, region: str) -> dict[str, Any]:
+    if isinstance(widget, LogWidget):
+        return {
+            "type": "log",
+            "properties": {
+                "title": widget.title,
+                "region": region,
+                "query": widget.query,
+                "view": "timeSeries",
+            },
         }
-    return widget
-
-
-def _metric_widget(title: str, region: str, metrics: list[Any]) -> dict[str, Any]:
-    return {
-        "type": "metric",
-        "properties": {
-            "title": title,
-            "region": region,
-            "metrics": metrics,
-            "view": "timeSeries",
-            "period": PERIOD_SECONDS,
-        },
+    properties = {
+        "title": widget.title,
+        "region": region,
+        "metrics": list(widget.metrics),
+        "view": "timeSeries",
+        "period": PERIOD_SECONDS,
     }
-
-
-def _log_widget(title: str, region: str, query: str) -> dict[str, Any]:
-    return {
-        "type": "log",
-        "properties": {"title": title, "region": region, "query": query, "view": "timeSeries"},
-    }
+    if widget.annotations is not None:
+        properties["annotations"] = dict(widget.annotations)
+    return {"type": "metric", "properties": properties}

@@ -1,41 +1,29 @@
-"""The public HTTP API: API Gateway in front of the function, with CORS, throttling, access logs
-and, when API keys are configured, an X-API-Key authorizer on the /api/iris/* routes.
+"""The public HTTP API: API Gateway in front of a stack's functions, each reached through its
+`live` alias by the routes of the stack's route table (iris_infra.routes), with CORS,
+throttling, access logs and, when an authorizer is given, X-API-Key on the guarded routes.
 """
 
 from __future__ import annotations
 
 import json
-import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
 
 from iris_infra.function import allow_invoke
-
-# API Gateway answers CORS preflights itself from these; the local run mirrors them.
-CORS_ALLOW_METHODS = ("GET", "POST", "OPTIONS")
-CORS_ALLOW_HEADERS = ("content-type", "x-api-key")
-# Retry-After: when a browser may try again after a 429 llm_budget_exhausted.
-CORS_EXPOSE_HEADERS = ("x-request-id", "retry-after")
-CORS_MAX_AGE_SECONDS = 600
-
-# Open routes: the liveness probe, and $default so unknown paths and wrong methods reach the
-# app's JSON 404/405. Browser preflights never reach a route: API Gateway answers them.
-OPEN_ROUTES = ("GET /health", "$default")
-# Routes behind the authorizer when API keys are configured: the IRIS routes, and every other
-# path under /api/iris/ for each method a client may send, so none falls to the open $default
-# (API Gateway picks an exact route first, then a greedy {proxy+} one, then $default). Explicit
-# methods, never ANY or OPTIONS: an authorizer on those would refuse browser preflights.
-GUARDED_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
-GUARDED_ROUTES = (
-    "GET /api/iris/health",
-    "POST /api/iris/analyze",
-    *(f"{method} /api/iris/{{proxy+}}" for method in GUARDED_METHODS),
-)
+from iris_infra.names import slug
+from iris_infra.routes import DEFAULT_ROUTE, GUARDED_METHODS, Route, route_problems
 
 API_KEY_HEADER = "x-api-key"
+# What API Gateway answers CORS preflights with unless the stack says otherwise: any method a
+# JSON client may send, a JSON body and the API key, and the request id the functions log.
+DEFAULT_CORS_ALLOW_METHODS = (*GUARDED_METHODS, "OPTIONS")
+DEFAULT_CORS_ALLOW_HEADERS = ("content-type", API_KEY_HEADER)
+DEFAULT_CORS_EXPOSE_HEADERS = ("x-request-id",)
+DEFAULT_CORS_MAX_AGE_SECONDS = 600
+
 INTEGRATION_TIMEOUT_MS = 30_000
 
 ACCESS_LOG_FORMAT = json.dumps(
@@ -65,20 +53,44 @@ class ApiKeyAuthorizerArgs:
 
 
 @dataclass(frozen=True)
-class HttpApiArgs:
-    api_name: str
+class ApiTarget:
+    """One function the API calls."""
+
     function_name: pulumi.Input[str]
     # The invoke ARN of what the API calls: the function's `live` alias in the stack.
-    function_invoke_arn: pulumi.Input[str]
+    invoke_arn: pulumi.Input[str]
+    # The alias (or version) that invoke_arn names: the invoke permission must too.
+    qualifier: pulumi.Input[str] | None = None
+
+
+@dataclass(frozen=True)
+class HttpApiArgs:
+    api_name: str
+    # The functions the routes reach, by the stack's key for each (a Route's `function`).
+    targets: Mapping[str, ApiTarget]
+    routes: Sequence[Route]
     cors_origins: Sequence[str]
     throttle_burst_limit: int
     throttle_rate_limit: int
     log_retention_days: int
+    # Guards the routes marked guarded; without it every route is open.
     authorizer: ApiKeyAuthorizerArgs | None = None
-    # The alias (or version) that function_invoke_arn names: the invoke permission must too.
-    function_qualifier: pulumi.Input[str] | None = None
     # Only with a custom domain: the execute-api endpoint then answers 404 to every request.
     disable_execute_api_endpoint: bool = False
+    # API Gateway answers CORS preflights itself from these.
+    cors_allow_methods: Sequence[str] = DEFAULT_CORS_ALLOW_METHODS
+    cors_allow_headers: Sequence[str] = DEFAULT_CORS_ALLOW_HEADERS
+    cors_expose_headers: Sequence[str] = DEFAULT_CORS_EXPOSE_HEADERS
+    cors_max_age_seconds: int = DEFAULT_CORS_MAX_AGE_SECONDS
+
+    def __post_init__(self) -> None:
+        problems = [
+            *route_problems(self.routes, self.targets),
+            *_name_clashes("route", [route.key for route in self.routes]),
+            *_name_clashes("target", list(self.targets)),
+        ]
+        if problems:
+            raise ValueError(f"the routes of HTTP API {self.api_name!r}: " + "; ".join(problems))
 
 
 class HttpApi(pulumi.ComponentResource):
@@ -105,10 +117,10 @@ class HttpApi(pulumi.ComponentResource):
             disable_execute_api_endpoint=args.disable_execute_api_endpoint or None,
             cors_configuration=aws.apigatewayv2.ApiCorsConfigurationArgs(
                 allow_origins=list(args.cors_origins),
-                allow_methods=list(CORS_ALLOW_METHODS),
-                allow_headers=list(CORS_ALLOW_HEADERS),
-                expose_headers=list(CORS_EXPOSE_HEADERS),
-                max_age=CORS_MAX_AGE_SECONDS,
+                allow_methods=list(args.cors_allow_methods),
+                allow_headers=list(args.cors_allow_headers),
+                expose_headers=list(args.cors_expose_headers),
+                max_age=args.cors_max_age_seconds,
                 allow_credentials=False,
             ),
             opts=child,
@@ -139,44 +151,51 @@ class HttpApi(pulumi.ComponentResource):
             opts=child,
         )
 
-        # Hands every routed request to the function as a payload 2.0 event.
-        integration = aws.apigatewayv2.Integration(
-            f"{name}-integration",
-            api_id=api.id,
-            integration_type="AWS_PROXY",
-            integration_method="POST",
-            integration_uri=args.function_invoke_arn,
-            payload_format_version="2.0",
-            timeout_milliseconds=INTEGRATION_TIMEOUT_MS,
-            opts=child,
+        default_target = next(
+            (route.function for route in args.routes if route.key == DEFAULT_ROUTE), None
         )
+        integration_targets: dict[str, pulumi.Output[str]] = {}
+        for key, target in args.targets.items():
+            # The target $default reaches keeps the names of the time when there was only one.
+            suffix = "" if key == default_target else f"-{slug(key)}"
 
-        # Lets this API, and no other, invoke the function (the alias it calls).
-        allow_invoke(
-            f"{name}-invoke-permission",
-            args.function_name,
-            "apigateway.amazonaws.com",
-            pulumi.Output.concat(api.execution_arn, "/*/*"),
-            child,
-            qualifier=args.function_qualifier,
-        )
+            # Hands each request routed to this function to its alias as a payload 2.0 event.
+            integration = aws.apigatewayv2.Integration(
+                f"{name}-integration{suffix}",
+                api_id=api.id,
+                integration_type="AWS_PROXY",
+                integration_method="POST",
+                integration_uri=target.invoke_arn,
+                payload_format_version="2.0",
+                timeout_milliseconds=INTEGRATION_TIMEOUT_MS,
+                opts=child,
+            )
+            integration_targets[key] = pulumi.Output.concat("integrations/", integration.id)
+
+            # Lets this API, and no other, invoke the function (the alias it calls).
+            allow_invoke(
+                f"{name}-invoke-permission{suffix}",
+                target.function_name,
+                "apigateway.amazonaws.com",
+                pulumi.Output.concat(api.execution_arn, "/*/*"),
+                child,
+                qualifier=target.qualifier,
+            )
 
         self.authorizer_id = None
         if args.authorizer is not None:
             authorizer = self._api_key_authorizer(name, api, args.authorizer)
             self.authorizer_id = authorizer.id
 
-        target = pulumi.Output.concat("integrations/", integration.id)
-        routes = [(key, False) for key in OPEN_ROUTES] + [(key, True) for key in GUARDED_ROUTES]
-        for route_key, guarded in routes:
-            protected = guarded and self.authorizer_id is not None
-            # Open routes need no credentials; the IRIS routes sit behind the X-API-Key
-            # authorizer when one is configured.
+        for route in args.routes:
+            protected = route.guarded and self.authorizer_id is not None
+            # Open routes need no credentials; guarded ones sit behind the X-API-Key
+            # authorizer when there is one.
             aws.apigatewayv2.Route(
-                f"{name}-route-{_slug(route_key)}",
+                f"{name}-route-{slug(route.key)}",
                 api_id=api.id,
-                route_key=route_key,
-                target=target,
+                route_key=route.key,
+                target=integration_targets[route.function],
                 authorization_type="CUSTOM" if protected else "NONE",
                 authorizer_id=self.authorizer_id if protected else None,
                 opts=child,
@@ -232,5 +251,14 @@ def access_log_group_name_of(api_name: str) -> str:
     return f"/aws/vendedlogs/apigateway/{api_name}"
 
 
-def _slug(route_key: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", route_key.lower()).strip("-")
+def _name_clashes(kind: str, keys: Sequence[str]) -> list[str]:
+    """Distinct keys that would give two resources one name (their slugs are equal)."""
+    by_slug: dict[str, list[str]] = {}
+    for key in dict.fromkeys(keys):
+        by_slug.setdefault(slug(key), []).append(key)
+    return [
+        f"{kind}s {' and '.join(map(repr, clashing))} would share the resource name "
+        f"{name!r}; rename one"
+        for name, clashing in by_slug.items()
+        if len(clashing) > 1
+    ]

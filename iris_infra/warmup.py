@@ -1,6 +1,6 @@
 """An EventBridge schedule that pings the function so a container stays warm.
 
-The handler answers EventBridge's "Scheduled Event" at once, without running Flask.
+The handler answers EventBridge's "Scheduled Event" at once, without running the app.
 """
 
 from __future__ import annotations
@@ -22,6 +22,8 @@ class WarmupScheduleArgs:
     interval_minutes: int
     # The alias (or version) that function_arn names: the invoke permission must too.
     function_qualifier: pulumi.Input[str] | None = None
+    # The rule's description, which the console lists it by.
+    description: str = "Keeps a warm container of the function"
 
 
 class WarmupSchedule(pulumi.ComponentResource):
@@ -37,7 +39,7 @@ class WarmupSchedule(pulumi.ComponentResource):
         rule = aws.cloudwatch.EventRule(
             f"{name}-rule",
             schedule_expression=rate_expression(args.interval_minutes),
-            description="Keeps a warm container for the IRIS API",
+            description=args.description,
             opts=child,
         )
 

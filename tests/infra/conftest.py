@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -93,6 +93,16 @@ class DependencyRecordingMonitor(MockMonitor):
         return super().RegisterResource(request)
 
 
+def of_type(resources: Iterable[Recorded], type_: str) -> list[Recorded]:
+    return [resource for resource in resources if resource.type == type_]
+
+
+def resource_named(resources: Iterable[Recorded], type_: str, name: str) -> Recorded:
+    found = [r for r in resources if r.type == type_ and r.name == name]
+    assert len(found) == 1, f"expected one {type_} named {name}, found {len(found)}"
+    return found[0]
+
+
 class RecordingMocks(PlanMocks):
     """The plan's mock answers (iris_infra.plan), with every resource recorded."""
 
@@ -136,12 +146,10 @@ class RecordingMocks(PlanMocks):
     plain = staticmethod(plain)
 
     def of_type(self, type_: str) -> list[Recorded]:
-        return [resource for resource in self.resources if resource.type == type_]
+        return of_type(self.resources, type_)
 
     def resource(self, type_: str, name: str) -> Recorded:
-        found = [r for r in self.resources if r.type == type_ and r.name == name]
-        assert len(found) == 1, f"expected one {type_} named {name}, found {len(found)}"
-        return found[0]
+        return resource_named(self.resources, type_, name)
 
     def inputs_json(self, exclude_type: str | None = None) -> str:
         """Every recorded input as one JSON text, for searching values that must not be there."""
@@ -204,6 +212,31 @@ def mocks() -> Iterator[RecordingMocks]:
 @pytest.fixture
 def resolve() -> Callable[[Callable[[], Any]], Any]:
     return _resolve
+
+
+@dataclass(frozen=True)
+class Built:
+    """One program's resolved outputs and the resources it declared, kept after the mocks
+    moved on: what a module-scoped fixture builds once for all of a module's tests."""
+
+    outputs: Any
+    resources: tuple[Recorded, ...]
+
+    def of_type(self, type_: str) -> list[Recorded]:
+        return of_type(self.resources, type_)
+
+    def resource(self, type_: str, name: str) -> Recorded:
+        return resource_named(self.resources, type_, name)
+
+
+def build_once(program: Callable[[], Any], stack: str = "dev") -> Built:
+    """Run `program` under fresh mocks for `stack` and keep what it declared."""
+    recording = MOCKS.use(stack)
+    try:
+        outputs = _resolve(program)
+        return Built(outputs, tuple(recording.resources))
+    finally:
+        pulumi.runtime.set_all_config({}, secret_keys=[])
 
 
 @pytest.fixture

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from iris import budget
-from iris_infra.cache_table import TOKEN_COUNTER_KEY_PREFIX, CacheTable, CacheTableArgs
+from iris_infra.cache_table import CacheTable, CacheTableArgs
+from iris_infra.iris_functions import TOKEN_COUNTER_KEY_PREFIX
 
 TABLE = "aws:dynamodb/table:Table"
 

@@ -24,18 +24,23 @@ DIGEST_URI = re.compile(
 
 def build(mocks, resolve, **args):
     def program():
-        image = ContainerImage("img", ContainerImageArgs(platform="linux/arm64", **args))
+        image = ContainerImage(
+            "img",
+            ContainerImageArgs(
+                platform="linux/arm64", context="app", dockerfile="app/Dockerfile", **args
+            ),
+        )
         return {"image_uri": image.image_uri, "repository_url": image.repository_url}
 
     return resolve(program)
 
 
-def test_the_image_is_built_from_the_backend_for_one_platform(mocks, resolve):
+def test_the_image_is_built_from_its_context_for_one_platform(mocks, resolve):
     build(mocks, resolve)
     image = mocks.resource("docker:index/image:Image", "img-image")
     assert image.inputs["build"] == {
-        "context": "backend",
-        "dockerfile": "backend/Dockerfile",
+        "context": "app",
+        "dockerfile": "app/Dockerfile",
         "platform": "linux/arm64",
     }
 

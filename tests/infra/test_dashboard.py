@@ -1,58 +1,90 @@
-"""Dashboard: a valid JSON body naming this stack's API, function, log group and namespace,
-with the widgets an operator needs, laid out on CloudWatch's 24-column grid; and its URL."""
+"""Dashboard: a valid JSON body naming this stack's API, each function given (and no other) and
+the app's widgets, laid out on CloudWatch's 24-column grid; and its URL."""
 
 from __future__ import annotations
 
 import json
 import re
 
-from iris_infra.dashboard import Dashboard, DashboardArgs, console_url, dashboard_body
-from iris_infra.log_metrics import LOG_METRICS
-from tests.infra.conftest import REGION
+import pytest
 
-NAMES = {
-    "region": "eu-west-1",
-    "api_id": "a1b2c3d4e5",
-    "function_name": "iris-prod",
-    "log_group_name": "/aws/lambda/iris-prod",
-    "metric_namespace": "IRIS/prod",
-}
+from iris_infra.dashboard import (
+    Dashboard,
+    DashboardArgs,
+    DashboardFunction,
+    LogWidget,
+    MetricWidget,
+    console_url,
+    dashboard_body,
+)
+from tests.infra.conftest import REGION, build_once
+
+API_ID = "a1b2c3d4e5"
+FUNCTIONS = tuple(
+    DashboardFunction(f"app-prod{suffix}", f"/aws/lambda/app-prod{suffix}", label)
+    for suffix, label in (
+        ("", "api"),
+        ("-net-worth", "net_worth"),
+        ("-weekly-recap", "weekly_recap"),
+    )
+)
+NOT_GIVEN = "app-prod-budget-tracking"
+APP_WIDGETS = (
+    MetricWidget(
+        "Data loads",
+        [["App/prod", "DataLoads", {"stat": "Sum", "label": "loads"}]],
+        annotations={"horizontal": [{"label": "limit", "value": 3}]},
+    ),
+    LogWidget("Slow loads", "SOURCE '/aws/lambda/app-prod' | stats count(*) by bin(5m)"),
+)
+FUNCTION_TITLES = (
+    "Function duration (ms)",
+    "Function invocations and errors",
+    "Throttles and concurrency",
+    "Cold starts: INIT duration (ms)",
+)
+API_TITLES = ("Requests", "4xx and 5xx answers", "API latency (ms)")
 
 
-def body():
-    return json.loads(json.dumps(dashboard_body(**NAMES)))
+def body(functions=FUNCTIONS, app_widgets=APP_WIDGETS):
+    names = dashboard_body(region="eu-west-1", api_id=API_ID, functions=functions,
+                           app_widgets=app_widgets)  # fmt: skip
+    return json.loads(json.dumps(names))
 
 
-def widget(title):
-    (found,) = [w for w in body()["widgets"] if w["properties"]["title"] == title]
-    return found["properties"]
+def widget(title, found=None):
+    (match,) = [w for w in (found or body())["widgets"] if w["properties"]["title"] == title]
+    return match["properties"]
 
 
-def metrics_of(title):
-    return [line for line in widget(title)["metrics"] if isinstance(line, list)]
+def metrics_of(title, found=None):
+    return [line for line in widget(title, found)["metrics"] if isinstance(line, list)]
 
 
-def test_the_component_declares_the_dashboard_and_its_url(mocks, resolve):
+@pytest.fixture(scope="module")
+def built():
     def program():
         dashboard = Dashboard(
             "dash",
             DashboardArgs(
-                dashboard_name="iris-prod",
-                api_id="a1b2c3d4e5",
-                function_name="iris-prod",
-                log_group_name="/aws/lambda/iris-prod",
-                metric_namespace="IRIS/prod",
+                dashboard_name="app-prod",
+                api_id=API_ID,
+                functions=FUNCTIONS,
+                app_widgets=APP_WIDGETS,
             ),
         )
         return {"url": dashboard.url, "name": dashboard.dashboard_name}
 
-    outputs = resolve(program)
-    resource = mocks.resource("aws:cloudwatch/dashboard:Dashboard", "dash-dashboard")
-    assert resource.inputs["dashboardName"] == "iris-prod" == outputs["name"]
+    return build_once(program)
+
+
+def test_the_component_declares_the_dashboard_and_its_url(built):
+    resource = built.resource("aws:cloudwatch/dashboard:Dashboard", "dash-dashboard")
+    assert resource.inputs["dashboardName"] == "app-prod" == built.outputs["name"]
     assert json.loads(resource.inputs["dashboardBody"]) == dashboard_body(
-        **{**NAMES, "region": REGION}
+        region=REGION, api_id=API_ID, functions=FUNCTIONS, app_widgets=APP_WIDGETS
     )
-    assert outputs["url"] == console_url(REGION, "iris-prod")
+    assert built.outputs["url"] == console_url(REGION, "app-prod")
 
 
 def test_the_url_opens_the_dashboard_in_its_region():
@@ -62,8 +94,10 @@ def test_the_url_opens_the_dashboard_in_its_region():
     )
 
 
-def test_the_widgets_fit_the_grid_without_overlapping():
-    widgets = body()["widgets"]
+@pytest.mark.parametrize("functions", [FUNCTIONS, FUNCTIONS[:1]], ids=["three", "one"])
+def test_the_widgets_fit_the_grid_without_overlapping(functions):
+    widgets = body(functions)["widgets"]
+    assert len(widgets) == len(API_TITLES) + 4 * len(functions) + len(APP_WIDGETS)
     cells = set()
     for w in widgets:
         assert w["type"] in ("metric", "log")
@@ -76,19 +110,56 @@ def test_the_widgets_fit_the_grid_without_overlapping():
         assert w["properties"]["region"] == "eu-west-1"
 
 
+def test_the_api_widgets_then_each_functions_then_the_apps_in_order():
+    titles = [w["properties"]["title"] for w in body()["widgets"]]
+    assert titles == [
+        *API_TITLES,
+        *(f"{f.label}: {title}" for f in FUNCTIONS for title in FUNCTION_TITLES),
+        "Data loads",
+        "Slow loads",
+    ]
+
+
+def test_a_stacks_only_function_has_the_titles_it_always_had():
+    only = DashboardFunction("iris-prod", "/aws/lambda/iris-prod")
+    titles = [w["properties"]["title"] for w in body((only,), ())["widgets"]]
+    assert titles == [*API_TITLES, *FUNCTION_TITLES]
+
+
+@pytest.mark.parametrize("function", FUNCTIONS, ids=lambda f: f.label)
+def test_each_function_given_has_its_own_widgets(function):
+    found = body()
+    duration = metrics_of(f"{function.label}: Function duration (ms)", found)
+    assert {m[-1]["stat"] for m in duration} >= {"p50", "p99", "Maximum"}
+    invocations = metrics_of(f"{function.label}: Function invocations and errors", found)
+    assert [m[1] for m in invocations] == ["Invocations", "Errors"]
+    throttles = metrics_of(f"{function.label}: Throttles and concurrency", found)
+    assert [m[1] for m in throttles] == ["Throttles", "ConcurrentExecutions"]
+    for line in duration + invocations + throttles:
+        assert line[:4] == ["AWS/Lambda", line[1], "FunctionName", function.function_name]
+    cold_starts = widget(f"{function.label}: Cold starts: INIT duration (ms)", found)
+    assert cold_starts["query"].startswith(f"SOURCE '{function.log_group_name}' | ")
+
+
+def test_no_widget_names_a_function_not_given():
+    assert NOT_GIVEN not in json.dumps(body())
+    assert NOT_GIVEN not in json.dumps(body(FUNCTIONS[:1]))
+
+
 def test_every_metric_is_this_stacks():
+    given = {f.function_name for f in FUNCTIONS}
     for w in body()["widgets"]:
         for line in w["properties"].get("metrics", []):
-            if isinstance(line, dict):
-                assert "{IRIS/prod,code}" in line["expression"]
-                continue
             namespace, _name, *rest = line
             dimensions = dict(zip(rest[:-1:2], rest[1:-1:2], strict=True))
-            assert {
-                "AWS/ApiGateway": {"ApiId": "a1b2c3d4e5", "Stage": "$default"},
-                "AWS/Lambda": {"FunctionName": "iris-prod"},
-                "IRIS/prod": {},
-            }[namespace] == dimensions, line
+            if namespace == "AWS/ApiGateway":
+                assert dimensions == {"ApiId": API_ID, "Stage": "$default"}, line
+            elif namespace == "AWS/Lambda":
+                assert set(dimensions) == {"FunctionName"} and dimensions["FunctionName"] in given
+            else:
+                assert (namespace, dimensions) == ("App/prod", {}), line
+            # Every plain metric names its statistic.
+            assert "stat" in line[-1], line
 
 
 def test_the_gateway_widgets_show_requests_errors_and_latency_percentiles():
@@ -98,60 +169,21 @@ def test_the_gateway_widgets_show_requests_errors_and_latency_percentiles():
     assert {("Latency", "p50"), ("Latency", "p90"), ("Latency", "p99")} <= latency
 
 
-def test_the_function_widgets_show_duration_errors_and_throttles():
-    duration = {m[-1]["stat"] for m in metrics_of("Function duration (ms)")}
-    assert {"p50", "p99", "Maximum"} <= duration
-    assert "Errors" in [m[1] for m in metrics_of("Function invocations and errors")]
-    assert "Throttles" in [m[1] for m in metrics_of("Throttles and concurrency")]
-
-
 def test_cold_starts_come_from_the_platform_report_records():
-    properties = widget("Cold starts: INIT duration (ms)")
-    query = properties["query"]
-    assert query.startswith("SOURCE '/aws/lambda/iris-prod' | ")
+    query = widget("api: Cold starts: INIT duration (ms)")["query"]
+    assert query.startswith("SOURCE '/aws/lambda/app-prod' | ")
     assert 'filter type = "platform.report"' in query
     assert "record.metrics.initDurationMs" in query
     # A time series needs the stats binned by time.
-    assert properties["view"] == "timeSeries" and re.search(r"by bin\(\d+m\)$", query)
+    assert widget("api: Cold starts: INIT duration (ms)")["view"] == "timeSeries"
+    assert re.search(r"by bin\(\d+m\)$", query)
 
 
-def test_the_app_widgets_graph_what_the_log_filters_publish():
-    published = {metric.name for metric in LOG_METRICS}
-    cache = [m[1] for m in metrics_of("Analysis cache")]
-    assert cache == ["CacheHits", "CacheMisses"]
-    assert set(cache) <= published
-    (search,) = widget("LLM failures by code")["metrics"]
-    assert search["expression"] == (
-        "SEARCH('{IRIS/prod,code} MetricName=\"AnalysisFailures\"', 'Sum', 300)"
-    )
-    assert "AnalysisFailures" in published
-
-
-def test_every_plain_metric_names_its_statistic():
-    for w in body()["widgets"]:
-        for line in w["properties"].get("metrics", []):
-            if isinstance(line, list):
-                assert "stat" in line[-1], line
-
-
-def test_tokens_per_day_are_drawn_against_the_budget_and_its_alarm_line():
-    properties = dashboard_body(**NAMES, llm_daily_token_budget=5_000_000)["widgets"][-1][
-        "properties"
-    ]
-    assert properties["title"] == "LLM tokens per day"
-    published = {metric.name for metric in LOG_METRICS}
-    per_day, today = (line for line in properties["metrics"])
-    # Each call's tokens summed over a day, and the counter's running total.
-    assert (per_day[1], per_day[-1]["stat"], per_day[-1]["period"]) == ("LlmTokens", "Sum", 86_400)
-    assert (today[1], today[-1]["stat"]) == ("LlmDayTokens", "Maximum")
-    assert {per_day[1], today[1]} <= published
-    assert properties["annotations"] == {
-        "horizontal": [
-            {"label": "llmDailyTokenBudget", "value": 5_000_000},
-            {"label": "80% alarm", "value": 4_000_000},
-        ]
-    }
-
-
-def test_without_a_budget_the_tokens_have_no_line_to_meet():
-    assert "annotations" not in widget("LLM tokens per day")
+def test_the_apps_widgets_are_drawn_as_given():
+    loads = widget("Data loads")
+    assert loads["metrics"] == [["App/prod", "DataLoads", {"stat": "Sum", "label": "loads"}]]
+    assert loads["annotations"] == {"horizontal": [{"label": "limit", "value": 3}]}
+    assert (loads["view"], loads["period"]) == ("timeSeries", 300)
+    slow = widget("Slow loads")
+    assert slow["query"] == APP_WIDGETS[1].query
+    assert "annotations" not in widget("api: Function duration (ms)")

@@ -1,12 +1,12 @@
-"""LogMetrics: one metric filter per LOG_METRICS entry on the function's log group, counting
-into the stack's own namespace; the failure count exists with and without a code dimension, and
-the token metrics take their values from fields their own patterns check."""
+"""LogMetrics: one metric filter per LogMetric given, on the function's log group, counting into
+the stack's own namespace; and IRIS's metrics: the failure count exists with and without a code
+dimension, and the token metrics take their values from fields their own patterns check."""
 
 from __future__ import annotations
 
 import re
 
-from iris_infra.log_metrics import (
+from iris_infra.iris_observability import (
     ANALYSIS_FAILURES,
     BUDGET_REFUSALS,
     CACHE_HITS,
@@ -14,9 +14,8 @@ from iris_infra.log_metrics import (
     LLM_DAY_TOKENS,
     LLM_TOKENS,
     LOG_METRICS,
-    LogMetrics,
-    LogMetricsArgs,
 )
+from iris_infra.log_metrics import LogMetrics, LogMetricsArgs
 
 FILTER = "aws:cloudwatch/logMetricFilter:LogMetricFilter"
 
@@ -24,7 +23,10 @@ FILTER = "aws:cloudwatch/logMetricFilter:LogMetricFilter"
 def build(resolve):
     def program():
         metrics = LogMetrics(
-            "metrics", LogMetricsArgs(log_group_name="/aws/lambda/iris-dev", namespace="IRIS/dev")
+            "metrics",
+            LogMetricsArgs(
+                log_group_name="/aws/lambda/iris-dev", namespace="IRIS/dev", metrics=LOG_METRICS
+            ),
         )
         return metrics.namespace
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from werkzeug.datastructures import Headers
 
+from iris_infra import iris_routes
 from local_api import cors, gateway
 from local_api.cors import CorsPolicy, is_preflight
 
@@ -62,11 +63,9 @@ def test_apply_replaces_the_function_cors_headers() -> None:
 
 def test_local_cors_and_routes_equal_the_stack() -> None:
     """The local run answers CORS and guards routes exactly as the deployed API does."""
-    from iris_infra import http_api  # here, not at the top: it imports Pulumi
-
-    assert cors.CORS_ALLOW_METHODS == tuple(http_api.CORS_ALLOW_METHODS)
-    assert cors.CORS_ALLOW_HEADERS == tuple(http_api.CORS_ALLOW_HEADERS)
-    assert cors.CORS_EXPOSE_HEADERS == tuple(http_api.CORS_EXPOSE_HEADERS)
-    assert cors.CORS_MAX_AGE_SECONDS == http_api.CORS_MAX_AGE_SECONDS
-    assert gateway.OPEN_ROUTES == tuple(http_api.OPEN_ROUTES)
-    assert gateway.GUARDED_ROUTES == tuple(http_api.GUARDED_ROUTES)
+    assert cors.CORS_ALLOW_METHODS == iris_routes.CORS_ALLOW_METHODS
+    assert cors.CORS_ALLOW_HEADERS == iris_routes.CORS_ALLOW_HEADERS
+    assert cors.CORS_EXPOSE_HEADERS == iris_routes.CORS_EXPOSE_HEADERS
+    assert cors.CORS_MAX_AGE_SECONDS == iris_routes.CORS_MAX_AGE_SECONDS
+    assert gateway.OPEN_ROUTES == tuple(r.key for r in iris_routes.ROUTES if not r.guarded)
+    assert gateway.GUARDED_ROUTES == tuple(r.key for r in iris_routes.ROUTES if r.guarded)

@@ -1,0 +1,109 @@
+"""IRIS's two functions, both from the backend's image: the analysis API and the X-API-Key
+authorizer, each with its settings and the names (never the values) of the secrets it reads.
+"""
+
+from __future__ import annotations
+
+import pulumi
+
+from iris_infra.cache_table import CacheTable
+from iris_infra.config import StackConfig
+from iris_infra.function import FunctionArgs
+from iris_infra.secrets import Secrets
+
+# The image's build context and Dockerfile, relative to the project.
+IMAGE_CONTEXT = "backend"
+IMAGE_DOCKERFILE = "backend/Dockerfile"
+
+# The authorizer only compares a header with a cached parameter: small and quick is enough.
+AUTHORIZER_MEMORY_MB = 256
+AUTHORIZER_TIMEOUT_SECONDS = 10
+AUTHORIZER_COMMAND = "authorizer.handler"
+
+# The daily LLM token counters share the cache table, keyed "llm-tokens#<YYYY-MM-DD>" (a cache
+# key is 64 hex digits); the API function may update these items and no other.
+TOKEN_COUNTER_KEY_PREFIX = "llm-tokens#"
+
+
+def api_function_args(
+    config: StackConfig, image_uri: pulumi.Input[str], secrets: Secrets, cache: CacheTable
+) -> FunctionArgs:
+    return FunctionArgs(
+        function_name=config.name_prefix,
+        description="IRIS analysis API (Flask behind Mangum)",
+        image_uri=image_uri,
+        architecture=config.architecture,
+        memory_mb=config.memory_mb,
+        timeout_seconds=config.timeout_seconds,
+        log_retention_days=config.log_retention_days,
+        environment=api_environment(config, secrets, cache.table_name),
+        parameter_arns=[secrets.openai_api_key_parameter_arn],
+        table_arn=cache.table_arn,
+        # The daily token counters, and only when there is a budget to count.
+        table_update_keys=(
+            (f"{TOKEN_COUNTER_KEY_PREFIX}*",) if config.llm_daily_token_budget else ()
+        ),
+        reserved_concurrency=config.reserved_concurrency,
+        publish=True,
+    )
+
+
+def authorizer_function_args(
+    config: StackConfig,
+    image_uri: pulumi.Input[str],
+    parameter_name: pulumi.Input[str],
+    parameter_arn: pulumi.Input[str],
+    parameter_version: pulumi.Output[int],
+) -> FunctionArgs:
+    return FunctionArgs(
+        function_name=f"{config.name_prefix}-authorizer",
+        description="IRIS X-API-Key authorizer",
+        image_uri=image_uri,
+        command=AUTHORIZER_COMMAND,
+        architecture=config.architecture,
+        memory_mb=AUTHORIZER_MEMORY_MB,
+        timeout_seconds=AUTHORIZER_TIMEOUT_SECONDS,
+        log_retention_days=config.log_retention_days,
+        environment=authorizer_environment(config, parameter_name, parameter_version),
+        parameter_arns=[parameter_arn],
+        publish=True,
+    )
+
+
+def api_environment(
+    config: StackConfig, secrets: Secrets, cache_table_name: pulumi.Input[str]
+) -> dict[str, pulumi.Input[str]]:
+    """The API function's environment: settings and the key's parameter name, never the key.
+
+    The parameter's version is there too: a new openaiApiKey changes the function's
+    configuration, so Lambda replaces every warm container holding the old key. With apiKeys,
+    IRIS_REQUIRE_AUTHORIZER makes the function itself refuse /api/iris/* to any request the
+    authorizer did not pass (a route match is the gateway's only guard).
+    """
+    guard = {"IRIS_REQUIRE_AUTHORIZER": "true"} if config.api_keys is not None else {}
+    return {
+        "IRIS_LLM_PROVIDER": "openai",
+        "OPENAI_MODEL": config.openai_model,
+        "OPENAI_MAX_TOKENS": str(config.openai_max_tokens),
+        "OPENAI_TIMEOUT_S": f"{config.openai_timeout_seconds:g}",
+        "OPENAI_MAX_RETRIES": str(config.openai_max_retries),
+        "OPENAI_API_KEY_PARAM": secrets.openai_api_key_parameter_name,
+        "OPENAI_API_KEY_PARAM_VERSION": secrets.openai_api_key_parameter_version.apply(str),
+        "IRIS_SECRET_MAX_AGE_S": str(config.secret_max_age_seconds),
+        "IRIS_CACHE_TABLE": cache_table_name,
+        "IRIS_CACHE_TTL_HOURS": str(config.cache_ttl_hours),
+        **guard,
+        "IRIS_LLM_DAILY_TOKEN_BUDGET": str(config.llm_daily_token_budget),
+    }
+
+
+def authorizer_environment(
+    config: StackConfig, parameter_name: pulumi.Input[str], parameter_version: pulumi.Output[int]
+) -> dict[str, pulumi.Input[str]]:
+    """The authorizer's: the keys' parameter name and version (a new apiKeys replaces its warm
+    containers, so a revoked key stops at once), never the keys."""
+    return {
+        "IRIS_API_KEYS_PARAM": parameter_name,
+        "IRIS_API_KEYS_PARAM_VERSION": parameter_version.apply(str),
+        "IRIS_SECRET_MAX_AGE_S": str(config.secret_max_age_seconds),
+    }
