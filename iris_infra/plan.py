@@ -15,9 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import pulumi
-import yaml
 from pulumi.runtime.mocks import MockMonitor
 from pulumi.runtime.settings import get_root_resource, set_root_resource
+
+from iris_infra.config import PROJECT
 
 # The account the plan shows in ARNs: AWS's documentation example, never a real one.
 PLAN_ACCOUNT_ID = "123456789012"
@@ -231,12 +232,6 @@ class PlanMocks(pulumi.runtime.Mocks):
         return {"arn": f"{arn_prefix.format('mock')}:{args.typ}/{name}"}
 
 
-def project_name(project_dir: Path) -> str:
-    """The project's name, as its Pulumi.yaml gives it to the CLI."""
-    document = yaml.safe_load((project_dir / "Pulumi.yaml").read_text(encoding="utf-8"))
-    return str(document["name"])
-
-
 @dataclass(frozen=True)
 class PlannedResource:
     type: str
@@ -297,11 +292,11 @@ def run_program(
     stack: str,
     config: dict[str, str],
     secret_keys: tuple[str, ...] = (),
+    project: str = PROJECT,
 ) -> Plan:
-    """Run the project's `__main__.py` for `stack` under the mocks, with `config` as the CLI
-    would hand it over (namespaced keys, text values). Raises ConfigError, as `pulumi up`
-    would, when the config is refused."""
-    project = project_name(project_dir)
+    """Run the `__main__.py` of `project` (its Pulumi.yaml's name) in `project_dir` for `stack`
+    under the mocks, with `config` as the CLI would hand it over (namespaced keys, text
+    values). Raises ConfigError, as `pulumi up` would, when the config is refused."""
     mocks = PlanMocks(region=config.get("aws:region") or DEFAULT_REGION)
     monitor = _PlanMonitor(mocks)
     warnings = _Warnings()
