@@ -4,6 +4,9 @@ longest greedy prefix, then $default."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -19,6 +22,7 @@ from iris_infra.routes import (
     route_problems,
 )
 from spendsense_infra import routes as spendsense_routes
+from tests.infra.conftest import PROJECT_DIR
 
 # Every kind of route once: exact, ANY on an exact path, greedy routes of a method and of ANY
 # at two depths, and $default.
@@ -40,6 +44,18 @@ TABLES = {
     "every-kind": TABLE,
     "no-default": TABLE[:-1],
 }
+
+
+def test_the_tables_load_without_pulumi():
+    """The local stand-in reads them (and IRIS's CORS answers) with no Pulumi installed."""
+    program = (
+        "import sys, iris_infra.iris_routes, spendsense_infra.routes; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('pulumi', 'pulumi_aws')))"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", program], cwd=PROJECT_DIR, capture_output=True, text=True, check=True
+    )
+    assert loaded.stdout.strip() == "[]"
 
 
 @pytest.mark.parametrize(
