@@ -12,7 +12,14 @@ import pytest
 
 from iris_infra import ConfigError, build_stack
 from iris_infra.config import PLATFORMS
-from tests.infra.conftest import ACCOUNT_ID, API_KEYS_SENTINEL, REGION, repository_url
+from tests.infra.conftest import (
+    ACCOUNT_ID,
+    API_KEYS_SENTINEL,
+    REGION,
+    build_once,
+    repository_url,
+    stack_file_config,
+)
 
 FUNCTION = "aws:lambda/function:Function"
 PARAMETER = "aws:ssm/parameter:Parameter"
@@ -40,7 +47,7 @@ OUTPUT_NAMES = {
 }
 
 
-def build(resolve, config):
+def stack_program(config):
     def program():
         outputs = build_stack(config)
         return {
@@ -54,7 +61,31 @@ def build(resolve, config):
             "dashboard_url": outputs.dashboard_url,
         }
 
-    return resolve(program)
+    return program
+
+
+def build(resolve, config):
+    return resolve(stack_program(config))
+
+
+# The stacks most tests look at, each built once for the module.
+
+
+@pytest.fixture(scope="module")
+def dev():
+    return build_once(stack_program(stack_file_config("dev")), "dev")
+
+
+@pytest.fixture(scope="module")
+def prod():
+    return build_once(stack_program(stack_file_config("prod")), "prod")
+
+
+@pytest.fixture(scope="module")
+def prod_operated():
+    """The issue's done-when on prod: alarms that mail a person, no cold start, the warm-up."""
+    config = stack_file_config("prod", **OPERATED, warmupIntervalMinutes=5)
+    return build_once(stack_program(config), "prod")
 
 
 def policy_documents(mocks):
@@ -65,19 +96,18 @@ def policy_documents(mocks):
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
-def test_the_stack_exports_the_contract_outputs(mocks, resolve, stack_config, stack):
-    mocks.use(stack)
-    config = stack_config(stack)
-    outputs = build(resolve, config)
+def test_the_stack_exports_the_contract_outputs(request, stack):
+    built = request.getfixturevalue(stack)
+    outputs = built.outputs
 
-    api = mocks.resource("aws:apigatewayv2/api:Api", "iris-http-api-api")
+    api = built.resource("aws:apigatewayv2/api:Api", "iris-http-api-api")
     assert outputs["api_url"] == api.outputs["apiEndpoint"]
     assert not outputs["api_url"].endswith("/")
     assert outputs["health_url"] == outputs["api_url"] + "/health"
     assert outputs["analyze_url"] == outputs["api_url"] + "/api/iris/analyze"
     assert outputs["function_name"] == f"iris-{stack}"
     assert DIGEST_URI.fullmatch(outputs["image_uri"]), outputs["image_uri"]
-    assert outputs["cors_origins"] == list(config.cors_origins)
+    assert outputs["cors_origins"] == list(stack_file_config(stack).cors_origins)
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
@@ -167,20 +197,19 @@ def test_the_image_platform_is_the_function_architecture(
         assert image.inputs["build"]["platform"] == PLATFORMS[architecture]
 
 
-def test_both_functions_run_the_pushed_digest(mocks, resolve, stack_config):
-    outputs = build(resolve, stack_config("prod"))
-    image = mocks.resource("docker:index/image:Image", "iris-image-image")
-    for function in mocks.of_type(FUNCTION):
+def test_both_functions_run_the_pushed_digest(prod):
+    outputs = prod.outputs
+    image = prod.resource("docker:index/image:Image", "iris-image-image")
+    for function in prod.of_type(FUNCTION):
         assert function.inputs["packageType"] == "Image"
         assert function.inputs["imageUri"] == outputs["image_uri"] == image.outputs["repoDigest"]
         assert "@sha256:" in function.inputs["imageUri"]
         assert ":latest" not in function.inputs["imageUri"]
 
 
-def test_the_authorizer_function_runs_the_authorizer_handler(mocks, resolve, stack_config):
-    build(resolve, stack_config("prod"))
-    authorizer = mocks.resource(FUNCTION, "iris-authorizer-function-function")
-    parameter = mocks.resource(PARAMETER, "iris-secrets-api-keys")
+def test_the_authorizer_function_runs_the_authorizer_handler(prod):
+    authorizer = prod.resource(FUNCTION, "iris-authorizer-function-function")
+    parameter = prod.resource(PARAMETER, "iris-secrets-api-keys")
     assert authorizer.inputs["name"] == "iris-prod-authorizer"
     assert authorizer.inputs["imageConfig"] == {"commands": ["authorizer.handler"]}
     assert authorizer.inputs["environment"] == {
@@ -190,21 +219,20 @@ def test_the_authorizer_function_runs_the_authorizer_handler(mocks, resolve, sta
             "IRIS_SECRET_MAX_AGE_S": "300",
         }
     }
-    api_function = mocks.resource(FUNCTION, "iris-api-function-function")
+    api_function = prod.resource(FUNCTION, "iris-api-function-function")
     assert "imageConfig" not in api_function.inputs
 
-    authorizer_resource = mocks.resource(
+    authorizer_resource = prod.resource(
         "aws:apigatewayv2/authorizer:Authorizer", "iris-http-api-authorizer"
     )
     assert authorizer_resource.inputs["authorizerResultTtlInSeconds"] == 300
 
 
-def test_each_role_reads_only_its_own_parameter(mocks, resolve, stack_config):
-    build(resolve, stack_config("prod"))
-    openai_arn = mocks.resource(PARAMETER, "iris-secrets-openai-api-key").outputs["arn"]
-    api_keys_arn = mocks.resource(PARAMETER, "iris-secrets-api-keys").outputs["arn"]
-    table_arn = mocks.resource("aws:dynamodb/table:Table", "iris-cache-table").outputs["arn"]
-    documents = policy_documents(mocks)
+def test_each_role_reads_only_its_own_parameter(prod):
+    openai_arn = prod.resource(PARAMETER, "iris-secrets-openai-api-key").outputs["arn"]
+    api_keys_arn = prod.resource(PARAMETER, "iris-secrets-api-keys").outputs["arn"]
+    table_arn = prod.resource("aws:dynamodb/table:Table", "iris-cache-table").outputs["arn"]
+    documents = policy_documents(prod)
 
     def granted(policy: str, action: str) -> list[str]:
         return [
@@ -221,10 +249,9 @@ def test_each_role_reads_only_its_own_parameter(mocks, resolve, stack_config):
     assert granted("iris-authorizer-function-policy", "dynamodb:GetItem") == []
 
 
-def test_the_api_role_may_update_the_token_counters_and_no_other_item(mocks, resolve, stack_config):
-    build(resolve, stack_config("prod"))
-    table_arn = mocks.resource("aws:dynamodb/table:Table", "iris-cache-table").outputs["arn"]
-    documents = policy_documents(mocks)
+def test_the_api_role_may_update_the_token_counters_and_no_other_item(prod):
+    table_arn = prod.resource("aws:dynamodb/table:Table", "iris-cache-table").outputs["arn"]
+    documents = policy_documents(prod)
     updates = [
         statement
         for document in documents.values()
@@ -265,13 +292,11 @@ def test_without_a_budget_nothing_counts_alarms_or_may_update(mocks, resolve, st
     assert "annotations" not in tokens["properties"]
 
 
-def test_the_budget_alarms_and_dashboard_follow_the_stacks_budget(mocks, resolve, stack_config):
-    mocks.use("prod")
-    build(resolve, stack_config("prod", **OPERATED))
-    alarms = {a.inputs["name"]: a.inputs for a in mocks.of_type(ALARM)}
+def test_the_budget_alarms_and_dashboard_follow_the_stacks_budget(prod_operated):
+    alarms = {a.inputs["name"]: a.inputs for a in prod_operated.of_type(ALARM)}
     assert alarms["iris-prod-llm-budget-80-percent"]["threshold"] == 4_000_000
     assert alarms["iris-prod-llm-budget-80-percent"]["namespace"] == "IRIS/prod"
-    (dashboard,) = mocks.of_type(DASHBOARD)
+    (dashboard,) = prod_operated.of_type(DASHBOARD)
     (tokens,) = [
         w
         for w in json.loads(dashboard.inputs["dashboardBody"])["widgets"]
@@ -284,10 +309,9 @@ def test_the_budget_alarms_and_dashboard_follow_the_stacks_budget(mocks, resolve
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
-def test_no_policy_grants_a_wildcard_action(mocks, resolve, stack_config, stack):
-    mocks.use(stack)
-    build(resolve, stack_config(stack))
-    documents = policy_documents(mocks)
+def test_no_policy_grants_a_wildcard_action(request, stack):
+    built = request.getfixturevalue(stack)
+    documents = policy_documents(built)
     assert documents
     for document in documents.values():
         for statement in document["Statement"]:
@@ -305,10 +329,9 @@ def test_without_api_keys_there_is_no_authorizer(mocks, resolve, stack_config):
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
-def test_health_stays_open_and_all_of_api_iris_is_guarded(mocks, resolve, stack_config, stack):
-    mocks.use(stack)
-    build(resolve, stack_config(stack))
-    routes = {r.inputs["routeKey"]: r.inputs for r in mocks.of_type(ROUTE)}
+def test_health_stays_open_and_all_of_api_iris_is_guarded(request, stack):
+    built = request.getfixturevalue(stack)
+    routes = {r.inputs["routeKey"]: r.inputs for r in built.of_type(ROUTE)}
     open_routes = {key for key, route in routes.items() if route["authorizationType"] == "NONE"}
     guarded = {key for key, route in routes.items() if route["authorizationType"] == "CUSTOM"}
     assert open_routes == {"GET /health", "$default"}
@@ -323,30 +346,25 @@ def test_health_stays_open_and_all_of_api_iris_is_guarded(mocks, resolve, stack_
     assert open_routes | guarded == set(routes)
 
 
-def test_permissions_are_scoped_to_this_api(mocks, resolve, stack_config):
-    build(resolve, stack_config("prod"))
-    api = mocks.resource("aws:apigatewayv2/api:Api", "iris-http-api-api")
-    authorizer = mocks.resource(
-        "aws:apigatewayv2/authorizer:Authorizer", "iris-http-api-authorizer"
-    )
-    permissions = {p.name: p.inputs for p in mocks.of_type("aws:lambda/permission:Permission")}
+def test_permissions_are_scoped_to_this_api(prod):
+    api = prod.resource("aws:apigatewayv2/api:Api", "iris-http-api-api")
+    authorizer = prod.resource("aws:apigatewayv2/authorizer:Authorizer", "iris-http-api-authorizer")
+    permissions = {p.name: p.inputs for p in prod.of_type("aws:lambda/permission:Permission")}
     execution_arn = api.outputs["executionArn"]
     assert permissions["iris-http-api-invoke-permission"]["sourceArn"] == f"{execution_arn}/*/*"
     assert permissions["iris-http-api-authorizer-permission"]["sourceArn"] == (
         f"{execution_arn}/authorizers/{authorizer.id}"
     )
-    rule = mocks.resource("aws:cloudwatch/eventRule:EventRule", "iris-warmup-rule")
+    rule = prod.resource("aws:cloudwatch/eventRule:EventRule", "iris-warmup-rule")
     assert permissions["iris-warmup-permission"]["sourceArn"] == rule.outputs["arn"]
 
 
-def test_prod_keeps_its_data_and_guard_rails(mocks, resolve, stack_config):
-    mocks.use("prod")
-    build(resolve, stack_config("prod"))
-    table = mocks.resource("aws:dynamodb/table:Table", "iris-cache-table")
-    repository = mocks.resource("aws:ecr/repository:Repository", "iris-image-repository")
-    function = mocks.resource(FUNCTION, "iris-api-function-function")
-    stage = mocks.resource("aws:apigatewayv2/stage:Stage", "iris-http-api-stage")
-    rule = mocks.resource("aws:cloudwatch/eventRule:EventRule", "iris-warmup-rule")
+def test_prod_keeps_its_data_and_guard_rails(prod):
+    table = prod.resource("aws:dynamodb/table:Table", "iris-cache-table")
+    repository = prod.resource("aws:ecr/repository:Repository", "iris-image-repository")
+    function = prod.resource(FUNCTION, "iris-api-function-function")
+    stage = prod.resource("aws:apigatewayv2/stage:Stage", "iris-http-api-stage")
+    rule = prod.resource("aws:cloudwatch/eventRule:EventRule", "iris-warmup-rule")
     assert table.inputs["pointInTimeRecovery"] == {"enabled": True}
     assert repository.inputs["forceDelete"] is False
     assert function.inputs["reservedConcurrentExecutions"] == 20
@@ -357,12 +375,11 @@ def test_prod_keeps_its_data_and_guard_rails(mocks, resolve, stack_config):
     assert rule.inputs["scheduleExpression"] == "rate(5 minutes)"
 
 
-def test_dev_is_cheap_and_disposable(mocks, resolve, stack_config):
-    build(resolve, stack_config("dev"))
-    table = mocks.resource("aws:dynamodb/table:Table", "iris-cache-table")
-    repository = mocks.resource("aws:ecr/repository:Repository", "iris-image-repository")
-    function = mocks.resource(FUNCTION, "iris-api-function-function")
-    stage = mocks.resource("aws:apigatewayv2/stage:Stage", "iris-http-api-stage")
+def test_dev_is_cheap_and_disposable(dev):
+    table = dev.resource("aws:dynamodb/table:Table", "iris-cache-table")
+    repository = dev.resource("aws:ecr/repository:Repository", "iris-image-repository")
+    function = dev.resource(FUNCTION, "iris-api-function-function")
+    stage = dev.resource("aws:apigatewayv2/stage:Stage", "iris-http-api-stage")
     assert table.inputs["pointInTimeRecovery"] == {"enabled": False}
     assert repository.inputs["forceDelete"] is True
     assert "reservedConcurrentExecutions" not in function.inputs
@@ -370,7 +387,7 @@ def test_dev_is_cheap_and_disposable(mocks, resolve, stack_config):
         "throttlingBurstLimit": 10,
         "throttlingRateLimit": 5,
     }
-    assert not mocks.of_type("aws:cloudwatch/eventRule:EventRule")
+    assert not dev.of_type("aws:cloudwatch/eventRule:EventRule")
 
 
 def run_program(project_dir, monkeypatch) -> dict:
@@ -428,12 +445,10 @@ def test_a_refused_config_stops_the_program_before_any_resource(
 # Releases: everything that calls the API function calls its `live` alias
 
 
-def test_the_api_function_publishes_versions_and_live_serves_the_newest(
-    mocks, resolve, stack_config
-):
-    outputs = build(resolve, stack_config("prod"))
-    function = mocks.resource(FUNCTION, "iris-api-function-function")
-    alias = mocks.resource(ALIAS, "iris-api-release-alias")
+def test_the_api_function_publishes_versions_and_live_serves_the_newest(prod):
+    outputs = prod.outputs
+    function = prod.resource(FUNCTION, "iris-api-function-function")
+    alias = prod.resource(ALIAS, "iris-api-release-alias")
     assert function.inputs["publish"] is True
     assert alias.inputs["name"] == "live"
     assert alias.inputs["functionName"] == function.outputs["name"]
@@ -441,30 +456,24 @@ def test_the_api_function_publishes_versions_and_live_serves_the_newest(
     assert outputs["live_version"] == alias.inputs["functionVersion"]
 
 
-def test_the_authorizer_publishes_versions_and_its_own_live_serves_the_newest(
-    mocks, resolve, stack_config
-):
+def test_the_authorizer_publishes_versions_and_its_own_live_serves_the_newest(prod_operated):
     """It runs the API's image: unversioned, a bad image would break it at once, and rolling
     the API's `live` back would leave it on that image (PITFALLS 47)."""
-    build(resolve, stack_config("prod", provisionedConcurrency=2))
-    authorizer = mocks.resource(FUNCTION, "iris-authorizer-function-function")
-    alias = mocks.resource(ALIAS, "iris-authorizer-release-alias")
+    authorizer = prod_operated.resource(FUNCTION, "iris-authorizer-function-function")
+    alias = prod_operated.resource(ALIAS, "iris-authorizer-release-alias")
     assert authorizer.inputs["publish"] is True
     assert alias.inputs["name"] == "live"
     assert alias.inputs["functionName"] == authorizer.outputs["name"] == "iris-prod-authorizer"
     assert alias.inputs["functionVersion"] == authorizer.outputs["version"] != "$LATEST"
     # Nothing provisioned for it: it is small, quick to start, and its decisions are cached.
-    assert [p.inputs["functionName"] for p in mocks.of_type(PROVISIONED)] == ["iris-prod"]
+    assert [p.inputs["functionName"] for p in prod_operated.of_type(PROVISIONED)] == ["iris-prod"]
 
 
-def test_api_gateway_calls_the_authorizers_live_alias(mocks, resolve, stack_config):
-    build(resolve, stack_config("prod"))
-    alias = mocks.resource(ALIAS, "iris-authorizer-release-alias")
-    function = mocks.resource(FUNCTION, "iris-authorizer-function-function")
-    authorizer = mocks.resource(
-        "aws:apigatewayv2/authorizer:Authorizer", "iris-http-api-authorizer"
-    )
-    permission = mocks.resource(PERMISSION, "iris-http-api-authorizer-permission")
+def test_api_gateway_calls_the_authorizers_live_alias(prod):
+    alias = prod.resource(ALIAS, "iris-authorizer-release-alias")
+    function = prod.resource(FUNCTION, "iris-authorizer-function-function")
+    authorizer = prod.resource("aws:apigatewayv2/authorizer:Authorizer", "iris-http-api-authorizer")
+    permission = prod.resource(PERMISSION, "iris-http-api-authorizer-permission")
     assert authorizer.inputs["authorizerUri"] == alias.outputs["invokeArn"]
     assert authorizer.inputs["authorizerUri"] != function.outputs["invokeArn"]
     assert alias.outputs["invokeArn"].endswith(":function:iris-prod-authorizer:live/invocations")
@@ -473,14 +482,13 @@ def test_api_gateway_calls_the_authorizers_live_alias(mocks, resolve, stack_conf
     assert permission.inputs["qualifier"] == alias.outputs["name"] == "live"
 
 
-def test_the_http_api_invokes_the_live_alias(mocks, resolve, stack_config):
-    build(resolve, stack_config("prod"))
-    alias = mocks.resource(ALIAS, "iris-api-release-alias")
-    function = mocks.resource(FUNCTION, "iris-api-function-function")
-    integration = mocks.resource(
+def test_the_http_api_invokes_the_live_alias(prod):
+    alias = prod.resource(ALIAS, "iris-api-release-alias")
+    function = prod.resource(FUNCTION, "iris-api-function-function")
+    integration = prod.resource(
         "aws:apigatewayv2/integration:Integration", "iris-http-api-integration"
     )
-    permission = mocks.resource(PERMISSION, "iris-http-api-invoke-permission")
+    permission = prod.resource(PERMISSION, "iris-http-api-invoke-permission")
     assert integration.inputs["integrationUri"] == alias.outputs["invokeArn"]
     assert integration.inputs["integrationUri"] != function.outputs["invokeArn"]
     # API Gateway's permission must be on the alias it calls, or every request is refused.
@@ -488,33 +496,29 @@ def test_the_http_api_invokes_the_live_alias(mocks, resolve, stack_config):
     assert permission.inputs["qualifier"] == alias.outputs["name"] == "live"
 
 
-def test_the_warmup_pings_the_live_alias(mocks, resolve, stack_config):
-    build(resolve, stack_config("prod", warmupIntervalMinutes=5))
-    alias = mocks.resource(ALIAS, "iris-api-release-alias")
-    target = mocks.resource("aws:cloudwatch/eventTarget:EventTarget", "iris-warmup-target")
-    permission = mocks.resource(PERMISSION, "iris-warmup-permission")
+def test_the_warmup_pings_the_live_alias(prod):
+    alias = prod.resource(ALIAS, "iris-api-release-alias")
+    target = prod.resource("aws:cloudwatch/eventTarget:EventTarget", "iris-warmup-target")
+    permission = prod.resource(PERMISSION, "iris-warmup-permission")
     assert target.inputs["arn"] == alias.outputs["arn"]
     assert permission.inputs["function"] == "iris-prod"
     assert permission.inputs["qualifier"] == "live"
 
 
-def test_provisioned_concurrency_is_on_the_live_alias(mocks, resolve, stack_config):
-    build(resolve, stack_config("prod", provisionedConcurrency=3))
-    (config,) = mocks.of_type(PROVISIONED)
-    alias = mocks.resource(ALIAS, "iris-api-release-alias")
+def test_provisioned_concurrency_is_on_the_live_alias(prod_operated):
+    (config,) = prod_operated.of_type(PROVISIONED)
+    alias = prod_operated.resource(ALIAS, "iris-api-release-alias")
     assert config.inputs["functionName"] == "iris-prod"
     assert config.inputs["qualifier"] == alias.outputs["name"] == "live"
-    assert config.inputs["provisionedConcurrentExecutions"] == 3
+    assert config.inputs["provisionedConcurrentExecutions"] == OPERATED["provisionedConcurrency"]
 
 
-def test_without_provisioned_concurrency_nothing_is_provisioned(mocks, resolve, stack_config):
-    build(resolve, stack_config("prod"))
-    assert not mocks.of_type(PROVISIONED)
+def test_without_provisioned_concurrency_nothing_is_provisioned(prod):
+    assert not prod.of_type(PROVISIONED)
 
 
-def test_every_invoke_permission_is_on_a_live_alias(mocks, resolve, stack_config):
-    build(resolve, stack_config("prod", warmupIntervalMinutes=5))
-    qualifiers = {p.name: p.inputs.get("qualifier") for p in mocks.of_type(PERMISSION)}
+def test_every_invoke_permission_is_on_a_live_alias(prod):
+    qualifiers = {p.name: p.inputs.get("qualifier") for p in prod.of_type(PERMISSION)}
     assert qualifiers == {
         "iris-http-api-invoke-permission": "live",
         "iris-warmup-permission": "live",
@@ -543,9 +547,8 @@ def test_a_pinned_digest_is_deployed_as_is_with_no_image_built(mocks, resolve, s
     mocks.resource("aws:ecr/lifecyclePolicy:LifecyclePolicy", "iris-image-lifecycle")
 
 
-def test_without_a_pinned_digest_the_image_is_built(mocks, resolve, stack_config):
-    build(resolve, stack_config("prod"))
-    assert len(mocks.of_type("docker:index/image:Image")) == 1
+def test_without_a_pinned_digest_the_image_is_built(prod):
+    assert len(prod.of_type("docker:index/image:Image")) == 1
 
 
 def test_a_digest_of_another_repository_stops_the_deploy_before_any_function(
@@ -581,27 +584,29 @@ def test_a_bad_image_uri_stops_the_program_before_any_resource(
 # Alarms and the dashboard
 
 
-def test_prod_fully_operated_declares_releases_alarms_and_dashboard(mocks, resolve, stack_config):
+def test_prod_fully_operated_declares_releases_alarms_and_dashboard(prod_operated):
     """The issue's done-when: alarmEmail, provisionedConcurrency and the warm-up on prod."""
-    mocks.use("prod")
-    config = stack_config("prod", **OPERATED, warmupIntervalMinutes=5)
-    outputs = build(resolve, config)
+    outputs = prod_operated.outputs
 
-    alias = mocks.resource(ALIAS, "iris-api-release-alias")
+    alias = prod_operated.resource(ALIAS, "iris-api-release-alias")
     assert (
-        mocks.resource(PROVISIONED, "iris-api-release-provisioned-concurrency").inputs["qualifier"]
+        prod_operated.resource(PROVISIONED, "iris-api-release-provisioned-concurrency").inputs[
+            "qualifier"
+        ]
         == alias.outputs["name"]
     )
     assert (
-        mocks.resource("aws:cloudwatch/eventTarget:EventTarget", "iris-warmup-target").inputs["arn"]
+        prod_operated.resource(
+            "aws:cloudwatch/eventTarget:EventTarget", "iris-warmup-target"
+        ).inputs["arn"]
         == alias.outputs["arn"]
     )
 
-    (topic,) = mocks.of_type(TOPIC)
-    (subscription,) = mocks.of_type(SUBSCRIPTION)
+    (topic,) = prod_operated.of_type(TOPIC)
+    (subscription,) = prod_operated.of_type(SUBSCRIPTION)
     assert subscription.inputs["topic"] == topic.outputs["arn"]
     assert subscription.inputs["endpoint"] == "oncall@example.com"
-    alarms = mocks.of_type(ALARM)
+    alarms = prod_operated.of_type(ALARM)
     assert {a.inputs["name"] for a in alarms} == {
         "iris-prod-api-5xx",
         "iris-prod-function-errors",
@@ -615,7 +620,7 @@ def test_prod_fully_operated_declares_releases_alarms_and_dashboard(mocks, resol
         assert alarm.inputs["alarmActions"] == [topic.outputs["arn"]]
         assert alarm.inputs["okActions"] == [topic.outputs["arn"]]
 
-    (dashboard,) = mocks.of_type(DASHBOARD)
+    (dashboard,) = prod_operated.of_type(DASHBOARD)
     assert dashboard.inputs["dashboardName"] == "iris-prod"
     assert outputs["live_version"] == alias.inputs["functionVersion"]
     assert outputs["dashboard_url"] == (
@@ -624,12 +629,10 @@ def test_prod_fully_operated_declares_releases_alarms_and_dashboard(mocks, resol
     )
 
 
-def test_the_alarms_watch_this_stacks_api_and_function(mocks, resolve, stack_config):
-    mocks.use("prod")
-    build(resolve, stack_config("prod", **OPERATED))
-    api = mocks.resource("aws:apigatewayv2/api:Api", "iris-http-api-api")
-    function = mocks.resource(FUNCTION, "iris-api-function-function")
-    alarms = {a.inputs["name"]: a.inputs for a in mocks.of_type(ALARM)}
+def test_the_alarms_watch_this_stacks_api_and_function(prod_operated):
+    api = prod_operated.resource("aws:apigatewayv2/api:Api", "iris-http-api-api")
+    function = prod_operated.resource(FUNCTION, "iris-api-function-function")
+    alarms = {a.inputs["name"]: a.inputs for a in prod_operated.of_type(ALARM)}
     assert alarms["iris-prod-api-5xx"]["dimensions"] == {"ApiId": api.id, "Stage": "$default"}
     for role in ("errors", "throttles", "duration"):
         assert alarms[f"iris-prod-function-{role}"]["dimensions"] == {
@@ -654,13 +657,12 @@ def test_without_alarm_email_there_is_no_alarm_topic_or_subscription(
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
-def test_the_dashboard_names_this_stacks_resources(mocks, resolve, stack_config, stack):
-    mocks.use(stack)
-    build(resolve, stack_config(stack))
-    (dashboard,) = mocks.of_type(DASHBOARD)
+def test_the_dashboard_names_this_stacks_resources(request, stack):
+    built = request.getfixturevalue(stack)
+    (dashboard,) = built.of_type(DASHBOARD)
     body = json.loads(dashboard.inputs["dashboardBody"])
-    api = mocks.resource("aws:apigatewayv2/api:Api", "iris-http-api-api")
-    log_group = mocks.resource("aws:cloudwatch/logGroup:LogGroup", "iris-api-function-logs")
+    api = built.resource("aws:apigatewayv2/api:Api", "iris-http-api-api")
+    log_group = built.resource("aws:cloudwatch/logGroup:LogGroup", "iris-api-function-logs")
     text = json.dumps(body)
     assert api.id in text
     assert f'"FunctionName", "iris-{stack}"' in text
