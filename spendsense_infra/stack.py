@@ -96,32 +96,15 @@ def build_stack(config: SpendSenseConfig) -> StackOutputs:
             force_destroy=not config.is_production,
         ),
     )
-    releases: dict[str, tuple[Function, Release]] = {}
-    for key in function_names(config.deployment):
-        is_api = key == API_FUNCTION
-        releases[key] = _released(
-            key,
-            FunctionArgs(
-                function_name=function_name_of(config, key),
-                description=f"SpendSense {'API (FastAPI)' if is_api else f'{key} insight'}",
-                image_uri=image.image_uri,
-                command=API_COMMAND if is_api else f"insights.{key}.handler",
-                architecture=config.architecture,
-                memory_mb=config.api_memory_mb if is_api else config.insight_memory_mb,
-                ephemeral_storage_mb=config.ephemeral_storage_mb,
-                timeout_seconds=config.timeout_seconds,
-                log_retention_days=config.log_retention_days,
-                environment=data_environment(config, data),
-                readable_object_arns=[data.object_arn],
-                publish=True,
-            ),
-            provisioned_concurrency=config.provisioned_concurrency if is_api else 0,
-        )
-    served = dict(releases)
-
+    served = {
+        key: _data_function(config, key, image.image_uri, data)
+        for key in function_names(config.deployment)
+    }
+    released = dict(served)
     authorizer = None
     if config.api_keys is not None:
-        function, release = releases[AUTHORIZER] = _authorizer(config, image.image_uri)
+        released[AUTHORIZER] = _authorizer(config, image.image_uri)
+        function, release = released[AUTHORIZER]
         authorizer = ApiKeyAuthorizerArgs(
             function_name=function.function_name,
             invoke_arn=release.invoke_arn,
@@ -147,7 +130,7 @@ def build_stack(config: SpendSenseConfig) -> StackOutputs:
             authorizer=authorizer,
         ),
     )
-    _observe(config, api, list(releases))
+    _observe(config, api, list(released))
 
     return StackOutputs(
         api_url=api.url,
@@ -156,6 +139,32 @@ def build_stack(config: SpendSenseConfig) -> StackOutputs:
         database_bucket=data.bucket_name,
         database_key=data.key,
         database_version=data.version_id,
+    )
+
+
+def _data_function(
+    config: SpendSenseConfig, key: str, image_uri: pulumi.Input[str], data: DatabaseBucket
+) -> tuple[Function, Release]:
+    """The API function or an insight's: its own entry point and memory, the database's
+    object to read, and a /tmp that holds it."""
+    is_api = key == API_FUNCTION
+    return _released(
+        key,
+        FunctionArgs(
+            function_name=function_name_of(config, key),
+            description="SpendSense API (FastAPI)" if is_api else f"SpendSense {key} insight",
+            image_uri=image_uri,
+            command=API_COMMAND if is_api else f"insights.{key}.handler",
+            architecture=config.architecture,
+            memory_mb=config.api_memory_mb if is_api else config.insight_memory_mb,
+            ephemeral_storage_mb=config.ephemeral_storage_mb,
+            timeout_seconds=config.timeout_seconds,
+            log_retention_days=config.log_retention_days,
+            environment=data_environment(config, data),
+            readable_object_arns=[data.object_arn],
+            publish=True,
+        ),
+        provisioned_concurrency=config.provisioned_concurrency if is_api else 0,
     )
 
 

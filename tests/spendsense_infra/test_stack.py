@@ -313,6 +313,7 @@ def test_the_authorizer_exists_exactly_with_api_keys_and_alone_reads_them(built)
         "SPENDSENSE_API_KEYS_PARAM_VERSION": str(parameter.outputs["version"]),
     }
     assert parameter.inputs["name"] == "/spendsense/dev/api-keys"
+    assert "SpendSense authorizer" in parameter.inputs["description"]
     statements = policy_of(built, function)
     assert [s["Sid"] for s in statements] == ["WriteOwnLogs", "ReadOwnParameters"]
     assert statements[1]["Resource"] == [parameter.outputs["arn"]]
