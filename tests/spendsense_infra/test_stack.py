@@ -351,7 +351,9 @@ def test_every_function_is_on_the_dashboard_and_alarmed_with_an_email(built):
         for key in keys
         for what in ("errors", "throttles", "duration")
     }
-    subscription = only(built.records.of_type("aws:sns/topicSubscription:TopicSubscription"), "")
+    subscription = only(
+        built.records.of_type("aws:sns/topicSubscription:TopicSubscription"), "subscription"
+    )
     assert subscription.inputs["endpoint"] == built.config.alarm_email
 
 
