@@ -29,6 +29,8 @@ _MODULE_OF = {
     "CustomDomain": "domain",
     "CustomDomainArgs": "domain",
     "Dashboard": "dashboard",
+    "DatabaseBucket": "data_bucket",
+    "DatabaseBucketArgs": "data_bucket",
     "DashboardArgs": "dashboard",
     "DashboardFunction": "dashboard",
     "Function": "function",
