@@ -43,6 +43,7 @@ _TASK_ROOT = str(PROGRAM_DIR / "backend" / "src")
 if _TASK_ROOT not in sys.path:
     sys.path.append(_TASK_ROOT)
 
+from spendsense_core.s3_copy import DOWNLOAD_DEADLINE_S  # noqa: E402
 from spendsense_core.sqlite_file import LoadError, open_read_only  # noqa: E402
 
 SECRET_KEYS = ("apiKeys",)
@@ -54,6 +55,9 @@ DATABASE_FILE_EXAMPLE = "data/spendsense.db, which `make spendsense-db` writes"
 TMP_HEADROOM_MB = 64
 MB = 1024 * 1024
 MAX_DATABASE_MB = EPHEMERAL_STORAGE_RANGE_MB[1] - TMP_HEADROOM_MB
+# A cold start downloads the file in one attempt of DOWNLOAD_DEADLINE_S; a file that needs more
+# than this rate from S3 to make it risks never loading (every request then answers 503).
+SAFE_DOWNLOAD_MB_PER_S = 50
 
 # Physical names are spendsense-<stack>-<function>, and Lambda allows 64 characters; the
 # longest function part is -spending-analysis.
@@ -160,6 +164,18 @@ class SpendSenseConfig:
                 f"stack '{self.stack}' has no alarmEmail: it has no alarms, and nobody hears "
                 "when the API fails; set one with "
                 f"`pulumi config set alarmEmail <address> --stack {self.stack}`"
+            )
+        size_mb = self.database_path.stat().st_size / MB
+        if size_mb > SAFE_DOWNLOAD_MB_PER_S * DOWNLOAD_DEADLINE_S:
+            rate = size_mb / DOWNLOAD_DEADLINE_S
+            advice = (
+                "keep the file smaller (only the tables the insights read), "
+                "or measure a cold start on the dev stack first"
+            )
+            warnings.append(
+                f"databaseFile={self.database_file!r} is {size_mb:,.0f} MB: a cold start must "
+                f"download it within {DOWNLOAD_DEADLINE_S:g} s ({rate:,.0f} MB/s from S3), and "
+                f"a function that cannot answers 503 data_unavailable to every request; {advice}"
             )
         return warnings
 

@@ -21,12 +21,14 @@ from iris_infra.config import LOG_RETENTION_DAYS, MAX_CONCURRENCY, ConfigError
 from spendsense.scripts import make_db
 from spendsense_infra.config import (
     CONFIG_KEYS,
+    DOWNLOAD_DEADLINE_S,
     MAX_DATABASE_MB,
     MAX_STACK_NAME_LENGTH,
     MB,
     NOT_KEYS,
     PROGRAM_DIR,
     PROJECT,
+    SAFE_DOWNLOAD_MB_PER_S,
     SECRET_KEYS,
     TMP_HEADROOM_MB,
     SpendSenseConfig,
@@ -251,6 +253,20 @@ def test_the_functions_tmp_is_sized_from_the_database(tmp_path, database_file):
     with path.open("r+b") as file:
         file.truncate(MAX_DATABASE_MB * MB)
     assert spendsense_config(path).ephemeral_storage_mb == 10_240
+
+
+def test_a_database_too_large_to_download_within_init_is_warned_about(tmp_path, database_file):
+    path = tmp_path / "large.db"
+    path.write_bytes(database_file.read_bytes())
+    limit_mb = SAFE_DOWNLOAD_MB_PER_S * DOWNLOAD_DEADLINE_S
+    with path.open("r+b") as file:
+        file.truncate(int(limit_mb) * MB)
+    assert spendsense_config(path).warnings() == []
+    with path.open("r+b") as file:
+        file.truncate(int(limit_mb + 1) * MB)
+    (warning,) = spendsense_config(path).warnings()
+    assert warning.startswith(f"databaseFile={str(path)!r} is {limit_mb + 1:,.0f} MB: ")
+    assert "503 data_unavailable" in warning
 
 
 SHORT_KEY = "too-short"
