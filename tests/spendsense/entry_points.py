@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 
+from lambda_kit.logs import request_id_var
 from spendsense_core.database import forget_container_database
 
 TASK_ROOT = Path(__file__).resolve().parents[2] / "spendsense" / "backend" / "src"
@@ -70,6 +71,8 @@ def start_entry_point(command: str) -> Any:
     in a new container: the shared entry-point set-up and the entry module imported again."""
     module_name, _, attribute = command.rpartition(".")
     forget_container_database()
+    # INIT runs before any invocation: no request id yet (an earlier test's app may have set one).
+    request_id_var.set(None)
     fresh_import("spendsense_core.lambda_entry")
     if module_name == "handler":
         fresh_import("api.main")

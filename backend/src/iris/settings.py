@@ -12,6 +12,10 @@ from dataclasses import dataclass, field
 from lambda_kit import settings as kit
 from lambda_kit.settings import DEFAULT_SECRET_MAX_AGE_S, SettingsError
 
+# How long IRIS's functions trust a secret read from SSM: the kit's range, which the stack's
+# config holds its own to.
+from lambda_kit.settings import SECRET_MAX_AGE_RANGE_S as SECRET_MAX_AGE_RANGE_S
+
 PROVIDERS = ("openai", "offline")
 
 # API Gateway HTTP APIs give an integration 30 s at most. LLM_BUDGET_S is the deadline the
