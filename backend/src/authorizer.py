@@ -1,6 +1,7 @@
 """IRIS's X-API-Key authorizer (the image's `authorizer.handler`): the kit's
 (`lambda_kit.authorizer`), reading IRIS_API_KEYS / IRIS_API_KEYS_PARAM, IRIS_SECRET_MAX_AGE_S
-and IRIS_LOG_LEVEL, and logging on the app's "iris" logger. No key ever reaches a log line.
+and IRIS_LOG_LEVEL (the stack also sets IRIS_API_KEYS_PARAM_VERSION, so that a new value starts
+fresh containers), and logging on the app's "iris" logger. No key ever reaches a log line.
 """
 
 from __future__ import annotations
