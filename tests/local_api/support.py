@@ -14,7 +14,9 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from local_api.gateway import LambdaHandler
+from iris_infra import iris_routes
+from local_api.cors import CorsPolicy
+from local_api.gateway import LambdaHandler, LocalHttpApi
 
 ALLOWED_ORIGIN = "http://localhost:5173"
 OTHER_ORIGIN = "https://evil.example"
@@ -83,6 +85,15 @@ class Recorder:
                 "body": "{}",
             }
         return self.handler(event, context)
+
+
+def iris_api(function: LambdaHandler, origins: Sequence[str]) -> LocalHttpApi:
+    """The local API on IRIS's route table with `function` as its one function."""
+    return LocalHttpApi(
+        iris_routes.ROUTES,
+        {iris_routes.API_FUNCTION: function},
+        CorsPolicy(allow_origins=tuple(origins)),
+    )
 
 
 def read_line(stream, timeout_s: float) -> str:

@@ -9,9 +9,10 @@ from typing import Any
 
 import pytest
 
-from local_api.cors import CORS_ALLOW_HEADERS, CORS_ALLOW_METHODS, CORS_MAX_AGE_SECONDS, CorsPolicy
-from local_api.gateway import PAYLOAD_LIMIT_BYTES, LocalHttpApi, build_api
-from tests.local_api.support import ALLOWED_ORIGIN, OTHER_ORIGIN, Recorder, call
+from local_api.apps import IRIS, build_api
+from local_api.cors import CORS_ALLOW_HEADERS, CORS_ALLOW_METHODS, CORS_MAX_AGE_SECONDS
+from local_api.gateway import PAYLOAD_LIMIT_BYTES, LocalHttpApi
+from tests.local_api.support import ALLOWED_ORIGIN, OTHER_ORIGIN, Recorder, call, iris_api
 
 KEY_1 = "local-key-1-5b0e3c9a7d214f68"
 KEY_2 = "local-key-2-c41f9e7a0b3d2e85"
@@ -23,9 +24,9 @@ Serve = Callable[[object], str]
 
 def real_api(recorder: Recorder | None = None) -> LocalHttpApi:
     """The app `python -m local_api` serves, built from the test's environment."""
-    api = build_api(ORIGINS, os.environ)
+    api = build_api(IRIS, ORIGINS, os.environ)
     if recorder is not None:
-        recorder.handler, api.function = api.function, recorder
+        recorder.handler, api.functions["api"] = api.functions["api"], recorder
     return api
 
 
@@ -164,7 +165,7 @@ def test_cors_headers_from_the_function_are_replaced_by_the_gateway(serve: Serve
             "body": "{}",
         }
 
-    url = serve(LocalHttpApi(permissive_function, CorsPolicy(allow_origins=ORIGINS)))
+    url = serve(iris_api(permissive_function, ORIGINS))
 
     from_other = call(url, "GET", "/health", headers=[("Origin", OTHER_ORIGIN)])
     from_allowed = call(url, "GET", "/health", headers=[("Origin", ALLOWED_ORIGIN)])
@@ -312,7 +313,7 @@ def test_a_failing_function_gets_the_gateway_500(serve: Serve) -> None:
     def broken(event: dict[str, Any], context: Any) -> dict[str, Any]:
         raise RuntimeError("secret internals")
 
-    url = serve(LocalHttpApi(broken, CorsPolicy(allow_origins=ORIGINS)))
+    url = serve(iris_api(broken, ORIGINS))
 
     reply = call(url, "GET", "/health")
 
@@ -382,7 +383,7 @@ def test_multiple_cookies_come_back_as_separate_set_cookie_headers(serve: Serve)
             "body": "made",
         }
 
-    url = serve(LocalHttpApi(sets_cookies, CorsPolicy(allow_origins=ORIGINS)))
+    url = serve(iris_api(sets_cookies, ORIGINS))
 
     reply = call(url, "GET", "/health")
 
@@ -393,7 +394,7 @@ def test_multiple_cookies_come_back_as_separate_set_cookie_headers(serve: Serve)
 
 def test_a_body_over_the_gateway_quota_is_refused_unread(serve: Serve) -> None:
     recorder = Recorder()
-    url = serve(LocalHttpApi(recorder, CorsPolicy(allow_origins=ORIGINS)))
+    url = serve(iris_api(recorder, ORIGINS))
 
     reply = call(
         url,

@@ -9,7 +9,8 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from local_api.gateway import LambdaHandler, build_api
+from local_api.apps import IRIS, build_api
+from local_api.gateway import LambdaHandler
 
 # A '$' and a '%' in the key: neither make nor a shell may mangle it on its way to the tool.
 API_KEY = "smoke-key-$9f2c%41e7d0b8"
@@ -26,9 +27,9 @@ def serve_api(serve: Serve) -> Callable[..., str]:
     the function, as a bad release would."""
 
     def start(breakage: Breakage | None = None, origins: tuple[str, ...] = ORIGINS) -> str:
-        api = build_api(origins, os.environ)
+        api = build_api(IRIS, origins, os.environ)
         if breakage is not None:
-            api.function = breakage(api.function)
+            api.functions["api"] = breakage(api.functions["api"])
         return serve(api)
 
     return start
