@@ -22,7 +22,7 @@ from tests.smoke.support import path_with, pulumi_calls, write_pulumi
 MAKE = shutil.which("make")
 STARTUP_TIMEOUT_S = 60
 LOCAL_URL = re.compile(r"http://127\.0\.0\.1:\d+")
-MAKE_VARIABLES = ("API_KEY", "SMOKE_API_KEY", "URL", "STACK", "ORIGIN", "TIMEOUT")
+MAKE_VARIABLES = ("API_KEY", "SMOKE_API_KEY", "URL", "STACK", "ORIGIN", "TIMEOUT", "APP", "USER_ID")
 
 pytestmark = pytest.mark.skipif(MAKE is None, reason="make is not installed")
 
