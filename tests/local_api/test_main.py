@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from local_api import PROJECT_DIR
+from local_api import PROJECT_DIR, apps
 from local_api.__main__ import main
 from tests.local_api.support import call, read_line
 
@@ -114,3 +114,56 @@ def test_a_busy_port_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> Non
 
     assert stopped.value.code == 1
     assert f"Port {port} is in use" in capsys.readouterr().err
+
+
+# Both settings given, so no stack file is read.
+SPENDSENSE_ARGS = [
+    "--app",
+    "spendsense",
+    "--cors-origins",
+    "http://localhost:5173",
+    "--deployment",
+    "split",
+    "--port",
+    "0",
+]
+
+
+def test_a_missing_sample_database_says_how_to_make_it(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("DB_PATH", raising=False)
+    missing = tmp_path / "data" / "spendsense.db"
+    monkeypatch.setattr(apps, "SAMPLE_DATABASE", missing)
+
+    assert main(SPENDSENSE_ARGS) == 2
+
+    err = capsys.readouterr().err
+    assert err.startswith(f"local_api: error: the sample database {missing} does not exist")
+    assert "run `make spendsense-db`" in err
+    assert "Traceback" not in err
+
+
+def test_a_db_path_that_is_no_file_is_named(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("DB_PATH", str(tmp_path))
+
+    assert main(SPENDSENSE_ARGS) == 2
+
+    assert f"DB_PATH={str(tmp_path)!r} is not a file" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--deployment", "both"], "--deployment is 'both'; use one of split, single"),
+        (["--app", "iris", "--deployment", "split"], "--deployment applies to programs of"),
+    ],
+)
+def test_a_bad_deployment_is_a_clear_error(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main([*SPENDSENSE_ARGS, *argv]) == 2
+
+    assert message in capsys.readouterr().err

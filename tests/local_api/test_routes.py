@@ -4,10 +4,14 @@ shape, each insight route to its own function."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
 from iris_infra import iris_routes
 from iris_infra.routes import match_route, path_parameters
+from local_api import PROJECT_DIR
 from local_api.apps import IRIS, SPENDSENSE
 from spendsense_infra.routes import INSIGHT_PATHS
 
@@ -98,3 +102,22 @@ def test_each_spendsense_function_has_the_entry_point_its_image_command_names(
     deployment: str, entry_points: dict[str, str]
 ) -> None:
     assert SPENDSENSE.entry_points(deployment) == entry_points
+
+
+def test_the_local_api_reads_the_tables_without_pulumi() -> None:
+    """`make run` installs no Pulumi: the tables it shares with the stacks are plain data."""
+    code = (
+        "import sys, local_api.__main__;"
+        "from local_api.apps import APPS;"
+        "[app.routes(None) for app in APPS.values()];"
+        "print(sorted(m for m in sys.modules if m.split('.')[0].startswith('pulumi')))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=PROJECT_DIR,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+
+    assert result.stdout == "[]\n"
