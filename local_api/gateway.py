@@ -132,20 +132,23 @@ class LocalHttpApi:
 
 
 def invoke(handler: LambdaHandler, event: dict[str, Any], context: LambdaContext) -> Any:
-    """Call a Lambda handler on this request's thread, then close the event loop it left.
+    """Call a Lambda handler on this request's thread, with an event loop of its own.
 
-    Lambda runs one invocation at a time per container; here every request has its own
-    thread, and a loop left open on a finished thread would leak its sockets.
+    Lambda calls a handler on its main thread, where `asyncio.get_event_loop()` (Mangum's
+    call) makes a loop; here every request has its own thread, which has none, and a loop
+    left open on a finished thread would leak its sockets.
     """
+    on_request_thread = threading.current_thread() is not threading.main_thread()
+    if on_request_thread:
+        asyncio.set_event_loop(asyncio.new_event_loop())
     try:
         return handler(event, context)
     finally:
-        _close_thread_event_loop()
+        if on_request_thread:
+            _close_thread_event_loop()
 
 
 def _close_thread_event_loop() -> None:
-    if threading.current_thread() is threading.main_thread():
-        return
     policy = asyncio.get_event_loop_policy()
     try:
         loop = policy.get_event_loop()

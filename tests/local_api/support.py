@@ -1,4 +1,5 @@
-"""A raw HTTP client and a recording Lambda handler for the local API's tests.
+"""A raw HTTP client, a recording Lambda handler and SpendSense's sample database and
+containers for the local API's tests.
 
 http.client rather than urllib: the tests send repeated headers, OPTIONS preflights and
 chunked bodies, and read repeated response headers.
@@ -7,16 +8,26 @@ chunked bodies, and read repeated response headers.
 from __future__ import annotations
 
 import http.client
+import importlib
 import json
+import subprocess
+import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import pytest
+
 from iris_infra import iris_routes
+from local_api import PROJECT_DIR
+from local_api.apps import SPENDSENSE, SPENDSENSE_S3_VARIABLES
 from local_api.cors import CorsPolicy
 from local_api.gateway import LambdaHandler, LocalHttpApi
+from spendsense_core.database import forget_container_database
 
 ALLOWED_ORIGIN = "http://localhost:5173"
 OTHER_ORIGIN = "https://evil.example"
@@ -103,3 +114,36 @@ def read_line(stream, timeout_s: float) -> str:
     reader.start()
     reader.join(timeout_s)
     return lines[0] if lines else ""
+
+
+def write_sample_database(directory: Path) -> Path:
+    """SpendSense's sample database, as `make spendsense-db` writes it."""
+    path = directory / "spendsense.db"
+    subprocess.run(
+        [sys.executable, str(PROJECT_DIR / "spendsense" / "scripts" / "make_db.py"), "--out", path],
+        check=True,
+        capture_output=True,
+    )
+    return path
+
+
+# The modules whose import is a SpendSense function's INIT (the app, and the entry points).
+SPENDSENSE_INIT_MODULES = ("api.main", *SPENDSENSE.entry_points("split").values())
+
+
+@contextmanager
+def spendsense_container(database: Path) -> Iterator[None]:
+    """SpendSense's functions as fresh containers over `database`: DB_PATH set, and each entry
+    point that an earlier test imported imported again (one process holds every function)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DB_PATH", str(database))
+        for name in SPENDSENSE_S3_VARIABLES:
+            patch.delenv(name, raising=False)
+        forget_container_database()
+        for name in SPENDSENSE_INIT_MODULES:
+            if name in sys.modules:
+                importlib.reload(sys.modules[name])
+        try:
+            yield
+        finally:
+            forget_container_database()

@@ -15,7 +15,7 @@ import pytest
 
 from local_api import PROJECT_DIR, apps
 from local_api.__main__ import main
-from tests.local_api.support import call, read_line
+from tests.local_api.support import call, read_line, write_sample_database
 
 STARTUP_TIMEOUT_S = 60
 URL = re.compile(r"http://127\.0\.0\.1:(\d+)")
@@ -167,3 +167,48 @@ def test_a_bad_deployment_is_a_clear_error(
     assert main([*SPENDSENSE_ARGS, *argv]) == 2
 
     assert message in capsys.readouterr().err
+
+
+def test_the_spendsense_command_serves_its_shape_until_ctrl_c(tmp_path: Path) -> None:
+    env = {
+        **os.environ,
+        "DB_PATH": str(write_sample_database(tmp_path)),
+        "SPENDSENSE_API_KEYS": "never-printed-key-2c9e",
+        "PYTHONUNBUFFERED": "1",
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "local_api", *SPENDSENSE_ARGS],
+        cwd=PROJECT_DIR,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        banner = read_line(process.stdout, STARTUP_TIMEOUT_S)
+        match = URL.search(banner)
+        assert match, f"no URL in the start-up line {banner!r}"
+        path = "/api/insights/net-worth?user_id=u-001"
+        anonymous = call(match.group(0), "GET", path)
+        keyed = call(match.group(0), "GET", path, headers=[("X-API-Key", "never-printed-key-2c9e")])
+
+        process.send_signal(signal.SIGINT)
+        stdout, stderr = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+
+    assert banner.startswith(f"SpendSense local API on {match.group(0)} | stack dev | ")
+    for shown in (
+        "shape split (6 functions)",
+        "CORS origins: http://localhost:5173",
+        f"database: {env['DB_PATH']}",
+        "API keys: enforced",
+    ):
+        assert shown in banner
+    assert anonymous.status == 401
+    assert keyed.status == 200 and keyed.json()["userId"] == "u-001"
+    assert "never-printed-key-2c9e" not in banner + stdout + stderr
+    assert process.returncode == 0
+    assert "Traceback" not in stderr

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from mangum import Mangum
 
 from local_api.apps import IRIS, build_api
 from local_api.cors import CORS_ALLOW_HEADERS, CORS_ALLOW_METHODS, CORS_MAX_AGE_SECONDS
@@ -405,3 +406,24 @@ def test_a_body_over_the_gateway_quota_is_refused_unread(serve: Serve) -> None:
 
     assert (reply.status, reply.json()) == (413, {"message": "Request Entity Too Large"})
     assert recorder.events == []
+
+
+def test_an_asgi_handler_finds_an_event_loop_on_every_request_thread(serve: Serve) -> None:
+    """Lambda calls a handler on its main thread, where Mangum's `asyncio.get_event_loop()`
+    makes a loop; each request thread here must have one too (PITFALLS 7)."""
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-type", b"application/json")],
+            }
+        )
+        await send({"type": "http.response.body", "body": b'{"status": "ok"}'})
+
+    url = serve(iris_api(Mangum(app, lifespan="off"), ORIGINS))
+
+    replies = [call(url, "GET", "/health") for _ in range(3)]
+
+    assert [(reply.status, reply.json()) for reply in replies] == [(200, {"status": "ok"})] * 3
