@@ -583,10 +583,8 @@ def report_spendsense(cold: dict[str, dict[str, Any]]) -> None:
             ratio, target, of = modelled / api_ms, INSIGHT_TARGET_RATIO, "the API function"
         verdict = "ok" if ratio <= target else "over target"
         print(f"    {f'ratio to {of}':52} {ratio:8.2f}x   (target <= {target:g}: {verdict})")
-        heavy = figures["heavy"]
-        print(
-            f"    {'loaded of ' + ', '.join(INSIGHT_HEAVY_MODULES):52} {', '.join(heavy) or 'none'}"
-        )
+        loaded = ", ".join(figures["heavy"]) or "none"
+        print(f"    FastAPI modules loaded ({', '.join(INSIGHT_HEAVY_MODULES)}): {loaded}")
 
 
 if __name__ == "__main__":
