@@ -128,10 +128,15 @@ class _SpendSense(LocalApp):
         }
 
     def function_environment(self, environ: Mapping[str, str]) -> dict[str, str]:
+        added = {}
+        # With API keys the functions check that the authorizer ran, as deployed.
+        if self.api_keys_configured(environ):
+            added["SPENDSENSE_REQUIRE_AUTHORIZER"] = "true"
         # The sample database, unless the run names another file or an S3 object version.
-        if environ.get("DB_PATH") or any(environ.get(name) for name in SPENDSENSE_S3_VARIABLES):
-            return {}
-        return {"DB_PATH": str(SAMPLE_DATABASE)}
+        names_data = any(environ.get(name) for name in ("DB_PATH", *SPENDSENSE_S3_VARIABLES))
+        if not names_data:
+            added["DB_PATH"] = str(SAMPLE_DATABASE)
+        return added
 
     def describe_setup(self, environ: Mapping[str, str]) -> str:
         if any(environ.get(name) for name in SPENDSENSE_S3_VARIABLES):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import http.client
 import importlib
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -127,16 +128,28 @@ def write_sample_database(directory: Path) -> Path:
     return path
 
 
-# The modules whose import is a SpendSense function's INIT (the app, and the entry points).
-SPENDSENSE_INIT_MODULES = ("api.main", *SPENDSENSE.entry_points("split").values())
+# The modules whose import is a SpendSense function's INIT, in import order: what the entry
+# points share (it reads the environment), the app, and the entry points.
+SPENDSENSE_INIT_MODULES = (
+    "spendsense_core.lambda_entry",
+    "api.main",
+    *SPENDSENSE.entry_points("split").values(),
+)
 
 
 @contextmanager
-def spendsense_container(database: Path) -> Iterator[None]:
-    """SpendSense's functions as fresh containers over `database`: DB_PATH set, and each entry
-    point that an earlier test imported imported again (one process holds every function)."""
+def spendsense_container(database: Path, *, keys: str | None = None) -> Iterator[None]:
+    """SpendSense's functions as fresh containers over `database` (with API keys, and what the
+    stack adds beside them, when `keys` are given): each entry point that an earlier test
+    imported is imported again (one process holds every function)."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("DB_PATH", str(database))
+        for name in ("SPENDSENSE_API_KEYS", "SPENDSENSE_REQUIRE_AUTHORIZER"):
+            patch.delenv(name, raising=False)
+        if keys is not None:
+            patch.setenv("SPENDSENSE_API_KEYS", keys)
+            for name, value in SPENDSENSE.function_environment(os.environ).items():
+                patch.setenv(name, value)
         for name in SPENDSENSE_S3_VARIABLES:
             patch.delenv(name, raising=False)
         forget_container_database()

@@ -15,7 +15,7 @@ from hypothesis import given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from local_api.apps import SPENDSENSE, build_api
+from local_api.apps import SAMPLE_DATABASE, SPENDSENSE, build_api
 from local_api.gateway import LocalHttpApi
 from spendsense_infra.routes import INSIGHT_PATHS
 from tests.backend.test_events_fuzz import FUZZ
@@ -55,9 +55,10 @@ def spendsense_api(deployment: str) -> LocalHttpApi:
 
 
 @pytest.fixture
-def keys(monkeypatch: pytest.MonkeyPatch) -> None:
-    """SpendSense's API keys, as a stack with `apiKeys` set."""
-    monkeypatch.setenv("SPENDSENSE_API_KEYS", f"{KEY_1},{KEY_2}")
+def keyed_container(sample_database: Path) -> Iterator[None]:
+    """The functions of a stack with `apiKeys` set, and the keys for the authorizer."""
+    with spendsense_container(sample_database, keys=f"{KEY_1},{KEY_2}"):
+        yield
 
 
 def record_every_function(api: LocalHttpApi) -> dict[str, Recorder]:
@@ -144,7 +145,7 @@ def test_an_insight_function_serves_its_own_route_only_and_the_gateway_routes_ar
     assert set(routed.json()) == {"userId", "month", "budgets"}
 
 
-@pytest.mark.usefixtures("container", "keys")
+@pytest.mark.usefixtures("keyed_container")
 @pytest.mark.parametrize("deployment", SHAPES)
 def test_preflights_are_answered_by_the_gateway_even_with_keys(
     serve: Serve, deployment: str
@@ -205,7 +206,7 @@ GUARDED = [
 ]
 
 
-@pytest.mark.usefixtures("container", "keys")
+@pytest.mark.usefixtures("keyed_container")
 @pytest.mark.parametrize("deployment", SHAPES)
 def test_with_keys_every_path_under_api_needs_one(serve: Serve, deployment: str) -> None:
     url = serve(spendsense_api(deployment))
@@ -307,3 +308,23 @@ def test_the_answer_check_refuses_what_the_contract_rules_out(
 ) -> None:
     with pytest.raises((AssertionError, ValueError)):
         assert_json_answer(*answer)
+
+
+@pytest.mark.parametrize(
+    ("environ", "added"),
+    [
+        ({}, {"DB_PATH": str(SAMPLE_DATABASE)}),
+        ({"DB_PATH": "/data/other.db"}, {}),
+        ({"SPENDSENSE_DB_BUCKET": "bucket"}, {}),
+        ({"SPENDSENSE_API_KEYS": KEY_1}, {"SPENDSENSE_REQUIRE_AUTHORIZER": "true",
+                                          "DB_PATH": str(SAMPLE_DATABASE)}),
+        ({"SPENDSENSE_API_KEYS_PARAM": "/spendsense/dev/api-keys", "DB_PATH": "/d.db"},
+         {"SPENDSENSE_REQUIRE_AUTHORIZER": "true"}),
+        ({"IRIS_API_KEYS": KEY_1, "DB_PATH": "/d.db"}, {}),
+    ],
+    ids=["sample-database", "db-path", "s3", "keys", "keys-parameter", "iris-keys"],
+)  # fmt: skip
+def test_the_functions_get_what_the_stack_adds_for_these_settings(
+    environ: dict[str, str], added: dict[str, str]
+) -> None:
+    assert SPENDSENSE.function_environment(environ) == added

@@ -4,6 +4,7 @@ broken function, and servers that never answer."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 from collections.abc import Callable, Iterator
@@ -58,23 +59,19 @@ def spendsense_database(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def serve_spendsense(serve: Serve, spendsense_database: Path) -> Iterator[Callable[..., str]]:
-    """SpendSense's local API in a shape, over the sample database; `breakage` wraps every
-    function, as a bad release would."""
-    with spendsense_container(spendsense_database):
+    """SpendSense's local API in a shape, over the sample database (with API keys when
+    `keyed`); `breakage` wraps every function, as a bad release would."""
+    with contextlib.ExitStack() as containers:
 
-        def start(deployment: str, breakage: Breakage | None = None) -> str:
+        def start(deployment: str, breakage: Breakage | None = None, keyed: bool = False) -> str:
+            keys = f"{OTHER_KEY},{API_KEY}" if keyed else None
+            containers.enter_context(spendsense_container(spendsense_database, keys=keys))
             api = build_api(SPENDSENSE, ORIGINS, os.environ, deployment)
             if breakage is not None:
                 api.functions.update({key: breakage(f) for key, f in api.functions.items()})
             return serve(api)
 
         yield start
-
-
-@pytest.fixture
-def spendsense_keys(monkeypatch: pytest.MonkeyPatch) -> None:
-    """SpendSense's authorizer with keys, as a stack with `apiKeys` set."""
-    monkeypatch.setenv("SPENDSENSE_API_KEYS", f"{OTHER_KEY},{API_KEY}")
 
 
 @pytest.fixture

@@ -60,12 +60,11 @@ def test_a_healthy_open_api_passes_and_skips_the_key_check(
     assert result.detail("cors preflight") == f"204 allows {ALLOWED_ORIGIN}: GET"
 
 
-@pytest.mark.usefixtures("spendsense_keys")
 @pytest.mark.parametrize("deployment", SHAPES)
 def test_a_healthy_api_with_keys_passes_every_check_and_never_shows_the_key(
     serve_spendsense: Start, deployment: str
 ) -> None:
-    result = spendsense_smoke(serve_spendsense(deployment), key=API_KEY)
+    result = spendsense_smoke(serve_spendsense(deployment, keyed=True), key=API_KEY)
 
     assert result.code == 0, result.text
     assert set(result.results.values()) == {"PASS"}
@@ -74,9 +73,8 @@ def test_a_healthy_api_with_keys_passes_every_check_and_never_shows_the_key(
     assert API_KEY not in result.text and OTHER_KEY not in result.text
 
 
-@pytest.mark.usefixtures("spendsense_keys")
 def test_no_key_against_a_keyed_api_fails_every_data_check(serve_spendsense: Start) -> None:
-    result = spendsense_smoke(serve_spendsense("split"))
+    result = spendsense_smoke(serve_spendsense("split", keyed=True))
 
     assert result.code == 1
     assert result.failed == {"stats", *INSIGHT_CHECKS, "invalid query", "unknown user"}
