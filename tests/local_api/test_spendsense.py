@@ -15,7 +15,7 @@ from hypothesis import given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from local_api.apps import SAMPLE_DATABASE, SPENDSENSE, build_api
+from local_api.apps import IRIS, SAMPLE_DATABASE, SPENDSENSE, build_api
 from local_api.gateway import LocalHttpApi
 from spendsense_infra.routes import INSIGHT_PATHS
 from tests.backend.test_events_fuzz import FUZZ
@@ -328,3 +328,29 @@ def test_the_functions_get_what_the_stack_adds_for_these_settings(
     environ: dict[str, str], added: dict[str, str]
 ) -> None:
     assert SPENDSENSE.function_environment(environ) == added
+
+
+def test_each_program_has_its_own_authorizer_though_both_modules_are_named_authorizer(
+    serve: Serve, sample_database: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Both task roots share this process's sys.path (deployed, each has its own containers):
+    SpendSense's `authorizer` must not be IRIS's, which reads IRIS's keys."""
+    monkeypatch.setenv("IRIS_API_KEYS", KEY_2)
+    with spendsense_container(sample_database, keys=KEY_1):
+        spendsense_url = serve(spendsense_api("single"))
+        iris_url = serve(build_api(IRIS, ORIGINS, os.environ))
+        answers = {
+            (program, key): call(url, "GET", path, headers=[("X-API-Key", key)]).status
+            for program, url, path in [
+                ("spendsense", spendsense_url, "/api/stats"),
+                ("iris", iris_url, "/api/iris/health"),
+            ]
+            for key in (KEY_1, KEY_2)
+        }
+
+    assert answers == {
+        ("spendsense", KEY_1): 200,
+        ("spendsense", KEY_2): 403,
+        ("iris", KEY_1): 403,
+        ("iris", KEY_2): 200,
+    }
