@@ -220,12 +220,14 @@ print(json.dumps({{"ms": elapsed, "heavy": []}}))
 
 
 def child_environment(src: Path = BACKEND_SRC, **settings: str) -> dict[str, str]:
-    """This shell's environment without IRIS, OpenAI or AWS endpoint settings, plus `settings`:
-    without them the handler starts offline."""
+    """This shell's environment without IRIS, OpenAI, SpendSense or AWS endpoint settings, plus
+    `settings`: without them the IRIS handler starts offline."""
     env = {
         name: value
         for name, value in os.environ.items()
-        if not name.startswith(("IRIS_", "OPENAI_", "PYTHON", "AWS_ENDPOINT_URL"))
+        if not name.startswith(
+            ("IRIS_", "OPENAI_", "SPENDSENSE_", "DB_PATH", "PYTHON", "AWS_ENDPOINT_URL")
+        )
     }
     return {**env, "PYTHONPATH": str(src), **settings}
 

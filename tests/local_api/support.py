@@ -14,6 +14,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -115,6 +116,17 @@ def read_line(stream, timeout_s: float) -> str:
     reader.start()
     reader.join(timeout_s)
     return lines[0] if lines else ""
+
+
+def read_banner(stream, timeout_s: float) -> str:
+    """The local API's start-up line from its stdout, after any log lines its functions write
+    at INIT (SpendSense's log the database load); "" when none comes in time."""
+    deadline = time.monotonic() + timeout_s
+    while (left := deadline - time.monotonic()) > 0:
+        line = read_line(stream, left)
+        if not line or " local API on http" in line:
+            return line
+    return ""
 
 
 def write_sample_database(directory: Path) -> Path:

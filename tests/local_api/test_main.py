@@ -8,17 +8,27 @@ import signal
 import socket
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from local_api import PROJECT_DIR, apps
 from local_api.__main__ import main
-from tests.local_api.support import call, read_line, write_sample_database
+from tests.local_api.support import call, read_banner, write_sample_database
 
 STARTUP_TIMEOUT_S = 60
 URL = re.compile(r"http://127\.0\.0\.1:(\d+)")
+
+
+@pytest.fixture(autouse=True)
+def environment_restored() -> Iterator[None]:
+    """`main()` adds what the stack adds to the functions' environment to this process's
+    (DB_PATH, ...): every test gets the environment back as it was."""
+    saved = dict(os.environ)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
 
 
 def _ignore_sigint() -> None:
@@ -46,7 +56,7 @@ def test_the_command_serves_until_ctrl_c_and_exits_cleanly(
         preexec_fn=start_with,
     )
     try:
-        banner = read_line(process.stdout, STARTUP_TIMEOUT_S)
+        banner = read_banner(process.stdout, STARTUP_TIMEOUT_S)
         match = URL.search(banner)
         assert match, f"no URL in the start-up line {banner!r}"
         base_url = match.group(0)
@@ -185,7 +195,7 @@ def test_the_spendsense_command_serves_its_shape_until_ctrl_c(tmp_path: Path) ->
         text=True,
     )
     try:
-        banner = read_line(process.stdout, STARTUP_TIMEOUT_S)
+        banner = read_banner(process.stdout, STARTUP_TIMEOUT_S)
         match = URL.search(banner)
         assert match, f"no URL in the start-up line {banner!r}"
         path = "/api/insights/net-worth?user_id=u-001"

@@ -354,3 +354,33 @@ def test_each_program_has_its_own_authorizer_though_both_modules_are_named_autho
         ("iris", KEY_1): 403,
         ("iris", KEY_2): 200,
     }
+
+
+@pytest.mark.usefixtures("keyed_container")
+@pytest.mark.parametrize("deployment", SHAPES)
+@pytest.mark.parametrize(
+    ("path", "refused_by"),
+    [
+        # Decoded once by the gateway into a guarded route: the gateway refuses it.
+        ("/api/stats", "gateway"),
+        ("/%61pi/stats", "gateway"),
+        ("/api%2Finsights/net-worth", "gateway"),
+        # Routed to the open $default: the function sees no authorizer's context and refuses.
+        ("/%2561pi/stats", "function"),
+        ("/API/stats", "function"),
+    ],
+)
+def test_every_spelling_of_a_guarded_path_needs_the_authorizer(
+    serve: Serve, deployment: str, path: str, refused_by: str
+) -> None:
+    """PITFALLS 41: with keys, a path that reaches `$default` unauthorized is refused by the
+    function (SPENDSENSE_REQUIRE_AUTHORIZER, as the stack sets it), never served."""
+    url = serve(spendsense_api(deployment))
+
+    reply = call(url, "GET", f"{path}?user_id={USER}")
+
+    assert reply.status == 401, reply.body
+    if refused_by == "gateway":
+        assert reply.json() == {"message": "Unauthorized"}
+    else:
+        assert reply.json()["error"]["code"] == "unauthorized"

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from local_api import PROJECT_DIR
-from tests.local_api.support import read_line
+from tests.local_api.support import read_banner
 from tests.smoke.conftest import API_KEY, ORIGINS
 from tests.smoke.support import path_with, pulumi_calls, write_pulumi
 
@@ -58,7 +58,7 @@ def local_api_process() -> Iterator[str]:
         text=True,
     )
     try:
-        banner = read_line(process.stdout, STARTUP_TIMEOUT_S)
+        banner = read_banner(process.stdout, STARTUP_TIMEOUT_S)
         match = LOCAL_URL.search(banner)
         assert match, f"no URL in the start-up line {banner!r}"
         yield match.group(0)
@@ -151,7 +151,7 @@ def spendsense_process(spendsense_database: Path) -> Iterator[str]:
         text=True,
     )
     try:
-        banner = read_line(process.stdout, STARTUP_TIMEOUT_S)
+        banner = read_banner(process.stdout, STARTUP_TIMEOUT_S)
         match = LOCAL_URL.search(banner)
         assert match, f"no URL in the start-up line {banner!r}"
         yield match.group(0)
