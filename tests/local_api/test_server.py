@@ -10,8 +10,14 @@ from typing import Any
 import pytest
 from mangum import Mangum
 
+from iris_infra.routes import Route
 from local_api.apps import IRIS, build_api
-from local_api.cors import CORS_ALLOW_HEADERS, CORS_ALLOW_METHODS, CORS_MAX_AGE_SECONDS
+from local_api.cors import (
+    CORS_ALLOW_HEADERS,
+    CORS_ALLOW_METHODS,
+    CORS_MAX_AGE_SECONDS,
+    CorsPolicy,
+)
 from local_api.gateway import PAYLOAD_LIMIT_BYTES, LocalHttpApi
 from tests.local_api.support import ALLOWED_ORIGIN, OTHER_ORIGIN, Recorder, call, iris_api
 
@@ -427,3 +433,25 @@ def test_an_asgi_handler_finds_an_event_loop_on_every_request_thread(serve: Serv
     replies = [call(url, "GET", "/health") for _ in range(3)]
 
     assert [(reply.status, reply.json()) for reply in replies] == [(200, {"status": "ok"})] * 3
+
+
+def test_a_table_without_default_leaves_unmatched_requests_to_the_gateway(serve: Serve) -> None:
+    recorder = Recorder()
+    api = LocalHttpApi(
+        (Route("GET /health", "api"),), {"api": recorder}, CorsPolicy(allow_origins=ORIGINS)
+    )
+    url = serve(api)
+
+    reply = call(url, "GET", "/elsewhere")
+
+    assert (reply.status, reply.json()) == (404, {"message": "Not Found"})
+    assert recorder.events == []
+
+
+def test_a_table_api_gateway_would_refuse_is_refused_naming_the_route() -> None:
+    with pytest.raises(ValueError, match="route 'GET /stats' reaches function 'stats'"):
+        LocalHttpApi(
+            (Route("GET /health", "api"), Route("GET /stats", "stats")),
+            {"api": Recorder()},
+            CorsPolicy(allow_origins=ORIGINS),
+        )
