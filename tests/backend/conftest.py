@@ -1,4 +1,5 @@
-"""Fixtures for the analyze path: a loopback OpenAI API, moto SSM/DynamoDB, fresh containers.
+"""Fixtures for the analyze path: a loopback OpenAI API, moto SSM/DynamoDB, fresh containers;
+and for the handler kit's tests, every backend it serves (tests/backend/backends.py).
 
 The OpenAI API is mocked at the HTTP level: a real HTTP server on 127.0.0.1 answers with the
 shapes api.openai.com sends (tests/backend/openai_stub.py).
@@ -10,6 +11,7 @@ import importlib
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -23,8 +25,13 @@ import server
 from iris.aws import forget_clients
 from iris.logs import forget_secrets
 from iris.parameters import forget_secure_parameters
+from lambda_kit import HttpHandler
+from spendsense_core.database import forget_container_database
+from tests.backend.backends import BACKENDS, IRIS, Backend, backend_id
 from tests.backend.openai_stub import MODEL_ALIAS, OPENAI_KEY, OpenAIStub
 from tests.events import LambdaContext, http_api_v2_event
+from tests.spendsense.conftest import write_hand_database
+from tests.spendsense.entry_points import clear_environment, logger_restored
 
 ANALYZE = "/api/iris/analyze"
 JSON_TYPE = {"Content-Type": "application/json"}
@@ -124,8 +131,10 @@ def start_container() -> Iterator[Callable[..., Container]]:
 
 
 @pytest.fixture(autouse=True)
-def fresh_container() -> Iterator[None]:
-    """Every test starts as a new container would, and leaves nothing for the next one."""
+def fresh_container(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Every test starts as a new container would, and leaves nothing for the next one; no
+    SpendSense variable of the shell reaches it."""
+    clear_environment(monkeypatch)
     new_container()
     yield
     new_container()
@@ -216,3 +225,39 @@ def logs(capsys: pytest.CaptureFixture[str]) -> Callable[[], list[dict[str, Any]
         return [json.loads(line) for line in out.splitlines() if line.startswith("{")]
 
     return read
+
+
+@pytest.fixture(scope="session")
+def spendsense_database(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """SpendSense's hand-built database (tests/spendsense/conftest.py), as a local DB_PATH."""
+    return write_hand_database(tmp_path_factory.mktemp("spendsense") / "hand.db")
+
+
+@pytest.fixture(params=BACKENDS, ids=backend_id)
+def backend(request: pytest.FixtureRequest) -> Backend:
+    return request.param
+
+
+@pytest.fixture
+def start_backend(spendsense_database: Path) -> Iterator[Callable[[Backend], HttpHandler]]:
+    """Start a backend's entry point as a new container; everything it changed (modules built
+    from the test's environment, the container's database, the logs) is undone afterwards."""
+    started: list[Backend] = []
+    with pytest.MonkeyPatch.context() as patch, logger_restored():
+
+        def start(backend: Backend) -> HttpHandler:
+            started.append(backend)
+            return backend.start(patch, spendsense_database)
+
+        yield start
+    forget_container_database()
+    if IRIS in started:
+        new_container()
+        importlib.reload(server)
+        importlib.reload(lambda_handler)
+
+
+@pytest.fixture
+def handler(backend: Backend, start_backend: Callable[[Backend], HttpHandler]) -> HttpHandler:
+    """The backend's real `handler`, in a new container."""
+    return start_backend(backend)

@@ -17,11 +17,11 @@ from typing import Any
 
 import pytest
 
-from iris import parameters
 from iris.analyze import LAMBDA_RESERVE_S, MAX_TEXT_CHARS, SERVICE_EXTENSION, AnalysisService
 from iris.cache import MemoryCache
 from iris.llm import Analysis, OfflineAnalyzer
 from iris.settings import LLM_BUDGET_S
+from lambda_kit import parameters
 from tests.events import LambdaContext, http_api_v2_event, rest_v1_event
 
 ROOT = Path(__file__).resolve().parents[2]

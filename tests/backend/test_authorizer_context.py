@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from iris.authorizer_context import authorizer_ran, is_guarded_path, path_shape
+from iris.authorizer_context import GUARDED_PREFIX, path_shape
+from lambda_kit.guard import authorizer_ran, is_guarded_path
 from tests.backend.conftest import Container
 from tests.events import LambdaContext, http_api_v2_event, rest_v1_event
 
@@ -259,7 +260,7 @@ def test_a_refusal_is_logged_with_the_route_and_the_paths_shape_only(
     ],
 )
 def test_guarded_paths(path: str, guarded: bool) -> None:
-    assert is_guarded_path(path) is guarded
+    assert is_guarded_path(path, GUARDED_PREFIX) is guarded
 
 
 def test_the_path_shape_keeps_route_words_only() -> None:

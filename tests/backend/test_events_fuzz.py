@@ -1,12 +1,14 @@
-"""Any event, any bytes: seeded fuzzing of the Lambda entry point, `lambda_handler.handler`.
+"""Any event, any bytes: seeded fuzzing of the Lambda entry points on the handler kit.
 
 Hypothesis sends random events, and complete v2 and v1 API Gateway events (from
-`tests/events.py`) with fields removed, replaced, retyped or stuffed with random text and bytes.
-Whatever arrives, the handler answers within the contract: it never raises, it returns a dict
-with an int statusCode, never a 5xx (the offline provider and no cache table leave no
-dependency that could fail), every answer from 400 up is the API's JSON error with the
-invocation's request id, and the caller's event is left as it was. The run is seeded
-(`derandomize=True`), so it is the same every time. PITFALLS 8 and 30 are the known causes.
+`tests/events.py`) with fields removed, replaced, retyped or stuffed with random text and bytes,
+to each backend the kit serves (tests/backend/backends.py: IRIS's Flask app, SpendSense's
+FastAPI app, one insight's framework-free app). Whatever arrives, the handler answers within
+the contract: it never raises, it returns a dict with an int statusCode, never a 5xx (IRIS's
+offline provider without a cache table, and SpendSense's local database, leave no dependency
+that could fail), every answer from 400 up is the API's JSON error with the invocation's
+request id, and the caller's event is left as it was. The run is seeded (`derandomize=True`),
+so it is the same every time. PITFALLS 8 and 30 are the known causes.
 """
 
 from __future__ import annotations
@@ -15,15 +17,18 @@ import json
 import re
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import parse_qs
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.backend.backends import BACKENDS, Backend
 from tests.events import LambdaContext, http_api_v2_event, rest_v1_event, scheduled_event
 
 Handler = Callable[[Any, Any], Any]
 
+# Per backend.
 RANDOM_EVENTS = 1_000
 CORRUPTED_EVENTS = 2_000
 SNAKE_CASE = re.compile(r"[a-z]+(_[a-z]+)*")
@@ -126,17 +131,18 @@ HEADER_VALUES = st.one_of(
     st.sampled_from(["application/json", "text/plain", "8443", "example.com:8443", "chunked"]),
     TEXT,
 )
-# The app's routes, so that most events reach Flask's views; then anything at all.
+QUERY_STRINGS = st.one_of(st.just(""), TEXT, st.sampled_from(["q=ü", "a=1&a=2", "q=%zz&%=="]))
+# The apps' routes (each backend's and the others', which it answers 404), so that most events
+# reach the views, with their own query or another; then anything at all.
+ROUTES = sorted({route for backend in BACKENDS for route in backend.routes})
 REQUEST_LINES = st.one_of(
-    st.sampled_from(
-        [("GET", "/health"), ("GET", "/api/iris/health"), ("POST", "/api/iris/analyze")]
-    ),
+    st.sampled_from(ROUTES),
     st.tuples(
         st.one_of(st.sampled_from(["GET", "POST", "HEAD", "OPTIONS", "DELETE", "get"]), TEXT),
         st.one_of(st.sampled_from(["/", ""]), TEXT.map(lambda text: "/" + text), TEXT),
+        QUERY_STRINGS,
     ),
 )
-QUERY_STRINGS = st.one_of(st.just(""), TEXT, st.sampled_from(["q=ü", "a=1&a=2", "q=%zz&%=="]))
 # The builders encode bodies as UTF-8: lone surrogates get into bodies by corruption instead.
 BODIES = st.one_of(
     st.none(),
@@ -149,7 +155,7 @@ BODIES = st.one_of(
 @st.composite
 def complete_event(draw: st.DrawFn) -> dict[str, Any]:
     """A whole v2 or v1 event, from the same builders the handler tests use."""
-    method, path = draw(REQUEST_LINES)
+    method, path, query = draw(REQUEST_LINES)
     headers = {"content-type": "application/json"} if draw(st.booleans()) else {}
     headers.update(draw(st.dictionaries(st.sampled_from(HEADER_NAMES), HEADER_VALUES, max_size=2)))
     body = draw(BODIES)
@@ -158,14 +164,18 @@ def complete_event(draw: st.DrawFn) -> dict[str, Any]:
         return http_api_v2_event(
             method,
             path,
-            query=draw(QUERY_STRINGS),
+            query=query,
             headers=headers,
             body=body,
             as_base64=as_base64,
             cookies=draw(st.lists(TEXT, max_size=2)),
         )
-    query = draw(st.dictionaries(TEXT, st.lists(TEXT, min_size=1, max_size=2), max_size=2))
-    return rest_v1_event(method, path, query=query, headers=headers, body=body, as_base64=as_base64)
+    parameters = parse_qs(query) or draw(
+        st.dictionaries(TEXT, st.lists(TEXT, min_size=1, max_size=2), max_size=2)
+    )
+    return rest_v1_event(
+        method, path, query=parameters, headers=headers, body=body, as_base64=as_base64
+    )
 
 
 def field_paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
@@ -222,7 +232,7 @@ def corrupted_event(draw: st.DrawFn) -> dict[str, Any]:
 
 
 def answered_method(event: Any) -> str:
-    """The method Flask sees (it upper-cases it), as far as the event says."""
+    """The method the app sees (Flask upper-cases it), as far as the event says."""
     if not isinstance(event, dict):
         return ""
     method = event.get("httpMethod")
@@ -266,12 +276,6 @@ def send(handler: Handler, event: Any) -> None:
     assert_within_contract(event, answer, context)
 
 
-@pytest.fixture
-def handler(start_container: Callable[..., Any]) -> Handler:
-    """A fresh container with the offline provider and no cache table: nothing can fail."""
-    return start_container(IRIS_LLM_PROVIDER="offline").handler
-
-
 @settings(FUZZ, max_examples=RANDOM_EVENTS)
 @given(event=RANDOM_EVENT)
 def test_random_events_are_answered_within_the_contract(handler: Handler, event: Any) -> None:
@@ -286,23 +290,17 @@ def test_corrupted_events_are_answered_within_the_contract(
     send(handler, event)
 
 
-@pytest.mark.parametrize(
-    "event",
-    [
-        http_api_v2_event("GET", "/health"),
-        rest_v1_event("GET", "/health"),
-        http_api_v2_event(
-            "POST",
-            "/api/iris/analyze",
-            headers={"Content-Type": "application/json"},
-            body=json.dumps({"text": "hi"}),
-        ),
-        scheduled_event(),
-    ],
-    ids=["v2", "v1", "analyze", "warm-up"],
-)
-def test_the_contract_check_accepts_real_answers(handler: Handler, event: dict[str, Any]) -> None:
+@pytest.mark.parametrize("kind", ["v2", "v1", "warm-up"])
+def test_the_contract_check_accepts_real_answers(
+    handler: Handler, backend: Backend, kind: str
+) -> None:
     """The fuzz tests' check passes the answers to real events, so its failures mean something."""
+    path, query = backend.ok_request
+    event = {
+        "v2": lambda: http_api_v2_event("GET", path, query=query),
+        "v1": lambda: rest_v1_event("GET", path, query=parse_qs(query) or None),
+        "warm-up": scheduled_event,
+    }[kind]()
     context = LambdaContext()
     answer = handler(event, context)
 

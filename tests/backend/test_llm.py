@@ -18,7 +18,6 @@ from typing import Any
 
 import pytest
 
-from iris import parameters
 from iris.llm import (
     MIN_ATTEMPT_S,
     OFFLINE_MODEL,
@@ -33,6 +32,7 @@ from iris.llm import (
     build_analyzer,
 )
 from iris.settings import LLM_BUDGET_S, Settings
+from lambda_kit import parameters
 
 
 def deadline(seconds: float = LLM_BUDGET_S) -> float:

@@ -1,4 +1,4 @@
-"""`read_secure_parameter`: SSM SecureStrings through the real boto3 client against moto.
+"""`lambda_kit.parameters`: SSM SecureStrings through the real boto3 client against moto.
 
 What happens when SSM misbehaves on the network (refused, silent, 5xx, throttled, a 200 that
 is not JSON) is in test_faults.py, against real servers on loopback.
@@ -18,9 +18,9 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from iris import aws
 from iris.logs import REDACTED, configure_logging, redact
-from iris.parameters import (
+from lambda_kit import aws
+from lambda_kit.parameters import (
     INIT_ATTEMPTS,
     REQUEST_ATTEMPTS,
     SecureParameterError,

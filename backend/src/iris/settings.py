@@ -9,19 +9,16 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from lambda_kit import settings as kit
+from lambda_kit.settings import DEFAULT_SECRET_MAX_AGE_S, SettingsError
+
 PROVIDERS = ("openai", "offline")
-LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 # API Gateway HTTP APIs give an integration 30 s at most. LLM_BUDGET_S is the deadline the
 # analyze route gives each request (shorter when the Lambda invocation has less time left);
 # OPENAI_TIMEOUT_S x attempts must fit in it so that every configured attempt can be made.
 API_GATEWAY_LIMIT_S = 30.0
 LLM_BUDGET_S = 28.0
-
-# How long a container trusts a secret it read from SSM before reading it again. SSM's standard
-# throughput is shared by every caller in the account and Region: not every few seconds.
-SECRET_MAX_AGE_RANGE_S = (10, 3_600)
-DEFAULT_SECRET_MAX_AGE_S = 300
 
 # The most tokens a day's LLM budget may be (about $600 a day at gpt-4o-mini's output price):
 # a larger number is a typo, not a cap.
@@ -31,20 +28,12 @@ MAX_DAILY_TOKEN_BUDGET = 1_000_000_000
 MAX_BODY_LIMIT_BYTES = 4_000_000
 
 
-class SettingsError(ValueError):
-    """A runtime setting is missing or out of range; the message names the variable."""
-
-
 def parse_log_level(value: str | None) -> str:
     """IRIS_LOG_LEVEL as the level name `logging` takes: any case, blank means INFO.
 
     Shared by Settings and the authorizer (which reads only this variable).
     """
-    level = (value or "").strip().upper() or "INFO"
-    if level not in LOG_LEVELS:
-        allowed = f"{', '.join(LOG_LEVELS[:-1])} or {LOG_LEVELS[-1]}"
-        raise SettingsError(f"IRIS_LOG_LEVEL={value!r} is not allowed; use {allowed}")
-    return level
+    return kit.parse_log_level(value, "IRIS_LOG_LEVEL")
 
 
 def parse_secret_max_age(value: str | None) -> int:
@@ -52,19 +41,7 @@ def parse_secret_max_age(value: str | None) -> int:
 
     Shared by Settings and the authorizer (which reads only its own variables).
     """
-    text = (value or "").strip()
-    if not text:
-        return DEFAULT_SECRET_MAX_AGE_S
-    try:
-        seconds = int(text)
-    except ValueError:
-        raise SettingsError(f"IRIS_SECRET_MAX_AGE_S={value!r} is not a whole number") from None
-    low, high = SECRET_MAX_AGE_RANGE_S
-    if not low <= seconds <= high:
-        raise SettingsError(
-            f"IRIS_SECRET_MAX_AGE_S={seconds} is out of range; allowed {low}-{high}"
-        )
-    return seconds
+    return kit.parse_secret_max_age(value, "IRIS_SECRET_MAX_AGE_S")
 
 
 @dataclass(frozen=True)
@@ -161,12 +138,7 @@ class Settings:
                 raise SettingsError(f"{name}={raw!r} is not {expected}") from None
 
         def flag(name: str) -> bool:
-            raw = text(name)
-            if raw is None:
-                return False
-            if raw.lower() not in ("true", "false"):
-                raise SettingsError(f"{name}={raw!r} is not allowed; use true or false")
-            return raw.lower() == "true"
+            return kit.parse_flag(text(name), name)
 
         defaults = cls.__dataclass_fields__
         api_key, api_key_param = text("OPENAI_API_KEY"), text("OPENAI_API_KEY_PARAM")

@@ -111,7 +111,7 @@ async def _http_error(request: Request, error: Exception) -> JSONResponse:
         405: f"{request.method} is not allowed on {request.url.path}.",
     }
     message = messages.get(status, f"{status.phrase}.")
-    return JSONResponse(error_body(code, message), status_code=status, headers=error.headers)
+    return JSONResponse(error_body(code, message), status_code=status.value, headers=error.headers)
 
 
 async def _invalid_query(_: Request, error: Exception) -> JSONResponse:

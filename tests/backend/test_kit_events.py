@@ -1,4 +1,4 @@
-"""`http_events`: which API Gateway events the adapters can read, and the copy they are given.
+"""`lambda_kit.events`: which API Gateway events the adapters can read, and the copy they are given.
 
 The whole answers to such events (status, headers, body) are checked through the real handler
 in test_handler.py; these tests hold each function to its own job. Item numbers refer to the
@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from http_events import (
+from lambda_kit.events import (
     adapted_event,
     ascii_query,
     body_length,

@@ -5,11 +5,14 @@ indexes, joins, encodes and int()s the fields it needs; a2wsgi encodes the path 
 decodes the query string as ASCII. A field of the wrong type or a value they cannot encode
 raises inside them: out of the handler, or as a plain-text 500. So the handler checks here
 every field they read, and hands them a copy of the event they read as the client sent it.
+The same copy serves an ASGI app under Mangum alone (FastAPI reads the query string as
+latin-1, so a raw non-ASCII one would reach it garbled).
 """
 
 from __future__ import annotations
 
 import base64
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -114,8 +117,8 @@ _ABSENT = object()
 def unreadable_field(event: dict[str, Any]) -> EventField | None:
     """The first field of an HTTP event that the adapters could not read, or None.
 
-    The fields are the ones Mangum and a2wsgi read, and the Host and X-Forwarded-Port headers,
-    out of which Mangum parses the server's port with int().
+    The fields are the ones Mangum and a2wsgi read, and the headers Mangum builds the ASGI
+    scope's server and scheme from (`SERVER_HEADERS`).
     """
     for field in V2_FIELDS if _is_v2(event) else V1_FIELDS:
         value = _value_at(event, field.path)
@@ -135,14 +138,25 @@ def _value_at(event: dict[str, Any], path: tuple[str, ...]) -> Any:
     return value
 
 
+# A name (or IPv4 address) and an optional port: what API Gateway's Host header holds. ASGI
+# apps build URLs out of it, and Python's URL parser raises on a stray "[" or on characters that
+# change under NFKC normalisation.
+_HOST = re.compile(r"[A-Za-z0-9._-]+(:[0-9]+)?")
+
+
 def _is_host(value: str) -> bool:
-    return ":" not in value or value.partition(":")[2].isdecimal()
+    return _HOST.fullmatch(value) is not None
 
 
-# Mangum parses the port with int() out of the Host header, or else out of X-Forwarded-Port.
+# Mangum parses the port with int() out of the Host header, or else out of X-Forwarded-Port,
+# and copies X-Forwarded-Proto into the scope's scheme, which ASGI allows to be http or https
+# only: Starlette looks the scheme's default port up in a table, and raises on any other.
 SERVER_HEADERS = {
     "host": EventField(("headers", "host"), _is_host, "a host name with an optional :port"),
     "x-forwarded-port": EventField(("headers", "x-forwarded-port"), str.isdecimal, "a port number"),
+    "x-forwarded-proto": EventField(
+        ("headers", "x-forwarded-proto"), lambda value: value in ("http", "https"), "http or https"
+    ),
 }
 
 
@@ -166,6 +180,13 @@ def _header_values(event: dict[str, Any]) -> Iterator[tuple[str, str]]:
 
 def _is_v2(event: dict[str, Any]) -> bool:
     return event.get("version") == "2.0"
+
+
+def request_path(event: dict[str, Any]) -> str:
+    """The path Mangum hands the app (before its own decoding), of a readable HTTP event."""
+    if _is_v2(event):
+        return event["requestContext"]["http"]["path"]
+    return event["path"]
 
 
 def adapted_event(event: dict[str, Any]) -> dict[str, Any]:
@@ -223,7 +244,7 @@ def ascii_query(query: str) -> str:
 
     Some clients send non-ASCII query strings unencoded, and API Gateway passes them on as
     they are in rawQueryString; a2wsgi decodes the query string as ASCII and would answer a
-    plain-text 500. Encoded, they reach Flask as the characters the client sent.
+    plain-text 500. Encoded, they reach the app as the characters the client sent.
     """
     if query.isascii():
         return query
@@ -234,8 +255,8 @@ def undecodable_path(path: str) -> str:
     """The path with each `%` written as `%25`, so that Mangum's unquote() gives it back as is.
 
     An HTTP API hands the function the path already percent-decoded, and Mangum decodes it
-    again: `/api/%2569ris/analyze` would reach Flask as `/api/iris/analyze` on an event that
-    API Gateway routed as `/api/%69ris/analyze`, past the guarded routes. Flask routes on the
+    again: `/api/%2569ris/analyze` would reach the app as `/api/iris/analyze` on an event that
+    API Gateway routed as `/api/%69ris/analyze`, past the guarded routes. The app routes on the
     path API Gateway matched. (A REST API's payload 1.0 path arrives still encoded, so Mangum's
     one decoding is the right one there.)
     """
