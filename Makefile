@@ -68,7 +68,7 @@ bench: $(VENV)/.dev-installed
 
 # SpendSense's sample database, the same bytes every run (standard library only, so no .venv).
 spendsense-db:
-	$(PYTHON) spendsense/scripts/make_db.py --out $(SPENDSENSE_DB)
+	$(PYTHON) spendsense/scripts/make_db.py --out spendsense/data/spendsense.db
 
 $(SPENDSENSE_DB):
 	$(PYTHON) spendsense/scripts/make_db.py --out $@
