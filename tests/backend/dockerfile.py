@@ -1,16 +1,20 @@
 """The few facts of a backend's Dockerfile and requirements that the tests hold the image to.
 
 A minimal reader (instructions, continuation lines, JSON-form CMD): enough for the project's
-Dockerfiles, so that the entry-point test runs the handler the image really names; and what a
-task root imports, to compare with its requirements.txt.
+Dockerfiles, so that the entry-point test runs the handler the image really names and builds
+its task root from what the image copies; what a task root imports, to compare with its
+requirements.txt; and which files of a build context an ignore file lets through.
 """
 
 from __future__ import annotations
 
 import ast
 import json
+import os
+import re
 import shlex
 import sys
+from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -18,6 +22,7 @@ from pathlib import Path
 from packaging.requirements import Requirement
 
 DOCKERFILE = Path(__file__).resolve().parents[2] / "backend" / "Dockerfile"
+TASK_ROOT_VARIABLE = "${LAMBDA_TASK_ROOT}"
 
 
 @dataclass(frozen=True)
@@ -44,6 +49,18 @@ class Dockerfile:
     @property
     def run_commands(self) -> list[str]:
         return self.all("RUN")
+
+    def code_sources(self, context: Path) -> list[tuple[Path, str]]:
+        """(source, place in the task root) of each COPY but the requirements' own: what the
+        task root holds besides the installed packages."""
+        sources = []
+        for source, destination in self.copies:
+            if Path(source).name == "requirements.txt":
+                continue
+            place = destination.removeprefix(f"{TASK_ROOT_VARIABLE}/")
+            assert place != destination, f"COPY {source} lands outside the task root"
+            sources.append((context / source, place))
+        return sources
 
 
 def read_dockerfile(path: Path = DOCKERFILE) -> Dockerfile:
@@ -72,16 +89,59 @@ def runtime_requirements(requirements_txt: Path) -> list[Requirement]:
     return [Requirement(line) for line in (part.split("#")[0].strip() for part in lines) if line]
 
 
-def imported_distributions(task_root: Path) -> set[str]:
-    """The distributions whose modules the task root imports, at any depth of a function."""
-    local = {path.stem for path in task_root.iterdir()}
+def imported_distributions(sources: Iterable[tuple[Path, str]]) -> set[str]:
+    """The distributions whose modules a task root imports, at any depth of a function; the
+    task root is what `Dockerfile.code_sources` names."""
+    local: set[str] = set()
     modules: set[str] = set()
-    for path in task_root.rglob("*.py"):
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if isinstance(node, ast.Import):
-                modules.update(alias.name.split(".")[0] for alias in node.names)
-            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-                modules.add(node.module.split(".")[0])
+    for source, place in sources:
+        top = place.strip("/").split("/")[0]
+        local.update({top} if top else {path.stem for path in source.iterdir()})
+        for path in source.rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if isinstance(node, ast.Import):
+                    modules.update(alias.name.split(".")[0] for alias in node.names)
+                elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                    modules.add(node.module.split(".")[0])
     third_party = modules - local - set(sys.stdlib_module_names) - BASE_IMAGE_MODULES
     by_module = metadata.packages_distributions()
     return {by_module[module][0].lower() for module in third_party}
+
+
+def ignore_rules(ignore_file: Path) -> list[str]:
+    lines = ignore_file.read_text(encoding="utf-8").splitlines()
+    return [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+
+
+def is_sent(path: str, rules: list[str]) -> bool:
+    """Whether a file of the build context (a / path relative to it) reaches the builder: the
+    last rule that matches it or a directory above it decides, `!` rules letting it through,
+    as Docker reads an ignore file."""
+    sent = True
+    for rule in rules:
+        negated = rule.startswith("!")
+        pattern = _pattern(rule.removeprefix("!").strip("/"))
+        parts = path.split("/")
+        if any(pattern.fullmatch("/".join(parts[:end])) for end in range(1, len(parts) + 1)):
+            sent = negated
+    return sent
+
+
+def context_files(context: Path, skipped: Iterable[str] = (".git", ".venv", ".cache")) -> set[str]:
+    """Every file under `context` (/ paths relative to it), but inside the directories named
+    `skipped` (too many to walk; a test checks names inside them on its own)."""
+    files = set()
+    for directory, subdirectories, names in os.walk(context):
+        relative = Path(directory).relative_to(context)
+        if relative == Path("."):
+            subdirectories[:] = [name for name in subdirectories if name not in skipped]
+        files.update((relative / name).as_posix() for name in names)
+    return files
+
+
+def _pattern(glob: str) -> re.Pattern[str]:
+    """A Docker ignore pattern as a regular expression: `**` any number of directories, `*`
+    and `?` within one."""
+    parts = re.split(r"(\*\*/|/\*\*|\*\*|\*|\?)", glob)
+    wildcards = {"**/": "(?:.*/)?", "/**": "(?:/.*)?", "**": ".*", "*": "[^/]*", "?": "[^/]"}
+    return re.compile("".join(wildcards.get(part, re.escape(part)) for part in parts))

@@ -1,32 +1,17 @@
 """The image's entry point without Docker: Lambda's runtime client runs `lambda_handler.handler`.
 
-A task root is built as the Dockerfile builds it (`pip install --target` from
-backend/requirements.txt alone, then backend/src on top), next to a stand-in for the base
-image's /var/runtime holding awslambdaric and boto3. The runtime client then starts the way
-the base image starts it: `python -m awslambdaric lambda_handler.handler` in the task root, but
-with `-S` so the test virtualenv's site-packages are out of reach: a runtime dependency missing
-from backend/requirements.txt fails here as it would in Lambda. The client polls a loopback
-Lambda Runtime API (tests/backend/runtime_api.py) for API Gateway events.
-
-Installed packages are cached under .cache/ (keyed by the requirements and versions) so that
-reruns only link them; the first run needs PyPI or pip's cache.
+A task root is built as backend/Dockerfile builds it (backend/requirements.txt alone, then
+backend/src on top) and the runtime client run on it the way the base image starts it, polling
+a loopback Lambda Runtime API for API Gateway events (tests/backend/task_root.py).
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
-import platform
-import shutil
 import subprocess
-import sys
-import tempfile
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
-from typing import Any
 
 import pytest
 from pytest_httpserver import HTTPServer
@@ -34,168 +19,38 @@ from pytest_httpserver import HTTPServer
 from tests.backend.dockerfile import read_dockerfile
 from tests.backend.loopback import create_deployed_resources, moto_server
 from tests.backend.openai_stub import OPENAI_KEY, OpenAIStub
-from tests.backend.runtime_api import Outcome, RuntimeApi
+from tests.backend.task_root import (
+    Image,
+    Run,
+    build_image,
+    python_command,
+    run_runtime_client,
+    runtime_directory,
+    runtime_environment,
+)
 from tests.events import http_api_v2_event
 
 pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[2]
 BACKEND = REPO / "backend"
-CACHE = REPO / ".cache" / "lambda-task-roots"
+DOCKERFILE = read_dockerfile()
 # The handler the image names in its CMD, so that a wrong CMD fails here too.
-HANDLER = read_dockerfile().command[0]
-RUNTIME_PACKAGES = ("awslambdaric", "boto3")
-TIMEOUT_S = 60
+HANDLER = DOCKERFILE.command[0]
+SOURCES = DOCKERFILE.code_sources(BACKEND)
 HEALTH_ID = str(uuid.uuid4())
 ANALYZE_ID = str(uuid.uuid4())
 
 
-@dataclass(frozen=True)
-class Image:
-    """What the runtime client sees: the task root (/var/task) and the runtime (/var/runtime)."""
-
-    task_root: Path
-    runtime_dir: Path
-
-
-@dataclass(frozen=True)
-class Run:
-    """What one runtime client process posted back, its exit code and its output."""
-
-    outcomes: list[Outcome]
-    exit_code: int | None
-    log: str
-
-    def response_to(self, request_id: str) -> dict[str, Any]:
-        found = [outcome for outcome in self.outcomes if outcome.request_id == request_id]
-        assert found, f"no answer to invocation {request_id}; runtime output:\n{self.log}"
-        assert found[0].kind == "response", f"{found[0]}\nruntime output:\n{self.log}"
-        return found[0].body
-
-
-def pip_install(requirements: str, kind: str) -> Path:
-    """`pip install --target` of the requirements, cached under .cache/ by their content."""
-    key = hashlib.sha256(
-        f"{requirements}\n{sys.version}\n{platform.machine()}".encode()
-    ).hexdigest()[:16]
-    done = CACHE / f"{kind}-{key}"
-    if done.is_dir():
-        return done
-    CACHE.mkdir(parents=True, exist_ok=True)
-    building = Path(tempfile.mkdtemp(prefix=f".{kind}-", dir=CACHE))
-    requirements_file = building / "requirements.txt"
-    requirements_file.write_text(requirements)
-    command = [
-        sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-        "--no-input", "--target", str(building / "site"), "-r", str(requirements_file),
-    ]  # fmt: skip
-    result = subprocess.run(command, capture_output=True, text=True, timeout=600)
-    if result.returncode != 0:
-        shutil.rmtree(building, ignore_errors=True)
-        pytest.fail(f"pip could not build the {kind} directory:\n{result.stdout}{result.stderr}")
-    try:
-        # A rename is atomic: a concurrent run either sees the whole directory or none.
-        building.rename(done)
-    except OSError:
-        shutil.rmtree(building, ignore_errors=True)
-    return done
-
-
-def build_image(requirements: str, root: Path, runtime_dir: Path) -> Image:
-    """The Dockerfile's two steps: the requirements (linked from the cache), then backend/src."""
-    site = pip_install(requirements, "task") / "site"
-    task_root = root / "task"
-    task_root.mkdir(parents=True)
-    for entry in site.iterdir():
-        if entry.name not in ("bin", "__pycache__"):
-            (task_root / entry.name).symlink_to(entry)
-    shutil.copytree(
-        BACKEND / "src",
-        task_root,
-        dirs_exist_ok=True,
-        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
-    )
-    return Image(task_root, runtime_dir)
-
-
-def runtime_environment(image: Image, runtime_api: str, handler: str) -> dict[str, str]:
-    """What Lambda puts in a Python function's environment, and nothing from this shell."""
-    return {
-        "PATH": "/usr/local/bin:/usr/bin:/bin",
-        "LANG": "C.UTF-8",
-        "TZ": ":UTC",
-        "PYTHONPATH": str(image.runtime_dir),
-        "LAMBDA_TASK_ROOT": str(image.task_root),
-        "LAMBDA_RUNTIME_DIR": str(image.runtime_dir),
-        "_HANDLER": handler,
-        "AWS_LAMBDA_RUNTIME_API": runtime_api,
-        "AWS_EXECUTION_ENV": "AWS_Lambda_python3.11",
-        "AWS_LAMBDA_FUNCTION_NAME": "iris-dev-api",
-        "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
-        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "1024",
-        "AWS_LAMBDA_LOG_GROUP_NAME": "/aws/lambda/iris-dev-api",
-        "AWS_LAMBDA_LOG_STREAM_NAME": "2026/11/23/[$LATEST]0123456789abcdef",
-        "AWS_REGION": "eu-west-1",
-        "AWS_DEFAULT_REGION": "eu-west-1",
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-    }
-
-
-def python_command(*args: str) -> list[str]:
-    # -S: no site module, so no site-packages (the virtualenv's or the interpreter's).
-    return [sys.executable, "-S", *args]
-
-
-def run_runtime_client(
-    image: Image,
-    invocations: list[tuple[str, dict[str, Any]]],
-    expected_outcomes: int,
-    log_path: Path,
-    handler: str = HANDLER,
-    settings: dict[str, str] | None = None,
-) -> Run:
-    """Start the runtime client against a loopback Runtime API; stop it once it has answered.
-
-    `settings` are the function's own environment variables (what the stack sets).
-    """
-    with RuntimeApi(invocations) as api, log_path.open("w+") as log:
-        process = subprocess.Popen(
-            python_command("-m", "awslambdaric", handler),
-            cwd=image.task_root,
-            env={**runtime_environment(image, api.address, handler), **(settings or {})},
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            outcomes = api.wait_for(expected_outcomes, TIMEOUT_S)
-            try:
-                exit_code = process.wait(timeout=0.5)
-            except subprocess.TimeoutExpired:
-                exit_code = None
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-        log.seek(0)
-        return Run(outcomes, exit_code, log.read())
-
-
 @pytest.fixture(scope="session")
 def runtime_dir() -> Path:
-    """The base image's /var/runtime: the runtime client and the boto3 it ships."""
-    pins = "".join(f"{name}=={metadata.version(name)}\n" for name in RUNTIME_PACKAGES)
-    return pip_install(pins, "runtime") / "site"
+    return runtime_directory()
 
 
 @pytest.fixture(scope="session")
 def image(tmp_path_factory: pytest.TempPathFactory, runtime_dir: Path) -> Image:
     requirements = (BACKEND / "requirements.txt").read_text()
-    return build_image(requirements, tmp_path_factory.mktemp("image"), runtime_dir)
+    return build_image(requirements, SOURCES, tmp_path_factory.mktemp("image"), runtime_dir)
 
 
 @pytest.fixture(scope="module")
@@ -210,7 +65,7 @@ def served(image: Image, tmp_path_factory: pytest.TempPathFactory) -> Run:
     assert "content-length" not in analyze["headers"]
     invocations = [(HEALTH_ID, http_api_v2_event("GET", "/health")), (ANALYZE_ID, analyze)]
     log_path = tmp_path_factory.mktemp("served") / "runtime.log"
-    return run_runtime_client(image, invocations, len(invocations), log_path)
+    return run_runtime_client(image, invocations, len(invocations), log_path, HANDLER)
 
 
 def test_runtime_sees_only_the_task_root_and_the_runtime(image: Image) -> None:
@@ -276,10 +131,14 @@ def test_runtime_dependency_missing_from_requirements_fails_init(
     lines = (BACKEND / "requirements.txt").read_text().splitlines(keepends=True)
     without_a2wsgi = "".join(line for line in lines if not line.startswith("a2wsgi"))
     assert without_a2wsgi != "".join(lines)
-    broken = build_image(without_a2wsgi, tmp_path, runtime_dir)
+    broken = build_image(without_a2wsgi, SOURCES, tmp_path, runtime_dir)
 
     run = run_runtime_client(
-        broken, [("unused", http_api_v2_event("GET", "/health"))], 1, tmp_path / "runtime.log"
+        broken,
+        [("unused", http_api_v2_event("GET", "/health"))],
+        1,
+        tmp_path / "runtime.log",
+        HANDLER,
     )
 
     assert [outcome.kind for outcome in run.outcomes] == ["init_error"], run.log
@@ -341,6 +200,7 @@ def deployed_run(image: Image, tmp_path_factory: pytest.TempPathFactory) -> Iter
                 [(request_id, analyze) for request_id in DEPLOYED_IDS],
                 len(DEPLOYED_IDS),
                 tmp_path_factory.mktemp("deployed") / "runtime.log",
+                HANDLER,
                 settings=settings,
             )
     finally:

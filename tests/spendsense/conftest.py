@@ -12,6 +12,7 @@ import random
 import sqlite3
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -20,6 +21,7 @@ from api.main import create_app
 from spendsense_core.database import Database, LocalFile, forget_container_database
 from spendsense_core.schema import SCHEMA_SQL
 from tests.backend.loopback import PORTAL_PAGE
+from tests.spendsense.entry_points import clear_environment, logger_restored, start_entry_point
 
 USERS = [("u-1", "Uma"), ("u-2", "Vic"), ("u-3", "Wen")]
 ACCOUNTS = [
@@ -103,10 +105,26 @@ def client(client_for: Callable[[Database], TestClient], hand_database: Path) ->
 
 
 @pytest.fixture(autouse=True)
-def fresh_container() -> Iterator[None]:
-    """No test leaves a container database (or S3 client) behind for the next one."""
+def fresh_container(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """No SpendSense variable of the shell reaches a test, and no test leaves a container
+    database (or S3 client) behind for the next one."""
+    clear_environment(monkeypatch)
     yield
     forget_container_database()
+
+
+@pytest.fixture
+def start_entry(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., Any]]:
+    """Start an entry point by its image command (`handler.handler`,
+    `insights.net_worth.handler`) as a new container, under these variables."""
+    with logger_restored():
+
+        def start(command: str, **environ: str) -> Any:
+            for name, value in environ.items():
+                monkeypatch.setenv(name, value)
+            return start_entry_point(command)
+
+        yield start
 
 
 def other_schema_database(path: Path) -> bytes:

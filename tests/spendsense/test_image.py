@@ -1,5 +1,6 @@
-"""SpendSense's container image: the IRIS image's base, one command per function, and
-requirements equal to what spendsense/backend/src imports (read without Docker)."""
+"""SpendSense's container image: the IRIS image's base, one command per function, a task root
+of SpendSense's code and the handler kit, built from the repository root with only those sent,
+and requirements equal to what that task root imports (read without Docker)."""
 
 from __future__ import annotations
 
@@ -7,13 +8,25 @@ from pathlib import Path
 
 import pytest
 
-from tests.backend.dockerfile import imported_distributions, read_dockerfile, runtime_requirements
+from tests.backend.dockerfile import (
+    context_files,
+    ignore_rules,
+    imported_distributions,
+    is_sent,
+    read_dockerfile,
+    runtime_requirements,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 BACKEND = REPO / "spendsense" / "backend"
 DOCKERFILE = read_dockerfile(BACKEND / "Dockerfile")
+# BuildKit and pulumi-docker read <Dockerfile>.dockerignore in place of the context's own.
+IGNORE_FILE = BACKEND / "Dockerfile.dockerignore"
 REQUIREMENTS = runtime_requirements(BACKEND / "requirements.txt")
 DECLARED = {requirement.name.lower() for requirement in REQUIREMENTS}
+# Imported inside lambda_kit.wsgi, which only a WSGI app's entry point (IRIS's) calls:
+# tests/spendsense/test_independence.py shows no SpendSense entry point loads it.
+WSGI_ADAPTER = "a2wsgi"
 
 
 def test_the_base_image_is_the_iris_images() -> None:
@@ -29,12 +42,35 @@ def test_the_image_runs_the_api_functions_handler() -> None:
 
 def test_dependencies_are_a_layer_of_their_own_before_the_code() -> None:
     assert DOCKERFILE.copies == [
-        ["requirements.txt", "${LAMBDA_TASK_ROOT}/requirements.txt"],
-        ["src/", "${LAMBDA_TASK_ROOT}/"],
+        ["spendsense/backend/requirements.txt", "${LAMBDA_TASK_ROOT}/requirements.txt"],
+        ["backend/src/lambda_kit/", "${LAMBDA_TASK_ROOT}/lambda_kit/"],
+        ["spendsense/backend/src/", "${LAMBDA_TASK_ROOT}/"],
     ]
     (run,) = DOCKERFILE.run_commands
     assert run.startswith("pip install --no-cache-dir -r ${LAMBDA_TASK_ROOT}/requirements.txt")
     assert run.count("pip install") == 1
+
+
+INSIGHTS = (
+    "weekly_recap",
+    "spending_analysis",
+    "budget_suggestion",
+    "budget_tracking",
+    "net_worth",
+)
+
+
+def test_the_task_root_holds_the_kit_and_every_entry_point() -> None:
+    """The commands the stack gives the functions name modules the image copies."""
+    modules = {
+        place + path.relative_to(source).as_posix()
+        for source, place in DOCKERFILE.code_sources(REPO)
+        for path in source.rglob("*.py")
+    }
+
+    entry_points = {"handler.py", "authorizer.py", *(f"insights/{name}.py" for name in INSIGHTS)}
+    assert entry_points <= modules
+    assert {"lambda_kit/__init__.py", "lambda_kit/handler.py", "api/main.py"} <= modules
 
 
 @pytest.mark.parametrize("package", ["boto3", "botocore", "s3transfer"])
@@ -44,7 +80,10 @@ def test_no_second_copy_of_the_aws_sdk(package: str) -> None:
 
 
 def test_the_requirements_are_exactly_what_the_code_imports() -> None:
-    assert imported_distributions(BACKEND / "src") == DECLARED
+    imported = imported_distributions(DOCKERFILE.code_sources(REPO))
+
+    assert imported - {WSGI_ADAPTER} == DECLARED
+    assert WSGI_ADAPTER in imported, "the exception above is still needed"
 
 
 def test_every_runtime_dependency_has_a_compatible_range() -> None:
@@ -59,9 +98,26 @@ def test_the_dev_requirements_install_the_runtime_ones() -> None:
     assert "-r spendsense/backend/requirements.txt" in lines
 
 
-def test_only_the_code_and_requirements_reach_the_build_context() -> None:
-    ignore = (BACKEND / ".dockerignore").read_text(encoding="utf-8").splitlines()
-    rules = [line.strip() for line in ignore if line.strip() and not line.startswith("#")]
+def test_only_what_the_image_copies_reaches_the_build_context() -> None:
+    """The context is the whole repository: without the ignore file every build would send
+    (and every context hash would read) .venv, .cache, the other program and its tests."""
+    rules = ignore_rules(IGNORE_FILE)
+    copied = [source.relative_to(REPO).as_posix() for source, _ in DOCKERFILE.code_sources(REPO)]
+    files = context_files(REPO)
+    sent = {path for path in files if is_sent(path, rules)}
 
     assert rules[0] == "*"
-    assert {"!requirements.txt", "!src/", "src/**/__pycache__"} <= set(rules)
+    assert sent == {
+        path
+        for path in files
+        if (path == "spendsense/backend/requirements.txt" or path.startswith(tuple(copied)))
+        and "__pycache__" not in path
+        and not path.endswith(".pyc")
+    }
+    assert "spendsense/backend/src/handler.py" in sent and "backend/src/lambda_kit/guard.py" in sent
+    unwalked = [
+        ".venv/lib/python3.11/site-packages/x.py",
+        ".cache/lambda-task-roots/x",
+        ".git/HEAD",
+    ]
+    assert not [path for path in unwalked if is_sent(path, rules)]
