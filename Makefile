@@ -1,21 +1,26 @@
 # The two set-up commands: `make run` (the IRIS API on 127.0.0.1) and `make test`;
-# `make smoke` checks a running API end to end; `make check` a stack file, offline.
+# `make run-spendsense` serves SpendSense's API the same way; `make smoke` checks a running API
+# end to end; `make check` a stack file, offline.
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STACK ?= dev
 PORT ?= 8000
+# SpendSense's port: 8001 beside IRIS's, unless PORT is given.
+SPENDSENSE_PORT := $(if $(filter-out file,$(origin PORT)),$(PORT),8001)
+SPENDSENSE_DB := spendsense/data/spendsense.db
 # pytest workers (pytest-xdist); the suite runs in about 3 minutes on 2 cores with 2.
 TEST_WORKERS ?= 2
 
-.PHONY: run test bench smoke check clean spendsense-db
+.PHONY: run run-spendsense test bench smoke check clean spendsense-db
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required (the Lambda base image runs 3.11); got " + sys.version' \
 		|| { echo "Set PYTHON to a Python 3.11 interpreter, e.g. make PYTHON=/usr/bin/python3.11"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 
-$(VENV)/.local-installed: $(BIN)/python backend/requirements.txt local_api/requirements.txt
+$(VENV)/.local-installed: $(BIN)/python backend/requirements.txt local_api/requirements.txt \
+		spendsense/backend/requirements.txt
 	$(BIN)/python -m pip install --quiet -r local_api/requirements.txt
 	touch $@
 
@@ -32,6 +37,11 @@ $(VENV)/.check-installed: $(BIN)/python requirements.txt stack_check/requirement
 run: $(VENV)/.local-installed
 	$(BIN)/python -m local_api --stack $(STACK) --port $(PORT)
 
+# make run-spendsense [STACK=dev] [PORT=8001]: the stack's shape (deployment) and CORS origins,
+# over the sample database, written first if it is missing (DB_PATH=<file> serves another).
+run-spendsense: $(VENV)/.local-installed | $(SPENDSENSE_DB)
+	$(BIN)/python -m local_api --app spendsense --stack $(STACK) --port $(SPENDSENSE_PORT)
+
 test: $(VENV)/.dev-installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -39,11 +49,13 @@ test: $(VENV)/.dev-installed
 
 # make smoke URL=<base url> [API_KEY=<key>] [ORIGIN=<origin>] [TIMEOUT=<seconds>]
 # make smoke STACK=<stack>: the stack's apiUrl and first corsOrigins, read with the Pulumi CLI.
+# APP=spendsense [USER_ID=<id>]: SpendSense's checks (its stack from spendsense/; default user
+# one of the sample database's).
 # URL wins when both are given (STACK defaults to dev). Standard library only, so no .venv.
 # The key travels in the environment, never on a command line; $(value) keeps a '$' in it.
 smoke: export SMOKE_API_KEY = $(value API_KEY)
 smoke:
-	$(PYTHON) -m smoke $(if $(URL),--url '$(URL)',--stack '$(STACK)')$(if $(ORIGIN), --origin '$(ORIGIN)')$(if $(TIMEOUT), --timeout '$(TIMEOUT)')
+	$(PYTHON) -m smoke $(if $(APP),--app '$(APP)' )$(if $(URL),--url '$(URL)',--stack '$(STACK)')$(if $(ORIGIN), --origin '$(ORIGIN)')$(if $(TIMEOUT), --timeout '$(TIMEOUT)')$(if $(USER_ID), --user-id '$(USER_ID)')
 
 # make check [STACK=<stack>] [PLACEHOLDER_SECRETS=1]: every Pulumi.<stack>.yaml (or the one
 # given) validated and planned under Pulumi's mocks; no Pulumi CLI, login or AWS credentials.
@@ -57,6 +69,9 @@ bench: $(VENV)/.dev-installed
 # SpendSense's sample database, the same bytes every run (standard library only, so no .venv).
 spendsense-db:
 	$(PYTHON) spendsense/scripts/make_db.py --out spendsense/data/spendsense.db
+
+$(SPENDSENSE_DB):
+	$(PYTHON) spendsense/scripts/make_db.py --out $@
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

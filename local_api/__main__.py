@@ -1,4 +1,5 @@
-"""`python -m local_api --stack dev`: serve the IRIS API on 127.0.0.1 the way the stack does."""
+"""`python -m local_api [--app spendsense] --stack dev`: serve a program's API on 127.0.0.1 the
+way its stack does."""
 
 from __future__ import annotations
 
@@ -12,10 +13,14 @@ from types import FrameType
 
 from werkzeug.serving import make_server
 
-from iris.settings import Settings, SettingsError
-from local_api import PROJECT_DIR
-from local_api.gateway import api_keys_configured, build_api, function_environment
-from local_api.stack import StackConfigError, load_cors_origins, validate_origins
+from local_api.apps import APPS, SetupError, build_api
+from local_api.stack import (
+    StackConfigError,
+    load_cors_origins,
+    load_deployment,
+    validate_deployment,
+    validate_origins,
+)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -30,16 +35,18 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    app = APPS[args.app]
     try:
+        deployment = _deployment(args)
         if args.cors_origins is not None:
             origins = validate_origins(args.cors_origins, source="--cors-origins")
         else:
-            origins = load_cors_origins(args.stack, PROJECT_DIR)
-        for name, value in function_environment(os.environ).items():
+            origins = load_cors_origins(args.stack, app.project_dir, app.namespace)
+        for name, value in app.function_environment(os.environ).items():
             os.environ.setdefault(name, value)
-        settings = Settings.from_env(os.environ)
-        api = build_api(origins, os.environ)
-    except (StackConfigError, SettingsError) as error:
+        setup = app.describe_setup(os.environ)
+        api = build_api(app, origins, os.environ, deployment)
+    except (StackConfigError, SetupError) as error:
         print(f"local_api: error: {error}", file=sys.stderr)
         return 2
 
@@ -51,14 +58,16 @@ def _serve(args: argparse.Namespace) -> int:
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, _interrupt)
     host = f"[{args.host}]" if ":" in args.host else args.host
-    print(
-        f"IRIS local API on http://{host}:{server.server_port}"
-        f" | stack {args.stack}"
-        f" | CORS origins: {', '.join(origins) or 'none'}"
-        f" | LLM provider: {settings.llm_provider}"
-        f" | API keys: {'enforced' if api_keys_configured(os.environ) else 'not enforced'}",
-        flush=True,
-    )
+    shape = app.describe_shape(deployment)
+    parts = [
+        f"{app.name} local API on http://{host}:{server.server_port}",
+        f"stack {args.stack}",
+        *([shape] if shape else []),
+        f"CORS origins: {', '.join(origins) or 'none'}",
+        setup,
+        f"API keys: {'enforced' if app.api_keys_configured(os.environ) else 'not enforced'}",
+    ]
+    print(" | ".join(parts), flush=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
@@ -68,6 +77,20 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _deployment(args: argparse.Namespace) -> str | None:
+    """The shape to serve: --deployment, else the stack's; None for a program of one shape."""
+    app = APPS[args.app]
+    if not app.deployments:
+        if args.deployment is not None:
+            raise StackConfigError(
+                f"--deployment applies to programs of several shapes; {app.name} has one"
+            )
+        return None
+    if args.deployment is not None:
+        return validate_deployment(args.deployment, app.deployments, source="--deployment")
+    return load_deployment(args.stack, app.project_dir, app.namespace, app.deployments)
+
+
 def _interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
@@ -75,7 +98,13 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
 def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m local_api",
-        description="Serve the IRIS API locally with the stack's routes, CORS and API-key check.",
+        description=(
+            "Serve a program's API locally with its stack's routes, functions, CORS and "
+            "API-key check."
+        ),
+    )
+    parser.add_argument(
+        "--app", choices=sorted(APPS), default="iris", help="the program to serve (default iris)"
     )
     parser.add_argument("--stack", default="dev", help="Pulumi stack whose config to use")
     parser.add_argument("--host", default="127.0.0.1")
@@ -83,7 +112,12 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--cors-origins",
         metavar="ORIGINS",
-        help="comma-separated origins, instead of the stack's iris-infra:corsOrigins",
+        help="comma-separated origins, instead of the stack's corsOrigins",
+    )
+    parser.add_argument(
+        "--deployment",
+        metavar="SHAPE",
+        help="SpendSense's shape (split or single), instead of the stack's deployment",
     )
     return parser.parse_args(argv)
 

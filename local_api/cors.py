@@ -2,9 +2,9 @@
 
 With CORS configured, the gateway answers preflights itself (no route, no authorizer, no
 function), adds the configured headers to every other answer for an allowed origin, and
-ignores any CORS header the function returns. The lists below must equal the stack's
-(`iris_infra.http_api`); a test compares them, since importing the infra here would pull
-Pulumi into the local run.
+ignores any CORS header the function returns. Each app's lists are its stack's own
+(`iris_infra.iris_routes`, `spendsense_infra.routes`: plain data, no Pulumi); IRIS's are the
+defaults.
 """
 
 from __future__ import annotations
@@ -13,11 +13,12 @@ from dataclasses import dataclass
 
 from werkzeug.datastructures import Headers
 
-CORS_ALLOW_METHODS = ("GET", "POST", "OPTIONS")
-CORS_ALLOW_HEADERS = ("content-type", "x-api-key")
-# Retry-After: when a browser may try again after a 429 llm_budget_exhausted.
-CORS_EXPOSE_HEADERS = ("x-request-id", "retry-after")
-CORS_MAX_AGE_SECONDS = 600
+from iris_infra.iris_routes import (
+    CORS_ALLOW_HEADERS,
+    CORS_ALLOW_METHODS,
+    CORS_EXPOSE_HEADERS,
+    CORS_MAX_AGE_SECONDS,
+)
 
 
 @dataclass(frozen=True)

@@ -1,51 +1,103 @@
-"""The stack setting the local run shares with the deployed API: its CORS origins.
+"""The stack settings the local run shares with the deployed API: its CORS origins and, for a
+program with several shapes, its deployment.
 
-Read from `Pulumi.<stack>.yaml` with PyYAML (importing the Pulumi program would pull Pulumi
-into the local run), falling back to the default declared in `Pulumi.yaml`, as the Pulumi CLI
-does. The value may be a YAML list, or the string forms `pulumi config set` stores: a JSON list
-or comma-separated origins.
+Read from a project's `Pulumi.<stack>.yaml` with PyYAML (importing the Pulumi program would pull
+Pulumi into the local run), falling back to the default declared in its `Pulumi.yaml`, as the
+Pulumi CLI does. CORS origins may be a YAML list, or the string forms `pulumi config set`
+stores: a JSON list or comma-separated origins.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
-CORS_ORIGINS_KEY = "iris-infra:corsOrigins"
-PROJECT_KEY = "corsOrigins"
+IRIS_NAMESPACE = "iris-infra"
+CORS_ORIGINS = "corsOrigins"
+DEPLOYMENT = "deployment"
 
 _ORIGIN = re.compile(r"https?://[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*(:[0-9]{1,5})?")
 
 
 class StackConfigError(ValueError):
-    """The stack file or its corsOrigins key is missing or invalid; the message names both."""
+    """A stack file or one of its keys is missing or invalid; the message names both."""
 
 
-def load_cors_origins(stack: str, project_dir: Path) -> tuple[str, ...]:
+@dataclass(frozen=True)
+class StackConfig:
+    """One stack of one Pulumi project: `<namespace>:<key>` from its stack file, else the
+    default its project file declares for `<key>`."""
+
+    project_dir: Path
+    namespace: str
+    stack: str
+
+    @property
+    def path(self) -> Path:
+        return self.project_dir / f"Pulumi.{self.stack}.yaml"
+
+    @property
+    def project_path(self) -> Path:
+        return self.project_dir / "Pulumi.yaml"
+
+    def qualified(self, key: str) -> str:
+        return f"{self.namespace}:{key}"
+
+    def value(self, key: str, *, flag: str) -> tuple[object, str] | None:
+        """(the value, where it was read) of `key`; None when neither file sets it. `flag` is
+        the command-line option that stands in for the key when the stack file is missing."""
+        if not self.path.exists():
+            raise StackConfigError(
+                f"{self.path} does not exist, so {self.qualified(key)} cannot be read: "
+                f"create the stack (pulumi stack init {self.stack}) or pass {flag}"
+            )
+        config = _config_block(self.path)
+        if self.qualified(key) in config:
+            return config[self.qualified(key)], f"{self.qualified(key)} in {self.path}"
+        project = self.project_path
+        declared = _config_block(project).get(key) if project.exists() else None
+        if isinstance(declared, dict) and "default" in declared:
+            return declared["default"], f"the {key} default in {project}"
+        return None
+
+
+def load_cors_origins(
+    stack: str, project_dir: Path, namespace: str = IRIS_NAMESPACE
+) -> tuple[str, ...]:
     """The `corsOrigins` the stack's API allows: its stack file's, else the project default."""
-    path = project_dir / f"Pulumi.{stack}.yaml"
-    if not path.exists():
+    config = StackConfig(project_dir, namespace, stack)
+    found = config.value(CORS_ORIGINS, flag="--cors-origins")
+    if found is None:
         raise StackConfigError(
-            f"{path} does not exist, so {CORS_ORIGINS_KEY} cannot be read: "
-            f"create the stack (pulumi stack init {stack}) or pass --cors-origins"
-        )
-    config = _config_block(path)
-    if CORS_ORIGINS_KEY in config:
-        value = config[CORS_ORIGINS_KEY]
-        return validate_origins(value, source=f"{CORS_ORIGINS_KEY} in {path}")
-
-    project = project_dir / "Pulumi.yaml"
-    declared = _config_block(project).get(PROJECT_KEY) if project.exists() else None
-    if not isinstance(declared, dict) or "default" not in declared:
-        raise StackConfigError(
-            f"{path} has no {CORS_ORIGINS_KEY} and {project} declares no default: set it with "
+            f"{config.path} has no {config.qualified(CORS_ORIGINS)} and {config.project_path} "
+            "declares no default: set it with "
             "`pulumi config set --path 'corsOrigins[0]' https://app.example.com` "
             "or pass --cors-origins"
         )
-    return validate_origins(declared["default"], source=f"the {PROJECT_KEY} default in {project}")
+    value, source = found
+    return validate_origins(value, source=source)
+
+
+def load_deployment(stack: str, project_dir: Path, namespace: str, allowed: Sequence[str]) -> str:
+    """The stack's `deployment`: its stack file's, else the project default, else `allowed[0]`
+    (the program's own default)."""
+    found = StackConfig(project_dir, namespace, stack).value(DEPLOYMENT, flag="--deployment")
+    if found is None:
+        return allowed[0]
+    value, source = found
+    return validate_deployment(value, allowed, source=source)
+
+
+def validate_deployment(value: object, allowed: Sequence[str], *, source: str) -> str:
+    if value not in allowed:
+        raise StackConfigError(f"{source} is {value!r}; use one of {', '.join(allowed)}")
+    assert isinstance(value, str)
+    return value
 
 
 def _config_block(path: Path) -> dict[str, object]:

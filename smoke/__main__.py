@@ -1,4 +1,5 @@
-"""`python -m smoke --url <base url> | --stack <stack> [--origin <origin>]`: one line per check.
+"""`python -m smoke [--app spendsense [--user-id <id>]] --url <base url> | --stack <stack>
+[--origin <origin>]`: one line per check.
 
 The API key comes from the SMOKE_API_KEY environment variable, never from the command line
 (where `ps` would show it). Exit status: 0 when every check passes or is skipped, 1 when one
@@ -9,12 +10,15 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 import time
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import TextIO
 
-from smoke.checks import Outcome, Run, run_checks, unique_text
+from smoke import spendsense
+from smoke.checks import CHECKS, IrisRun, Outcome, Run, run_checks, unique_text
 from smoke.client import Client, Secret
 from smoke.target import (
     API_KEY_VARIABLE,
@@ -32,7 +36,9 @@ EXIT_USAGE = 2
 # Above API Gateway's 30 s integration limit, so a slow analysis shows the gateway's answer.
 DEFAULT_TIMEOUT_S = 35.0
 MAX_TIMEOUT_S = 300.0
-NAME_WIDTH = 16
+NAME_WIDTH = 17
+SPENDSENSE_PROJECT = Path(__file__).resolve().parents[1] / "spendsense"
+USER_ID = re.compile(r"[\x21-\x7e]{1,128}")
 
 
 def main(
@@ -48,6 +54,9 @@ def main(
         Report(out, err, None).error(str(error))
         return EXIT_USAGE
     report = Report(out, err, key)
+    if args.user_id is not None and args.app != "spendsense":
+        report.error("--user-id (USER_ID for make) applies to --app spendsense only")
+        return EXIT_USAGE
     try:
         target = _target(args, key, environ)
     except UsageError as error:
@@ -55,15 +64,23 @@ def main(
         return EXIT_USAGE
 
     client = Client(target.base_url, args.timeout)
+    run: Run
+    if args.app == "spendsense":
+        user_id = args.user_id or spendsense.DEFAULT_USER_ID
+        name, checks = "SpendSense", spendsense.CHECKS
+        run = spendsense.SpendSenseRun(target, client, user_id)
+        user = f" | user {user_id}"
+    else:
+        name, checks, run, user = "IRIS", CHECKS, IrisRun(target, client, unique_text()), ""
     report.line(
-        f"IRIS smoke test of {target.base_url} ({target.source})"
+        f"{name} smoke test of {target.base_url} ({target.source}){user}"
         f" | origin {target.origin or 'none'}"
         f" | API key {'given' if key else 'not given'}"
         f" | timeout {args.timeout:g} s"
     )
     started = time.perf_counter()
     outcomes = []
-    for outcome in run_checks(Run(target, client, unique_text())):
+    for outcome in run_checks(run, checks):
         report.outcome(outcome)
         outcomes.append(outcome)
     return report.summary(outcomes, (time.perf_counter() - started) * 1000)
@@ -73,6 +90,16 @@ def _target(args: argparse.Namespace, key: Secret | None, environ: Mapping[str, 
     chosen_origin = origin(args.origin, source="ORIGIN") if args.origin else None
     if args.url is not None:
         return Target(base_url(args.url, source="URL"), chosen_origin, key, "URL")
+    if args.app == "spendsense":
+        # SpendSense's project is its own directory; its stack has no corsOrigins output.
+        return stack_target(
+            args.stack,
+            chosen_origin,
+            key,
+            environ,
+            project_dir=SPENDSENSE_PROJECT,
+            origin_required=False,
+        )
     return stack_target(args.stack, chosen_origin, key, environ)
 
 
@@ -126,18 +153,43 @@ def _timeout(value: str) -> float:
     return seconds
 
 
+def _user_id(value: str) -> str:
+    if not USER_ID.fullmatch(value):
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not a user id: give 1-128 visible ASCII characters, e.g. "
+            f"{spendsense.DEFAULT_USER_ID}"
+        )
+    return value
+
+
 def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m smoke",
         description=(
-            "Check a running IRIS API end to end: health, CORS preflight, analyze and its "
-            f"cache, and the API key (read from {API_KEY_VARIABLE}, never from arguments)."
+            "Check a running API end to end: for IRIS health, CORS preflight, analyze and its "
+            "cache; for SpendSense health, stats, every insight and its errors; and the API "
+            f"key (read from {API_KEY_VARIABLE}, never from arguments)."
+        ),
+    )
+    parser.add_argument(
+        "--app",
+        choices=("iris", "spendsense"),
+        default="iris",
+        help="the API to check (default iris)",
+    )
+    parser.add_argument(
+        "--user-id",
+        type=_user_id,
+        help=(
+            "SpendSense: the user the insight checks ask about (default "
+            f"{spendsense.DEFAULT_USER_ID}, a user of the sample database)"
         ),
     )
     where = parser.add_mutually_exclusive_group(required=True)
     where.add_argument("--url", help="base URL of the API, e.g. http://127.0.0.1:8000")
     where.add_argument(
-        "--stack", help="Pulumi stack whose apiUrl and first corsOrigins to use (needs pulumi)"
+        "--stack",
+        help="Pulumi stack whose apiUrl and first corsOrigins to use (needs pulumi)",
     )
     parser.add_argument("--origin", help="origin of the CORS preflight; default: the stack's")
     parser.add_argument(

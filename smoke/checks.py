@@ -1,4 +1,6 @@
-"""The checks, in the order they run. Each proves one thing a user of the API relies on:
+"""IRIS's checks, in the order they run, and what every check set shares (a run's target and
+client, the outcome of a check, JSON and CORS expectations). Each IRIS check proves one thing a
+user of the API relies on:
 
 - health: the function answers through the gateway (`GET /health`, no key, no SDK);
 - iris health: the guarded route answers with the key (or is open without one);
@@ -16,7 +18,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,11 +51,10 @@ class Outcome:
 
 @dataclass(frozen=True)
 class Run:
-    """What the checks share: the target, its client and the text unique to this run."""
+    """What the checks share: the target and its client."""
 
     target: Target
     client: Client
-    text: str
 
     def send(
         self,
@@ -82,6 +83,16 @@ class Run:
         )
 
 
+@dataclass(frozen=True)
+class IrisRun(Run):
+    """An IRIS run: with the text unique to it, which its analyze checks send."""
+
+    text: str
+
+
+Check = Callable[[Any], str]
+
+
 def unique_text() -> str:
     """A text no cache has seen, so the first analyze is a miss and the second a hit."""
     return f"IRIS smoke test {uuid.uuid4()}: is this answer served from the cache?"
@@ -104,19 +115,19 @@ def check_iris_health(run: Run) -> str:
 
 
 def check_preflight(run: Run) -> str:
+    return preflight(run, ANALYZE, "POST", ["content-type"])
+
+
+def preflight(run: Run, path: str, method: str, headers: list[str]) -> str:
+    """A browser at the origin may send `method` to `path` with `headers` (and the key)."""
     target = run.target
     if not target.origin:
         raise CheckSkipped("no origin given (ORIGIN=<frontend origin> runs it)")
-    requested = ["content-type", *(["x-api-key"] if target.api_key else [])]
-    reply = run.send(
-        "OPTIONS",
-        ANALYZE,
-        with_key=False,
-        headers=(
-            ("Access-Control-Request-Method", "POST"),
-            ("Access-Control-Request-Headers", ",".join(requested)),
-        ),
-    )
+    requested = [*headers, *(["x-api-key"] if target.api_key else [])]
+    asked = [("Access-Control-Request-Method", method)]
+    if requested:
+        asked.append(("Access-Control-Request-Headers", ",".join(requested)))
+    reply = run.send("OPTIONS", path, with_key=False, headers=tuple(asked))
     if not 200 <= reply.status < 300:
         raise CheckFailed(f"answered {reply.status}, expected 204: {snippet(reply)}")
     allowed_origin = reply.header("Access-Control-Allow-Origin")
@@ -126,24 +137,25 @@ def check_preflight(run: Run) -> str:
             f"(got {allowed_origin or 'none'}): is it in the stack's corsOrigins?"
         )
     methods = header_list(reply, "Access-Control-Allow-Methods")
-    if not {"post", "*"} & methods:
-        raise CheckFailed(f"{reply.status} but POST is not among the allowed methods {methods}")
-    headers = header_list(reply, "Access-Control-Allow-Headers")
-    missing = [name for name in requested if name not in headers and "*" not in headers]
+    if not {method.lower(), "*"} & methods:
+        raise CheckFailed(f"{reply.status} but {method} is not among the allowed methods {methods}")
+    allowed = header_list(reply, "Access-Control-Allow-Headers")
+    missing = [name for name in requested if name not in allowed and "*" not in allowed]
     if missing:
         raise CheckFailed(f"{reply.status} but the headers {missing} are not allowed")
-    return f"{reply.status} allows {allowed_origin}: POST with {', '.join(requested)}"
+    with_headers = f" with {', '.join(requested)}" if requested else ""
+    return f"{reply.status} allows {allowed_origin}: {method}{with_headers}"
 
 
-def check_first_analyze(run: Run) -> str:
+def check_first_analyze(run: IrisRun) -> str:
     return analyze(run, expect_cached=False)
 
 
-def check_second_analyze(run: Run) -> str:
+def check_second_analyze(run: IrisRun) -> str:
     return analyze(run, expect_cached=True)
 
 
-def analyze(run: Run, *, expect_cached: bool) -> str:
+def analyze(run: IrisRun, *, expect_cached: bool) -> str:
     reply = run.send("POST", ANALYZE, body={"text": run.text})
     skip_when_budget_spent(reply)
     body = expect_json(reply, 200)
@@ -162,7 +174,7 @@ def analyze(run: Run, *, expect_cached: bool) -> str:
     return f"{reply.status} cached={json.dumps(cached)} model {json.dumps(body['model'])}"
 
 
-def check_no_key_refused(run: Run) -> str:
+def check_no_key_refused(run: IrisRun) -> str:
     if run.target.api_key is None:
         raise CheckSkipped("no API key given (API_KEY=<key> runs it)")
     reply = run.send("POST", ANALYZE, body={"text": run.text}, with_key=False)
@@ -174,7 +186,7 @@ def check_no_key_refused(run: Run) -> str:
     return f"{reply.status} without X-API-Key"
 
 
-def check_key_accepted(run: Run) -> str:
+def check_key_accepted(run: IrisRun) -> str:
     if run.target.api_key is None:
         raise CheckSkipped("no API key given (API_KEY=<key> runs it)")
     reply = run.send("POST", ANALYZE, body={"text": run.text})
@@ -200,7 +212,7 @@ def skip_when_budget_spent(reply: HttpReply) -> None:
         )
 
 
-CHECKS: tuple[tuple[str, Callable[[Run], str]], ...] = (
+CHECKS: tuple[tuple[str, Check], ...] = (
     ("health", check_health),
     ("iris health", check_iris_health),
     ("cors preflight", check_preflight),
@@ -211,9 +223,9 @@ CHECKS: tuple[tuple[str, Callable[[Run], str]], ...] = (
 )
 
 
-def run_checks(run: Run) -> Iterator[Outcome]:
+def run_checks(run: Run, checks: Sequence[tuple[str, Check]] = CHECKS) -> Iterator[Outcome]:
     """Every check in order, whatever the ones before it found."""
-    for name, check in CHECKS:
+    for name, check in checks:
         started = time.perf_counter()
         try:
             result, detail = "PASS", check(run)

@@ -14,6 +14,7 @@ import shutil
 import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from smoke.client import Secret
@@ -96,8 +97,11 @@ def stack_name(value: str) -> str:
     return value
 
 
-def stack_outputs(stack: str, environ: Mapping[str, str] = os.environ) -> dict[str, object]:
-    """`pulumi stack output --json --stack <stack>`, run in the current directory's project."""
+def stack_outputs(
+    stack: str, environ: Mapping[str, str] = os.environ, project_dir: Path | None = None
+) -> dict[str, object]:
+    """`pulumi stack output --json --stack <stack>`, run in the project of `project_dir` (by
+    default the current directory's)."""
     pulumi = shutil.which("pulumi", path=environ.get("PATH"))
     if pulumi is None:
         raise UsageError(
@@ -114,6 +118,7 @@ def stack_outputs(stack: str, environ: Mapping[str, str] = os.environ) -> dict[s
             timeout=PULUMI_TIMEOUT_S,
             stdin=subprocess.DEVNULL,
             env={**environ, "PULUMI_SKIP_UPDATE_CHECK": "true"},
+            cwd=project_dir,
             check=False,
         )
     except subprocess.TimeoutExpired:
@@ -134,17 +139,24 @@ def stack_outputs(stack: str, environ: Mapping[str, str] = os.environ) -> dict[s
 
 
 def stack_target(
-    stack: str, origin_override: str | None, key: Secret | None, environ: Mapping[str, str]
+    stack: str,
+    origin_override: str | None,
+    key: Secret | None,
+    environ: Mapping[str, str],
+    *,
+    project_dir: Path | None = None,
+    origin_required: bool = True,
 ) -> Target:
-    """The stack's `apiUrl`, and `origin_override` or the first of its `corsOrigins`."""
+    """The stack's `apiUrl`, and `origin_override` or the first of its `corsOrigins`; a stack
+    without that output has no origin unless `origin_required`."""
     stack = stack_name(stack)
-    outputs = stack_outputs(stack, environ)
+    outputs = stack_outputs(stack, environ, project_dir)
     missing = f"stack {stack!r} has no output {{name}} (outputs: {', '.join(sorted(outputs))})"
     url = outputs.get("apiUrl")
     if not isinstance(url, str) or not url:
         raise UsageError(missing.format(name="apiUrl") + ": has `pulumi up` completed?")
     chosen = origin_override
-    if chosen is None:
+    if chosen is None and (origin_required or "corsOrigins" in outputs):
         origins = outputs.get("corsOrigins")
         if not (isinstance(origins, list) and origins and isinstance(origins[0], str)):
             raise UsageError(

@@ -1,4 +1,5 @@
-"""SpendSense's route table, for both shapes: which function each route reaches.
+"""SpendSense's HTTP API as plain data, for both shapes: which function each route reaches, and
+the CORS answers of its API (the local stand-in reads both without Pulumi).
 
 `split`: each insight route reaches its own function; `/health`, `/api/stats` and `$default`
 (unknown paths, wrong methods: the app's JSON 404/405) reach the API function. `single`: the
@@ -14,6 +15,13 @@ from iris_infra.routes import DEFAULT_ROUTE, Route, guarded_prefix
 API_FUNCTION = "api"
 DEPLOYMENTS = ("split", "single")
 GUARDED_PREFIX = "/api"
+
+# What API Gateway answers SpendSense's preflights with (HttpApiArgs' cors_*): every route is a
+# GET, with the key in X-API-Key and no body.
+CORS_ALLOW_METHODS = ("GET", "OPTIONS")
+CORS_ALLOW_HEADERS = ("x-api-key",)
+CORS_EXPOSE_HEADERS = ("x-request-id",)
+CORS_MAX_AGE_SECONDS = 600
 
 # Insight name (its entry point insights.<name>.handler, its functionNames key) -> its path.
 INSIGHT_PATHS: dict[str, str] = {

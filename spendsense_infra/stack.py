@@ -24,6 +24,7 @@ from iris_infra.http_api import (
 from iris_infra.names import slug
 from iris_infra.release import Release, ReleaseArgs
 from iris_infra.secrets import Secrets, SecretsArgs
+from spendsense_infra import routes as spendsense_routes
 from spendsense_infra.config import SpendSenseConfig
 from spendsense_infra.routes import API_FUNCTION, function_names, routes
 
@@ -39,9 +40,6 @@ AUTHORIZER_CACHE_TTL_SECONDS = 300
 # Cost guard rails on the stage (the contract has no keys for them).
 THROTTLE_BURST_LIMIT = 20
 THROTTLE_RATE_LIMIT = 10
-# Every route is a GET, with the key in X-API-Key and no body.
-CORS_ALLOW_METHODS = ("GET", "OPTIONS")
-CORS_ALLOW_HEADERS = ("x-api-key",)
 # The repository's root is the build context (the image takes the handler kit from outside
 # spendsense/); both paths start at spendsense/, where Pulumi runs the program.
 IMAGE_CONTEXT = ".."
@@ -122,8 +120,10 @@ def build_stack(config: SpendSenseConfig) -> StackOutputs:
             },
             routes=routes(config.deployment),
             cors_origins=config.cors_origins,
-            cors_allow_methods=CORS_ALLOW_METHODS,
-            cors_allow_headers=CORS_ALLOW_HEADERS,
+            cors_allow_methods=spendsense_routes.CORS_ALLOW_METHODS,
+            cors_allow_headers=spendsense_routes.CORS_ALLOW_HEADERS,
+            cors_expose_headers=spendsense_routes.CORS_EXPOSE_HEADERS,
+            cors_max_age_seconds=spendsense_routes.CORS_MAX_AGE_SECONDS,
             throttle_burst_limit=THROTTLE_BURST_LIMIT,
             throttle_rate_limit=THROTTLE_RATE_LIMIT,
             log_retention_days=config.log_retention_days,

@@ -1,4 +1,4 @@
-"""Fixtures for the local API: a fresh authorizer for every test (`serve` is shared)."""
+"""Fixtures for the local API: fresh authorizers for every test (`serve` is shared)."""
 
 from __future__ import annotations
 
@@ -6,13 +6,14 @@ from collections.abc import Iterator
 
 import pytest
 
-from iris import aws
-from iris.parameters import forget_secure_parameters
+from lambda_kit import aws
+from lambda_kit.parameters import forget_secure_parameters
 
 
 @pytest.fixture(autouse=True)
 def fresh_authorizer() -> Iterator[None]:
-    """The authorizer keeps the keys it read: start each test as a new container."""
+    """The authorizers (IRIS's and SpendSense's, both the handler kit's) keep the keys they
+    read: start each test as a new container."""
     forget_secure_parameters()
     aws.forget_clients()
     yield

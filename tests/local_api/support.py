@@ -1,4 +1,5 @@
-"""A raw HTTP client and a recording Lambda handler for the local API's tests.
+"""A raw HTTP client, a recording Lambda handler and SpendSense's sample database and
+containers for the local API's tests.
 
 http.client rather than urllib: the tests send repeated headers, OPTIONS preflights and
 chunked bodies, and read repeated response headers.
@@ -7,14 +8,28 @@ chunked bodies, and read repeated response headers.
 from __future__ import annotations
 
 import http.client
+import importlib
 import json
+import os
+import subprocess
+import sys
 import threading
-from collections.abc import Sequence
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from local_api.gateway import LambdaHandler
+import pytest
+
+from iris_infra import iris_routes
+from local_api import PROJECT_DIR
+from local_api.apps import SPENDSENSE, SPENDSENSE_S3_VARIABLES
+from local_api.cors import CorsPolicy
+from local_api.gateway import LambdaHandler, LocalHttpApi
+from spendsense_core.database import forget_container_database
 
 ALLOWED_ORIGIN = "http://localhost:5173"
 OTHER_ORIGIN = "https://evil.example"
@@ -85,6 +100,15 @@ class Recorder:
         return self.handler(event, context)
 
 
+def iris_api(function: LambdaHandler, origins: Sequence[str]) -> LocalHttpApi:
+    """The local API on IRIS's route table with `function` as its one function."""
+    return LocalHttpApi(
+        iris_routes.ROUTES,
+        {iris_routes.API_FUNCTION: function},
+        CorsPolicy(allow_origins=tuple(origins)),
+    )
+
+
 def read_line(stream, timeout_s: float) -> str:
     """One line from a subprocess pipe, or "" when none comes in time."""
     lines: list[str] = []
@@ -92,3 +116,59 @@ def read_line(stream, timeout_s: float) -> str:
     reader.start()
     reader.join(timeout_s)
     return lines[0] if lines else ""
+
+
+def read_banner(stream, timeout_s: float) -> str:
+    """The local API's start-up line from its stdout, after any log lines its functions write
+    at INIT (SpendSense's log the database load); "" when none comes in time."""
+    deadline = time.monotonic() + timeout_s
+    while (left := deadline - time.monotonic()) > 0:
+        line = read_line(stream, left)
+        if not line or " local API on http" in line:
+            return line
+    return ""
+
+
+def write_sample_database(directory: Path) -> Path:
+    """SpendSense's sample database, as `make spendsense-db` writes it."""
+    path = directory / "spendsense.db"
+    subprocess.run(
+        [sys.executable, str(PROJECT_DIR / "spendsense" / "scripts" / "make_db.py"), "--out", path],
+        check=True,
+        capture_output=True,
+    )
+    return path
+
+
+# The modules whose import is a SpendSense function's INIT, in import order: what the entry
+# points share (it reads the environment), the app, and the entry points.
+SPENDSENSE_INIT_MODULES = (
+    "spendsense_core.lambda_entry",
+    "api.main",
+    *SPENDSENSE.entry_points("split").values(),
+)
+
+
+@contextmanager
+def spendsense_container(database: Path, *, keys: str | None = None) -> Iterator[None]:
+    """SpendSense's functions as fresh containers over `database` (with API keys, and what the
+    stack adds beside them, when `keys` are given): each entry point that an earlier test
+    imported is imported again (one process holds every function)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DB_PATH", str(database))
+        for name in ("SPENDSENSE_API_KEYS", "SPENDSENSE_REQUIRE_AUTHORIZER"):
+            patch.delenv(name, raising=False)
+        if keys is not None:
+            patch.setenv("SPENDSENSE_API_KEYS", keys)
+            for name, value in SPENDSENSE.function_environment(os.environ).items():
+                patch.setenv(name, value)
+        for name in SPENDSENSE_S3_VARIABLES:
+            patch.delenv(name, raising=False)
+        forget_container_database()
+        for name in SPENDSENSE_INIT_MODULES:
+            if name in sys.modules:
+                importlib.reload(sys.modules[name])
+        try:
+            yield
+        finally:
+            forget_container_database()

@@ -13,7 +13,7 @@ import pytest
 
 import lambda_handler
 import server
-from local_api.gateway import build_api, function_environment
+from local_api.apps import IRIS, build_api
 from tests.local_api.support import ALLOWED_ORIGIN, call
 
 KEY = "local-key-1-5b0e3c9a7d214f68"
@@ -28,21 +28,21 @@ def url(serve: Callable[[object], str]) -> Iterator[str]:
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("IRIS_API_KEYS", KEY)
         patch.setenv("IRIS_LLM_PROVIDER", "offline")
-        for name, value in function_environment({"IRIS_API_KEYS": KEY}).items():
+        for name, value in IRIS.function_environment({"IRIS_API_KEYS": KEY}).items():
             patch.setenv(name, value)
         importlib.reload(server)
         importlib.reload(lambda_handler)
-        yield serve(build_api((ALLOWED_ORIGIN,), {"IRIS_API_KEYS": KEY}))
+        yield serve(build_api(IRIS, (ALLOWED_ORIGIN,), {"IRIS_API_KEYS": KEY}))
     importlib.reload(server)
     importlib.reload(lambda_handler)
 
 
 def test_with_api_keys_the_function_is_told_to_require_the_authorizer() -> None:
-    assert function_environment({"IRIS_API_KEYS": KEY}) == {"IRIS_REQUIRE_AUTHORIZER": "true"}
-    assert function_environment({"IRIS_API_KEYS_PARAM": "/iris/dev/api-keys"}) == {
+    assert IRIS.function_environment({"IRIS_API_KEYS": KEY}) == {"IRIS_REQUIRE_AUTHORIZER": "true"}
+    assert IRIS.function_environment({"IRIS_API_KEYS_PARAM": "/iris/dev/api-keys"}) == {
         "IRIS_REQUIRE_AUTHORIZER": "true"
     }
-    assert function_environment({}) == {}
+    assert IRIS.function_environment({}) == {}
 
 
 @pytest.mark.parametrize(

@@ -13,11 +13,9 @@ from hypothesis import given, settings
 
 import lambda_handler
 import server
-from local_api.cors import CorsPolicy
-from local_api.gateway import LocalHttpApi
 from tests.backend.test_events_fuzz import FUZZ, SNAKE_CASE
 from tests.bodies import Body, analyze_bodies
-from tests.local_api.support import ALLOWED_ORIGIN, call
+from tests.local_api.support import ALLOWED_ORIGIN, call, iris_api
 
 ORIGINS = (ALLOWED_ORIGIN,)
 BODIES = 500
@@ -30,7 +28,7 @@ def url(serve: Callable[[object], str]) -> Iterator[str]:
         patch.setenv("IRIS_LLM_PROVIDER", "offline")
         importlib.reload(server)
         importlib.reload(lambda_handler)
-        yield serve(LocalHttpApi(lambda_handler.handler, CorsPolicy(allow_origins=ORIGINS)))
+        yield serve(iris_api(lambda_handler.handler, ORIGINS))
 
 
 def post(url: str, body: Body) -> tuple[int, str | None, bytes]:

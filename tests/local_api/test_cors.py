@@ -6,8 +6,10 @@ import pytest
 from werkzeug.datastructures import Headers
 
 from iris_infra import iris_routes
-from local_api import cors, gateway
+from local_api import cors
+from local_api.apps import IRIS, SPENDSENSE
 from local_api.cors import CorsPolicy, is_preflight
+from spendsense_infra import routes as spendsense_routes
 
 
 @pytest.mark.parametrize(
@@ -61,11 +63,16 @@ def test_apply_replaces_the_function_cors_headers() -> None:
     ]
 
 
-def test_local_cors_and_routes_equal_the_stack() -> None:
-    """The local run answers CORS and guards routes exactly as the deployed API does."""
-    assert cors.CORS_ALLOW_METHODS == iris_routes.CORS_ALLOW_METHODS
-    assert cors.CORS_ALLOW_HEADERS == iris_routes.CORS_ALLOW_HEADERS
-    assert cors.CORS_EXPOSE_HEADERS == iris_routes.CORS_EXPOSE_HEADERS
-    assert cors.CORS_MAX_AGE_SECONDS == iris_routes.CORS_MAX_AGE_SECONDS
-    assert gateway.OPEN_ROUTES == tuple(r.key for r in iris_routes.ROUTES if not r.guarded)
-    assert gateway.GUARDED_ROUTES == tuple(r.key for r in iris_routes.ROUTES if r.guarded)
+@pytest.mark.parametrize(("app", "rules"), [(IRIS, iris_routes), (SPENDSENSE, spendsense_routes)])
+def test_each_app_answers_cors_with_its_own_stacks_lists(app, rules) -> None:
+    """The local run answers CORS exactly as that app's deployed API does: the stack passes the
+    same module's lists to HttpApi (tests/spendsense_infra and the held IRIS plans check that)."""
+    policy = app.cors(("http://localhost:5173",))
+    assert policy.allow_methods == rules.CORS_ALLOW_METHODS
+    assert policy.allow_headers == rules.CORS_ALLOW_HEADERS
+    assert policy.expose_headers == rules.CORS_EXPOSE_HEADERS
+    assert policy.max_age_seconds == rules.CORS_MAX_AGE_SECONDS
+    assert (cors.CORS_ALLOW_METHODS, cors.CORS_EXPOSE_HEADERS) == (
+        iris_routes.CORS_ALLOW_METHODS,
+        iris_routes.CORS_EXPOSE_HEADERS,
+    )

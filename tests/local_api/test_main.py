@@ -8,17 +8,27 @@ import signal
 import socket
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from local_api import PROJECT_DIR
+from local_api import PROJECT_DIR, apps
 from local_api.__main__ import main
-from tests.local_api.support import call, read_line
+from tests.local_api.support import call, read_banner, write_sample_database
 
 STARTUP_TIMEOUT_S = 60
 URL = re.compile(r"http://127\.0\.0\.1:(\d+)")
+
+
+@pytest.fixture(autouse=True)
+def environment_restored() -> Iterator[None]:
+    """`main()` adds what the stack adds to the functions' environment to this process's
+    (DB_PATH, ...): every test gets the environment back as it was."""
+    saved = dict(os.environ)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
 
 
 def _ignore_sigint() -> None:
@@ -46,7 +56,7 @@ def test_the_command_serves_until_ctrl_c_and_exits_cleanly(
         preexec_fn=start_with,
     )
     try:
-        banner = read_line(process.stdout, STARTUP_TIMEOUT_S)
+        banner = read_banner(process.stdout, STARTUP_TIMEOUT_S)
         match = URL.search(banner)
         assert match, f"no URL in the start-up line {banner!r}"
         base_url = match.group(0)
@@ -114,3 +124,101 @@ def test_a_busy_port_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> Non
 
     assert stopped.value.code == 1
     assert f"Port {port} is in use" in capsys.readouterr().err
+
+
+# Both settings given, so no stack file is read.
+SPENDSENSE_ARGS = [
+    "--app",
+    "spendsense",
+    "--cors-origins",
+    "http://localhost:5173",
+    "--deployment",
+    "split",
+    "--port",
+    "0",
+]
+
+
+def test_a_missing_sample_database_says_how_to_make_it(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("DB_PATH", raising=False)
+    missing = tmp_path / "data" / "spendsense.db"
+    monkeypatch.setattr(apps, "SAMPLE_DATABASE", missing)
+
+    assert main(SPENDSENSE_ARGS) == 2
+
+    err = capsys.readouterr().err
+    assert err.startswith(f"local_api: error: the sample database {missing} does not exist")
+    assert "run `make spendsense-db`" in err
+    assert "Traceback" not in err
+
+
+def test_a_db_path_that_is_no_file_is_named(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("DB_PATH", str(tmp_path))
+
+    assert main(SPENDSENSE_ARGS) == 2
+
+    assert f"DB_PATH={str(tmp_path)!r} is not a file" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--deployment", "both"], "--deployment is 'both'; use one of split, single"),
+        (["--app", "iris", "--deployment", "split"], "--deployment applies to programs of"),
+    ],
+)
+def test_a_bad_deployment_is_a_clear_error(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main([*SPENDSENSE_ARGS, *argv]) == 2
+
+    assert message in capsys.readouterr().err
+
+
+def test_the_spendsense_command_serves_its_shape_until_ctrl_c(tmp_path: Path) -> None:
+    env = {
+        **os.environ,
+        "DB_PATH": str(write_sample_database(tmp_path)),
+        "SPENDSENSE_API_KEYS": "never-printed-key-2c9e",
+        "PYTHONUNBUFFERED": "1",
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "local_api", *SPENDSENSE_ARGS],
+        cwd=PROJECT_DIR,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        banner = read_banner(process.stdout, STARTUP_TIMEOUT_S)
+        match = URL.search(banner)
+        assert match, f"no URL in the start-up line {banner!r}"
+        path = "/api/insights/net-worth?user_id=u-001"
+        anonymous = call(match.group(0), "GET", path)
+        keyed = call(match.group(0), "GET", path, headers=[("X-API-Key", "never-printed-key-2c9e")])
+
+        process.send_signal(signal.SIGINT)
+        stdout, stderr = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+
+    assert banner.startswith(f"SpendSense local API on {match.group(0)} | stack dev | ")
+    for shown in (
+        "shape split (6 functions)",
+        "CORS origins: http://localhost:5173",
+        f"database: {env['DB_PATH']}",
+        "API keys: enforced",
+    ):
+        assert shown in banner
+    assert anonymous.status == 401
+    assert keyed.status == 200 and keyed.json()["userId"] == "u-001"
+    assert "never-printed-key-2c9e" not in banner + stdout + stderr
+    assert process.returncode == 0
+    assert "Traceback" not in stderr

@@ -8,10 +8,18 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from mangum import Mangum
 
-from local_api.cors import CORS_ALLOW_HEADERS, CORS_ALLOW_METHODS, CORS_MAX_AGE_SECONDS, CorsPolicy
-from local_api.gateway import PAYLOAD_LIMIT_BYTES, LocalHttpApi, build_api
-from tests.local_api.support import ALLOWED_ORIGIN, OTHER_ORIGIN, Recorder, call
+from iris_infra.routes import Route
+from local_api.apps import IRIS, build_api
+from local_api.cors import (
+    CORS_ALLOW_HEADERS,
+    CORS_ALLOW_METHODS,
+    CORS_MAX_AGE_SECONDS,
+    CorsPolicy,
+)
+from local_api.gateway import PAYLOAD_LIMIT_BYTES, LocalHttpApi
+from tests.local_api.support import ALLOWED_ORIGIN, OTHER_ORIGIN, Recorder, call, iris_api
 
 KEY_1 = "local-key-1-5b0e3c9a7d214f68"
 KEY_2 = "local-key-2-c41f9e7a0b3d2e85"
@@ -23,9 +31,9 @@ Serve = Callable[[object], str]
 
 def real_api(recorder: Recorder | None = None) -> LocalHttpApi:
     """The app `python -m local_api` serves, built from the test's environment."""
-    api = build_api(ORIGINS, os.environ)
+    api = build_api(IRIS, ORIGINS, os.environ)
     if recorder is not None:
-        recorder.handler, api.function = api.function, recorder
+        recorder.handler, api.functions["api"] = api.functions["api"], recorder
     return api
 
 
@@ -164,7 +172,7 @@ def test_cors_headers_from_the_function_are_replaced_by_the_gateway(serve: Serve
             "body": "{}",
         }
 
-    url = serve(LocalHttpApi(permissive_function, CorsPolicy(allow_origins=ORIGINS)))
+    url = serve(iris_api(permissive_function, ORIGINS))
 
     from_other = call(url, "GET", "/health", headers=[("Origin", OTHER_ORIGIN)])
     from_allowed = call(url, "GET", "/health", headers=[("Origin", ALLOWED_ORIGIN)])
@@ -312,7 +320,7 @@ def test_a_failing_function_gets_the_gateway_500(serve: Serve) -> None:
     def broken(event: dict[str, Any], context: Any) -> dict[str, Any]:
         raise RuntimeError("secret internals")
 
-    url = serve(LocalHttpApi(broken, CorsPolicy(allow_origins=ORIGINS)))
+    url = serve(iris_api(broken, ORIGINS))
 
     reply = call(url, "GET", "/health")
 
@@ -382,7 +390,7 @@ def test_multiple_cookies_come_back_as_separate_set_cookie_headers(serve: Serve)
             "body": "made",
         }
 
-    url = serve(LocalHttpApi(sets_cookies, CorsPolicy(allow_origins=ORIGINS)))
+    url = serve(iris_api(sets_cookies, ORIGINS))
 
     reply = call(url, "GET", "/health")
 
@@ -393,7 +401,7 @@ def test_multiple_cookies_come_back_as_separate_set_cookie_headers(serve: Serve)
 
 def test_a_body_over_the_gateway_quota_is_refused_unread(serve: Serve) -> None:
     recorder = Recorder()
-    url = serve(LocalHttpApi(recorder, CorsPolicy(allow_origins=ORIGINS)))
+    url = serve(iris_api(recorder, ORIGINS))
 
     reply = call(
         url,
@@ -404,3 +412,46 @@ def test_a_body_over_the_gateway_quota_is_refused_unread(serve: Serve) -> None:
 
     assert (reply.status, reply.json()) == (413, {"message": "Request Entity Too Large"})
     assert recorder.events == []
+
+
+def test_an_asgi_handler_finds_an_event_loop_on_every_request_thread(serve: Serve) -> None:
+    """Lambda calls a handler on its main thread, where Mangum's `asyncio.get_event_loop()`
+    makes a loop; each request thread here must have one too (PITFALLS 7)."""
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-type", b"application/json")],
+            }
+        )
+        await send({"type": "http.response.body", "body": b'{"status": "ok"}'})
+
+    url = serve(iris_api(Mangum(app, lifespan="off"), ORIGINS))
+
+    replies = [call(url, "GET", "/health") for _ in range(3)]
+
+    assert [(reply.status, reply.json()) for reply in replies] == [(200, {"status": "ok"})] * 3
+
+
+def test_a_table_without_default_leaves_unmatched_requests_to_the_gateway(serve: Serve) -> None:
+    recorder = Recorder()
+    api = LocalHttpApi(
+        (Route("GET /health", "api"),), {"api": recorder}, CorsPolicy(allow_origins=ORIGINS)
+    )
+    url = serve(api)
+
+    reply = call(url, "GET", "/elsewhere")
+
+    assert (reply.status, reply.json()) == (404, {"message": "Not Found"})
+    assert recorder.events == []
+
+
+def test_a_table_api_gateway_would_refuse_is_refused_naming_the_route() -> None:
+    with pytest.raises(ValueError, match="route 'GET /stats' reaches function 'stats'"):
+        LocalHttpApi(
+            (Route("GET /health", "api"), Route("GET /stats", "stats")),
+            {"api": Recorder()},
+            CorsPolicy(allow_origins=ORIGINS),
+        )

@@ -7,7 +7,9 @@ from pathlib import Path
 import pytest
 
 from local_api import PROJECT_DIR
-from local_api.stack import StackConfigError, load_cors_origins, validate_origins
+from local_api.apps import SPENDSENSE
+from local_api.stack import StackConfigError, load_cors_origins, load_deployment, validate_origins
+from spendsense_infra.routes import DEPLOYMENTS
 
 
 def write_stack(directory: Path, text: str, stack: str = "dev") -> Path:
@@ -136,3 +138,88 @@ def test_the_command_line_list_is_read_as_comma_separated(
 def test_the_command_line_list_is_validated_the_same_way() -> None:
     with pytest.raises(StackConfigError, match="--cors-origins: 'localhost:3000' is not an origin"):
         validate_origins("localhost:3000", source="--cors-origins")
+
+
+def write_spendsense_project(directory: Path, config: str) -> None:
+    (directory / "Pulumi.yaml").write_text(
+        f"name: spendsense-infra\nconfig:\n{config}", encoding="utf-8"
+    )
+
+
+@pytest.mark.parametrize(
+    ("stack_text", "project_config", "deployment"),
+    [
+        ("config:\n  spendsense-infra:deployment: single\n", "", "single"),
+        ("config:\n  spendsense-infra:deployment: split\n", "  deployment:\n    default: single\n",
+         "split"),
+        ("config: {}\n", "  deployment:\n    type: string\n    default: single\n", "single"),
+        ("config: {}\n", "", "split"),
+        # Another program's key is not this one's.
+        ("config:\n  iris-infra:deployment: single\n", "", "split"),
+    ],
+    ids=["stack-file", "stack-file-over-default", "project-default", "contract-default",
+         "other-namespace"],
+)  # fmt: skip
+def test_the_deployment_is_read_as_the_cli_resolves_it(
+    tmp_path: Path, stack_text: str, project_config: str, deployment: str
+) -> None:
+    write_stack(tmp_path, stack_text)
+    write_spendsense_project(tmp_path, project_config)
+
+    assert load_deployment("dev", tmp_path, "spendsense-infra", DEPLOYMENTS) == deployment
+
+
+@pytest.mark.parametrize("value", ["both", "Split", "1", "[split]"])
+def test_an_unknown_deployment_is_refused_naming_key_file_and_choices(
+    tmp_path: Path, value: str
+) -> None:
+    path = write_stack(tmp_path, f"config:\n  spendsense-infra:deployment: {value}\n")
+
+    with pytest.raises(StackConfigError) as error:
+        load_deployment("dev", tmp_path, "spendsense-infra", DEPLOYMENTS)
+
+    assert str(error.value).startswith(f"spendsense-infra:deployment in {path} is ")
+    assert str(error.value).endswith("use one of split, single")
+
+
+def test_a_missing_stack_file_names_the_option_that_stands_in_for_it(tmp_path: Path) -> None:
+    with pytest.raises(StackConfigError) as error:
+        load_deployment("staging", tmp_path, "spendsense-infra", DEPLOYMENTS)
+
+    assert str(tmp_path / "Pulumi.staging.yaml") in str(error.value)
+    assert "spendsense-infra:deployment" in str(error.value) and "--deployment" in str(error.value)
+
+
+def test_cors_origins_are_read_in_the_programs_own_namespace(tmp_path: Path) -> None:
+    write_stack(
+        tmp_path,
+        "config:\n  iris-infra:corsOrigins:\n    - https://iris.example\n"
+        "  spendsense-infra:corsOrigins:\n    - https://spendsense.example\n",
+    )
+
+    assert load_cors_origins("dev", tmp_path, "spendsense-infra") == ("https://spendsense.example",)
+    assert load_cors_origins("dev", tmp_path) == ("https://iris.example",)
+
+
+def test_spendsense_cors_origins_fall_back_to_its_project_default(tmp_path: Path) -> None:
+    write_stack(tmp_path, "config:\n  iris-infra:corsOrigins:\n    - https://iris.example\n")
+    write_spendsense_project(
+        tmp_path, "  corsOrigins:\n    default:\n      - http://localhost:5174\n"
+    )
+
+    assert load_cors_origins("dev", tmp_path, "spendsense-infra") == ("http://localhost:5174",)
+
+
+SPENDSENSE_STACKS = sorted(
+    path.name.removeprefix("Pulumi.").removesuffix(".yaml")
+    for path in SPENDSENSE.project_dir.glob("Pulumi.*.yaml")
+)
+
+
+@pytest.mark.parametrize("stack", SPENDSENSE_STACKS)
+def test_the_repository_spendsense_stacks_can_be_served(stack: str) -> None:
+    origins = load_cors_origins(stack, SPENDSENSE.project_dir, SPENDSENSE.namespace)
+    deployment = load_deployment(stack, SPENDSENSE.project_dir, SPENDSENSE.namespace, DEPLOYMENTS)
+
+    assert origins and all(origin.startswith(("http://", "https://")) for origin in origins)
+    assert deployment in DEPLOYMENTS

@@ -1,15 +1,20 @@
-"""The APIs the smoke test runs against: the real local API on loopback (open, or with API
-keys), the same with a deliberately broken function, and servers that never answer."""
+"""The APIs the smoke test runs against: the real local API on loopback (IRIS, or SpendSense in
+either shape over its sample database; open, or with API keys), the same with a deliberately
+broken function, and servers that never answer."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
-from local_api.gateway import LambdaHandler, build_api
+from local_api.apps import IRIS, SPENDSENSE, build_api
+from local_api.gateway import LambdaHandler
+from tests.local_api.support import spendsense_container, write_sample_database
 
 # A '$' and a '%' in the key: neither make nor a shell may mangle it on its way to the tool.
 API_KEY = "smoke-key-$9f2c%41e7d0b8"
@@ -26,9 +31,9 @@ def serve_api(serve: Serve) -> Callable[..., str]:
     the function, as a bad release would."""
 
     def start(breakage: Breakage | None = None, origins: tuple[str, ...] = ORIGINS) -> str:
-        api = build_api(origins, os.environ)
+        api = build_api(IRIS, origins, os.environ)
         if breakage is not None:
-            api.function = breakage(api.function)
+            api.functions["api"] = breakage(api.functions["api"])
         return serve(api)
 
     return start
@@ -45,6 +50,28 @@ def keyed_api_url(serve_api: Callable[..., str], monkeypatch: pytest.MonkeyPatch
     directly are read on every call, so no container state needs resetting)."""
     monkeypatch.setenv("IRIS_API_KEYS", f"{OTHER_KEY},{API_KEY}")
     return serve_api()
+
+
+@pytest.fixture(scope="session")
+def spendsense_database(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_sample_database(tmp_path_factory.mktemp("spendsense"))
+
+
+@pytest.fixture
+def serve_spendsense(serve: Serve, spendsense_database: Path) -> Iterator[Callable[..., str]]:
+    """SpendSense's local API in a shape, over the sample database (with API keys when
+    `keyed`); `breakage` wraps every function, as a bad release would."""
+    with contextlib.ExitStack() as containers:
+
+        def start(deployment: str, breakage: Breakage | None = None, keyed: bool = False) -> str:
+            keys = f"{OTHER_KEY},{API_KEY}" if keyed else None
+            containers.enter_context(spendsense_container(spendsense_database, keys=keys))
+            api = build_api(SPENDSENSE, ORIGINS, os.environ, deployment)
+            if breakage is not None:
+                api.functions.update({key: breakage(f) for key, f in api.functions.items()})
+            return serve(api)
+
+        yield start
 
 
 @pytest.fixture

@@ -12,10 +12,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from smoke import spendsense
 from smoke.__main__ import main
 from smoke.checks import CHECKS
 
 CHECK_NAMES = tuple(name for name, _ in CHECKS)
+SPENDSENSE_CHECK_NAMES = tuple(name for name, _ in spendsense.CHECKS)
 ALLOWED_ORIGIN = "http://localhost:5173"
 LINE = re.compile(r"^(PASS|FAIL|SKIP)  (.+?) +(\d+) ms  (.*)$")
 
@@ -71,7 +73,8 @@ def write_pulumi(
     exit_code: int = 0,
 ) -> Path:
     """A `pulumi` that answers `stack output --json --stack <stack>` with `outputs` (or the raw
-    `stdout`), says "no stack named" for any other stack, and records each call's arguments."""
+    `stdout`), says "no stack named" for any other stack, and records each call's arguments and
+    working directory."""
     bin_dir.mkdir(parents=True, exist_ok=True)
     script = bin_dir / "pulumi"
     printed = stdout if stdout is not None else json.dumps(outputs, indent=4)
@@ -79,6 +82,7 @@ def write_pulumi(
     script.write_text(
         "#!/bin/sh\n"
         f'printf "%s\\n" "$*" >> {shlex.quote(str(bin_dir / "calls"))}\n'
+        f'printf "%s\\n" "$PWD" >> {shlex.quote(str(bin_dir / "directories"))}\n'
         f'if [ "$*" != {shlex.quote(expected)} ]; then\n'
         "  echo \"error: no stack named '$5' found\" >&2\n"
         "  exit 255\n"
@@ -93,6 +97,12 @@ def write_pulumi(
 def pulumi_calls(bin_dir: Path) -> list[str]:
     calls = bin_dir / "calls"
     return calls.read_text().splitlines() if calls.exists() else []
+
+
+def pulumi_directories(bin_dir: Path) -> list[str]:
+    """The working directory of each call: the Pulumi project it read."""
+    directories = bin_dir / "directories"
+    return directories.read_text().splitlines() if directories.exists() else []
 
 
 def path_with(bin_dir: Path, rest: Sequence[str] = ()) -> str:

@@ -14,6 +14,7 @@ import pytest
 from iris_infra.config import PLATFORMS
 from iris_infra.plan import SECRET_SIGNATURE
 from iris_infra.release import LIVE_ALIAS
+from spendsense_infra import routes as spendsense_routes
 from spendsense_infra import stack as spendsense_stack
 from spendsense_infra.config import PROGRAM_DIR
 from spendsense_infra.routes import API_FUNCTION, INSIGHT_PATHS, function_names, routes
@@ -176,6 +177,17 @@ def test_the_image_is_built_from_the_repository_root_with_spendsenses_dockerfile
     assert (PROGRAM_DIR / build["context"]).resolve() == PROGRAM_DIR.parent
     assert (PROGRAM_DIR / build["dockerfile"]) == PROGRAM_DIR / "backend" / "Dockerfile"
     assert (PROGRAM_DIR / build["dockerfile"]).is_file()
+
+
+def test_the_api_answers_cors_with_spendsenses_lists(built):
+    """The lists local_api answers preflights with (local_api.apps): the stack's own."""
+    api = only(built.records.of_type("aws:apigatewayv2/api:Api"), "API")
+    cors = api.inputs["corsConfiguration"]
+    assert cors["allowMethods"] == list(spendsense_routes.CORS_ALLOW_METHODS)
+    assert cors["allowHeaders"] == list(spendsense_routes.CORS_ALLOW_HEADERS)
+    assert cors["exposeHeaders"] == list(spendsense_routes.CORS_EXPOSE_HEADERS)
+    assert cors["maxAge"] == spendsense_routes.CORS_MAX_AGE_SECONDS
+    assert cors["allowOrigins"] == list(built.config.cors_origins)
 
 
 def test_each_role_reads_that_one_object_its_own_logs_and_nothing_else(built):
