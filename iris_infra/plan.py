@@ -287,6 +287,21 @@ class _Warnings(logging.Handler):
         self.messages.append(record.getMessage())
 
 
+def ensure_open_event_loop() -> asyncio.AbstractEventLoop:
+    """The thread's event loop, a new one if it has none or its loop was closed: the mock
+    engine schedules every registration on it, and whatever ran on the thread before (a
+    Lambda handler, `asyncio.run`) may have closed it or left none."""
+    policy = asyncio.get_event_loop_policy()
+    try:
+        loop = policy.get_event_loop()
+    except RuntimeError:
+        loop = None
+    if loop is None or loop.is_closed():
+        loop = policy.new_event_loop()
+        policy.set_event_loop(loop)
+    return loop
+
+
 def run_program(
     project_dir: Path,
     stack: str,
@@ -305,6 +320,7 @@ def run_program(
     logger.addHandler(warnings)
     # One root stack per run, as each `pulumi up` has its own.
     set_root_resource(None)  # type: ignore[arg-type]
+    ensure_open_event_loop()
     pulumi.runtime.set_mocks(
         mocks, project=project, stack=stack, preview=False, logger=logger, monitor=monitor
     )

@@ -21,7 +21,7 @@ from pulumi.runtime.mocks import MockMonitor
 
 from iris_infra.config import PROJECT, StackConfig
 from iris_infra.plan import API_GATEWAY_REGIONAL_ZONE_ID as API_GATEWAY_REGIONAL_ZONE_ID
-from iris_infra.plan import PlanMocks, is_secret_value, physical_name
+from iris_infra.plan import PlanMocks, ensure_open_event_loop, is_secret_value, physical_name
 from tests.infra.stack_files import read_stack_settings
 
 # pulumi_aws loads its modules on first use, and loading `lambda_` warns about a deprecated
@@ -167,8 +167,8 @@ def settle_previous_program() -> None:
     for its other registrations at the first failure; they go on whenever the event loop runs
     next, which is the next test's program, and would land in that test's records.
     """
-    loop = asyncio.get_event_loop_policy().get_event_loop()
-    if loop.is_closed() or loop.is_running():
+    loop = ensure_open_event_loop()
+    if loop.is_running():
         return
     pending = [task for task in asyncio.all_tasks(loop) if not task.done()]
     if pending:
