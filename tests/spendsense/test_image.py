@@ -20,8 +20,9 @@ from tests.backend.dockerfile import (
 REPO = Path(__file__).resolve().parents[2]
 BACKEND = REPO / "spendsense" / "backend"
 DOCKERFILE = read_dockerfile(BACKEND / "Dockerfile")
-# BuildKit and pulumi-docker read <Dockerfile>.dockerignore in place of the context's own.
-IGNORE_FILE = BACKEND / "Dockerfile.dockerignore"
+# The build context is the repository root: its .dockerignore is the one BuildKit and
+# pulumi-docker read for this build.
+IGNORE_FILE = REPO / ".dockerignore"
 REQUIREMENTS = runtime_requirements(BACKEND / "requirements.txt")
 DECLARED = {requirement.name.lower() for requirement in REQUIREMENTS}
 # Imported inside lambda_kit.wsgi, which only a WSGI app's entry point (IRIS's) calls:
@@ -121,3 +122,10 @@ def test_only_what_the_image_copies_reaches_the_build_context() -> None:
         ".git/HEAD",
     ]
     assert not [path for path in unwalked if is_sent(path, rules)]
+
+
+def test_no_dockerfile_specific_ignore_file_shadows_the_contexts() -> None:
+    """BuildKit would read spendsense/backend/Dockerfile.dockerignore in place of the root's
+    .dockerignore, and the two would disagree on what a build sends."""
+    assert IGNORE_FILE.is_file()
+    assert not (BACKEND / "Dockerfile.dockerignore").exists()
