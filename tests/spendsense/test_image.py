@@ -76,7 +76,7 @@ def test_the_task_root_holds_the_kit_and_every_entry_point() -> None:
 
 @pytest.mark.parametrize("package", ["boto3", "botocore", "s3transfer"])
 def test_no_second_copy_of_the_aws_sdk(package: str) -> None:
-    """The base image ships boto3, which the S3 download imports."""
+    """The base image ships boto3 and botocore, which the S3 download imports."""
     assert package not in DECLARED
 
 

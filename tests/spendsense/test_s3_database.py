@@ -250,16 +250,16 @@ def test_a_download_past_its_deadline_is_abandoned(
     assert list(download_dir.iterdir()) == []
 
 
-def test_without_boto3_the_download_is_a_load_error(
+def test_without_botocore_the_download_is_a_load_error(
     bucket: Bucket, download_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A local run may lack boto3 (the Lambda base image ships it)."""
+    """A local run may lack the AWS SDK (the Lambda base image ships it)."""
     monkeypatch.setitem(sys.modules, "botocore.exceptions", None)
 
     with pytest.raises(LoadError) as raised:
         s3_copy.download_version(bucket.name, "spendsense.db", "v1", download_dir / "x.db")
 
-    assert raised.value.reason == "boto3_missing"
+    assert raised.value.reason == "botocore_missing"
 
 
 def test_the_deployed_app_loads_its_database_at_init(
