@@ -9,7 +9,7 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, TypeVar
 
 import pulumi
 from pulumi.runtime.config import CONFIG as ENGINE_CONFIG
@@ -117,9 +117,53 @@ class ConfigError(ValueError):
         super().__init__(f"stack '{stack}' has invalid configuration:\n{listing}")
 
 
+class ProgramConfig:
+    """What the typed config of every program on these components derives from its stack name
+    and architecture (fields of the dataclass that inherits this): production or not, the image
+    platform, and the prefixes of physical names and of SSM parameters (`APP`-<stack>)."""
+
+    APP: ClassVar[str]
+    stack: str
+    architecture: str
+
+    @property
+    def is_production(self) -> bool:
+        return is_production(self.stack)
+
+    @property
+    def platform(self) -> str:
+        return PLATFORMS[self.architecture]
+
+    @property
+    def name_prefix(self) -> str:
+        """Prefix of the physical names that must be known up front (functions, log groups)."""
+        return f"{self.APP}-{self.stack}"
+
+    @property
+    def parameter_prefix(self) -> str:
+        return f"/{self.APP}/{self.stack}"
+
+    def warnings(self) -> list[str]:
+        return []
+
+
+_Config = TypeVar("_Config", bound=ProgramConfig)
+
+
+def with_secret_outputs(checked: _Config, keys: ConfigKeys, secrets: Mapping[str, Any]) -> _Config:
+    """The checked config with each secret as a secret Output, its warnings reported with
+    pulumi.log.warn: the last step of every program's from_pulumi."""
+    config = dataclasses.replace(checked, **keys.secret_outputs(secrets))  # type: ignore[type-var]
+    for message in config.warnings():
+        pulumi.log.warn(message)
+    return config
+
+
 @dataclass(frozen=True)
-class StackConfig:
+class StackConfig(ProgramConfig):
     """Every `iris-infra:` setting of one stack. Field names mirror the camelCase config keys."""
+
+    APP: ClassVar[str] = "iris"
 
     stack: str
     # Secrets: plain strings when validated offline, secret Outputs when read from Pulumi.
@@ -186,27 +230,7 @@ class StackConfig:
         checked = cls.from_raw(
             pulumi.get_stack(), raw, aws_region=pulumi.Config("aws").get("region")
         )
-        stack_config = dataclasses.replace(checked, **_KEYS.secret_outputs(secrets))
-        for message in stack_config.warnings():
-            pulumi.log.warn(message)
-        return stack_config
-
-    @property
-    def is_production(self) -> bool:
-        return is_production(self.stack)
-
-    @property
-    def platform(self) -> str:
-        return PLATFORMS[self.architecture]
-
-    @property
-    def name_prefix(self) -> str:
-        """Prefix of the physical names that must be known up front (functions, log groups)."""
-        return f"iris-{self.stack}"
-
-    @property
-    def parameter_prefix(self) -> str:
-        return f"/iris/{self.stack}"
+        return with_secret_outputs(checked, _KEYS, secrets)
 
     @property
     def openai_max_retries(self) -> int:

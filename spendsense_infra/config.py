@@ -3,33 +3,32 @@ declared, with the checks it shares with IRIS's (iris_infra.config)."""
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pulumi
 
 from iris_infra.config import (
     EPHEMERAL_STORAGE_RANGE_MB,
     MEMORY_RANGE_MB,
-    PLATFORMS,
     ConfigError,
     ConfigKeys,
+    ProgramConfig,
     alarm_email_problems,
     architecture_problems,
     check_range,
     construct,
-    is_production,
     key_problems,
     log_retention_problems,
     origin_problems,
     provisioned_concurrency_problems,
     stack_name_problems,
     timeout_problems,
+    with_secret_outputs,
 )
 from spendsense_infra.routes import DEPLOYMENTS, INSIGHT_PATHS
 
@@ -78,8 +77,10 @@ _LOAD_FLAWS = {
 
 
 @dataclass(frozen=True)
-class SpendSenseConfig:
+class SpendSenseConfig(ProgramConfig):
     """Every `spendsense-infra:` setting of one stack. Field names mirror the config keys."""
+
+    APP: ClassVar[str] = "spendsense"
 
     stack: str
     # `split`: each insight its own function; `single`: the API function serves every route.
@@ -116,26 +117,7 @@ class SpendSenseConfig:
         secret Output."""
         raw, secrets = _KEYS.read_engine()
         checked = cls.from_raw(pulumi.get_stack(), raw)
-        config = dataclasses.replace(checked, **_KEYS.secret_outputs(secrets))
-        for message in config.warnings():
-            pulumi.log.warn(message)
-        return config
-
-    @property
-    def is_production(self) -> bool:
-        return is_production(self.stack)
-
-    @property
-    def platform(self) -> str:
-        return PLATFORMS[self.architecture]
-
-    @property
-    def name_prefix(self) -> str:
-        return f"spendsense-{self.stack}"
-
-    @property
-    def parameter_prefix(self) -> str:
-        return f"/spendsense/{self.stack}"
+        return with_secret_outputs(checked, _KEYS, secrets)
 
     @property
     def database_path(self) -> Path:
