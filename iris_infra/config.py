@@ -21,7 +21,7 @@ _TASK_ROOT = str(Path(__file__).resolve().parent.parent / "backend" / "src")
 if _TASK_ROOT not in sys.path:
     sys.path.append(_TASK_ROOT)
 
-from iris.api_keys import key_problems  # noqa: E402
+from lambda_kit.api_keys import key_problems  # noqa: E402
 
 PROJECT = "iris-infra"
 

@@ -10,7 +10,7 @@ from iris.logs import LOGGER_NAME
 from lambda_kit.api_keys import parse_keys
 from lambda_kit.authorizer import ApiKeyAuthorizer
 
-# Beside the handler, the parser the stack's config checks `apiKeys` with (iris.api_keys): a
+# Beside the handler, the parser the stack's config checks `apiKeys` with (lambda_kit.api_keys): a
 # key is read the same way where it is set and where it is checked.
 __all__ = ["authorizer", "handler", "parse_keys"]
 

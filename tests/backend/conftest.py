@@ -22,10 +22,10 @@ from pytest_httpserver import HTTPServer
 
 import lambda_handler
 import server
-from iris.aws import forget_clients
 from iris.logs import forget_secrets
-from iris.parameters import forget_secure_parameters
 from lambda_kit import HttpHandler
+from lambda_kit.aws import forget_clients
+from lambda_kit.parameters import forget_secure_parameters
 from spendsense_core.database import forget_container_database
 from tests.backend.backends import BACKENDS, IRIS, Backend, backend_id
 from tests.backend.openai_stub import MODEL_ALIAS, OPENAI_KEY, OpenAIStub

@@ -14,9 +14,9 @@ import pytest
 from botocore.stub import Stubber
 
 from iris.analyze import SERVICE_EXTENSION, AnalysisService
-from iris.aws import client as aws_client
 from iris.cache import CacheEntry, DynamoDBCache, Lookup, MemoryCache, TieredCache, cache_key
 from iris.llm import Analysis
+from lambda_kit.aws import client as aws_client
 
 HOUR = 3600
 ANSWER = Analysis(analysis="Summary: cached.", model="gpt-4o-mini-2024-07-18")

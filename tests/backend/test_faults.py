@@ -29,7 +29,7 @@ import pytest
 import authorizer
 from iris.budget import counter_key, utc_day
 from iris.chat import MAX_ANSWER_BYTES
-from iris.parameters import INIT_ATTEMPTS, REQUEST_ATTEMPTS
+from lambda_kit.parameters import INIT_ATTEMPTS, REQUEST_ATTEMPTS
 from tests.backend.loopback import (
     FAULTS,
     aws_client,
@@ -41,7 +41,7 @@ from tests.backend.loopback import (
 from tests.backend.openai_stub import PORTAL_PAGE
 from tests.events import LambdaContext, http_api_v2_event
 
-# Every call to SSM or DynamoDB is bounded (iris.aws): 1 s to connect, 2 s (SSM) or 1 s
+# Every call to SSM or DynamoDB is bounded (lambda_kit.aws): 1 s to connect, 2 s (SSM) or 1 s
 # (DynamoDB) to answer. The LLM gets OPENAI_TIMEOUT_S per attempt.
 SSM_CALL_S = 3.0
 DYNAMODB_CALL_S = 2.0

@@ -277,7 +277,7 @@ def test_secrets_stay_out_of_the_repr():
     assert "sk-visible?" not in repr(config) and KEY_1 not in repr(config)
 
 
-# apiKeys: checked with the authorizer's own parsing (iris.api_keys), each key by position.
+# apiKeys: checked with the authorizer's own parsing (lambda_kit.api_keys), each key by position.
 
 SHORT_KEY = "shortkey1"
 
@@ -349,8 +349,8 @@ def test_keys_the_authorizer_can_match_are_accepted(api_keys):
 
 def test_the_config_and_the_authorizer_share_one_parser():
     import authorizer
-    from iris import api_keys
     from iris_infra import config
+    from lambda_kit import api_keys
 
     assert authorizer.parse_keys is api_keys.parse_keys
     assert config.key_problems is api_keys.key_problems

@@ -15,7 +15,7 @@ can cost.
 
 A counter that fails costs only precision: the call is made and logged as `budget_unchecked`.
 After a DynamoDB call of the request timed out (the cache's read included), the request makes no
-other: one timeout per request at most. Flask-free; boto3 only through `iris.aws`.
+other: one timeout per request at most. Flask-free; boto3 only through `lambda_kit.aws`.
 """
 
 from __future__ import annotations
@@ -30,8 +30,8 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from iris import aws
 from iris.settings import Settings
+from lambda_kit import aws
 
 __all__ = [
     "COUNTER_KEY_PREFIX",

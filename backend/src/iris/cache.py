@@ -4,7 +4,7 @@ The same text asked with the same model, prompt and limits gets the stored answe
 a second (slow, paid) LLM call. The DynamoDB table outlives containers; any failure there
 (boto3 not installed included) costs a cache miss, never the request, and a read that timed
 out is not followed by a write in the same request: one timeout per request at most.
-Flask-free; the DynamoDB client comes from `iris.aws` (at INIT when deployed).
+Flask-free; the DynamoDB client comes from `lambda_kit.aws` (at INIT when deployed).
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from iris import aws
 from iris.llm import Analysis
 from iris.settings import Settings
+from lambda_kit import aws
 
 __all__ = [
     "Cache",
@@ -138,7 +138,7 @@ class DynamoDBCache:
 
     DynamoDB deletes expired items only eventually, so an item past `expires_at` is a miss too.
     A cache that waits longer than the LLM call it saves is no cache: each call is one attempt
-    with a short timeout (`iris.aws`), and any failure is a miss.
+    with a short timeout (`lambda_kit.aws`), and any failure is a miss.
     """
 
     def __init__(self, table_name: str, ttl_hours: int, clock: Clock = time.time) -> None:

@@ -23,13 +23,13 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from iris.budget import count_tokens
 from iris.logs import register_secret
-from iris.parameters import (
+from iris.settings import Settings
+from lambda_kit.parameters import (
     INIT_ATTEMPTS,
     REQUEST_ATTEMPTS,
     SecureParameterError,
     read_secure_parameter,
 )
-from iris.settings import Settings
 
 if TYPE_CHECKING:
     from iris.chat import ChatAnswer, ChatError
