@@ -14,17 +14,5 @@ import pulumi
 
 from iris_infra import StackConfig, build_stack
 
-config = StackConfig.from_pulumi()
-outputs = build_stack(config)
-
-pulumi.export("apiUrl", outputs.api_url)
-pulumi.export("healthUrl", outputs.health_url)
-pulumi.export("analyzeUrl", outputs.analyze_url)
-pulumi.export("functionName", outputs.function_name)
-pulumi.export("imageUri", outputs.image_uri)
-pulumi.export("corsOrigins", outputs.cors_origins)
-pulumi.export("liveVersion", outputs.live_version)
-pulumi.export("dashboardUrl", outputs.dashboard_url)
-pulumi.export("executeApiUrl", outputs.execute_api_url)
-if outputs.dns_target is not None:
-    pulumi.export("dnsTarget", outputs.dns_target)
+for name, value in build_stack(StackConfig.from_pulumi()).exports().items():
+    pulumi.export(name, value)

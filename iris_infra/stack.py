@@ -5,6 +5,7 @@ and signals (iris_observability)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 
@@ -42,6 +43,23 @@ class StackOutputs:
     execute_api_url: pulumi.Output[str]
     # With a custom domain: the regional host name its DNS record must point at.
     dns_target: pulumi.Output[str] | None = None
+
+    def exports(self) -> dict[str, Any]:
+        """The stack outputs by their contract names."""
+        exported = {
+            "apiUrl": self.api_url,
+            "healthUrl": self.health_url,
+            "analyzeUrl": self.analyze_url,
+            "functionName": self.function_name,
+            "imageUri": self.image_uri,
+            "corsOrigins": self.cors_origins,
+            "liveVersion": self.live_version,
+            "dashboardUrl": self.dashboard_url,
+            "executeApiUrl": self.execute_api_url,
+        }
+        if self.dns_target is not None:
+            exported["dnsTarget"] = self.dns_target
+        return exported
 
 
 def build_stack(config: StackConfig) -> StackOutputs:

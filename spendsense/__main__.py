@@ -24,12 +24,5 @@ if REPOSITORY_ROOT not in sys.path:
 from spendsense_infra.config import SpendSenseConfig  # noqa: E402
 from spendsense_infra.stack import build_stack  # noqa: E402
 
-config = SpendSenseConfig.from_pulumi()
-outputs = build_stack(config)
-
-pulumi.export("apiUrl", outputs.api_url)
-pulumi.export("healthUrl", outputs.health_url)
-pulumi.export("functionNames", outputs.function_names)
-pulumi.export("databaseBucket", outputs.database_bucket)
-pulumi.export("databaseKey", outputs.database_key)
-pulumi.export("databaseVersion", outputs.database_version)
+for name, value in build_stack(SpendSenseConfig.from_pulumi()).exports().items():
+    pulumi.export(name, value)

@@ -5,6 +5,7 @@ the database object they read, and the HTTP API routing to them."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 
@@ -55,6 +56,17 @@ class StackOutputs:
     database_bucket: pulumi.Output[str]
     database_key: pulumi.Output[str]
     database_version: pulumi.Output[str]
+
+    def exports(self) -> dict[str, Any]:
+        """The stack outputs by their contract names."""
+        return {
+            "apiUrl": self.api_url,
+            "healthUrl": self.health_url,
+            "functionNames": self.function_names,
+            "databaseBucket": self.database_bucket,
+            "databaseKey": self.database_key,
+            "databaseVersion": self.database_version,
+        }
 
 
 def function_name_of(config: SpendSenseConfig, key: str) -> str:
