@@ -101,7 +101,8 @@ def authorizer_environment(
     config: StackConfig, parameter_name: pulumi.Input[str], parameter_version: pulumi.Output[int]
 ) -> dict[str, pulumi.Input[str]]:
     """The authorizer's: the keys' parameter name and version (a new apiKeys replaces its warm
-    containers, so a revoked key stops at once), never the keys."""
+    containers, so none holds a revoked key; API Gateway's cache of decisions still passes it
+    for up to authorizerCacheTtlSeconds), never the keys."""
     return {
         "IRIS_API_KEYS_PARAM": parameter_name,
         "IRIS_API_KEYS_PARAM_VERSION": parameter_version.apply(str),

@@ -2,7 +2,7 @@
 
 Deploys the backend's container image to ECR, the SQLite database to a private, versioned S3
 bucket, the API function and (split deployment) one function per insight, each with a `live`
-alias on its newest version and a role that reads only its logs and that one object version,
+alias on its newest version and a role that reads only its logs and that one object,
 an X-API-Key authorizer when apiKeys is set, an API Gateway HTTP API routing to the aliases, a
 CloudWatch dashboard and, with alarmEmail, alarms that mail a person. The configuration is
 validated before anything is declared.

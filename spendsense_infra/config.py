@@ -214,6 +214,13 @@ class SpendSenseConfig(ProgramConfig):
 
 
 def _load_flaw(reason: str) -> str:
+    bad = reason.removeprefix("bad_values:")
+    if bad != reason:
+        return (
+            f"has rows in its {bad} table that the insights cannot read (a date that is not a "
+            "real YYYY-MM-DD from 0002-01-01, cents that are not integers, an account type "
+            "other than checking, savings, investment, credit or loan)"
+        )
     table = reason.removeprefix("schema_mismatch:")
     if table != reason:
         return f"is not a SpendSense database: its {table} table or some of its columns are missing"

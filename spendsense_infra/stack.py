@@ -215,8 +215,9 @@ def _authorizer(config: SpendSenseConfig, image_uri: pulumi.Input[str]) -> tuple
             memory_mb=AUTHORIZER_MEMORY_MB,
             timeout_seconds=AUTHORIZER_TIMEOUT_SECONDS,
             log_retention_days=config.log_retention_days,
-            # The keys' parameter and its version (a new apiKeys replaces warm containers, so a
-            # revoked key stops at once), never the keys.
+            # The keys' parameter and its version (a new apiKeys replaces warm containers, so
+            # none holds a revoked key; API Gateway's cache of decisions still passes it for up
+            # to AUTHORIZER_CACHE_TTL_SECONDS), never the keys.
             environment={
                 "SPENDSENSE_API_KEYS_PARAM": secrets.api_keys_parameter_name,
                 "SPENDSENSE_API_KEYS_PARAM_VERSION": version,

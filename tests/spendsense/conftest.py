@@ -136,6 +136,16 @@ def other_schema_database(path: Path) -> bytes:
     return path.read_bytes()
 
 
+def edited_copy(valid: bytes, path: Path, statement: str) -> bytes:
+    """A sound SpendSense file with one statement applied: SQLite columns take any value."""
+    path.write_bytes(valid)
+    connection = sqlite3.connect(path)
+    with connection:
+        connection.execute(statement)
+    connection.close()
+    return path.read_bytes()
+
+
 # The kinds `broken_copies` makes, for the tests that parametrize over them.
 BROKEN_KINDS = (
     "empty",
@@ -145,6 +155,11 @@ BROKEN_KINDS = (
     "cut-at-a-page",
     "garbage-pages",
     "other-schema",
+    "impossible-date",
+    "day-first-date",
+    "before-year-2",
+    "text-cents",
+    "unknown-account-type",
 )
 
 
@@ -159,4 +174,16 @@ def broken_copies(valid: bytes, tmp_path: Path) -> dict[str, tuple[bytes, str]]:
         "cut-at-a-page": (valid[:PAGE_BYTES], "truncated"),
         "garbage-pages": (valid[:PAGE_BYTES] + garbage, "corrupt"),
         "other-schema": (other_schema_database(tmp_path / "other.db"), "schema_mismatch:users"),
+        # Rows that read as SQLite but not as the contract's values: answers would be 500s,
+        # floats or silently missing rows.
+        **{
+            name: (edited_copy(valid, tmp_path / f"{name}.db", statement), f"bad_values:{table}")
+            for name, table, statement in (
+                ("impossible-date", "transactions", "UPDATE transactions SET date = '2099-99-99'"),
+                ("day-first-date", "transactions", "UPDATE transactions SET date = '15/03/2025'"),
+                ("before-year-2", "transactions", "UPDATE transactions SET date = '0001-01-01'"),
+                ("text-cents", "accounts", "UPDATE accounts SET balance_cents = 'lots'"),
+                ("unknown-account-type", "accounts", "UPDATE accounts SET type = 'crypto'"),
+            )
+        },
     }

@@ -52,6 +52,9 @@ def test_an_insight_without_user_id_is_invalid_query(
         "20250315",
         "",
         "２０２５-03-15",
+        # Real days whose windows would start before the calendar does (year 1).
+        "0001-01-01",
+        "0001-12-31",
     ],
 )
 def test_an_as_of_that_is_not_a_calendar_day_is_invalid_query(
@@ -62,6 +65,14 @@ def test_an_as_of_that_is_not_a_calendar_day_is_invalid_query(
     )
 
     assert "as_of" in error["message"]
+
+
+@pytest.mark.parametrize("path", INSIGHT_ROUTES)
+def test_the_earliest_as_of_is_answered(client: TestClient, path: str) -> None:
+    """From 0002-01-01 every window (three months back at most) starts within the calendar."""
+    answer = client.get(path, params={"user_id": "u-1", "as_of": "0002-01-01"})
+
+    assert answer.status_code == 200, answer.text
 
 
 def test_a_leap_day_is_a_calendar_day(client: TestClient) -> None:

@@ -425,3 +425,16 @@ def test_the_sample_database_is_accepted_and_its_rows_stay_out_of_the_config(dat
     config = spendsense_config(database_file)
     assert config.database_path == database_file
     assert DATA_SENTINEL not in repr(config)
+
+
+def test_a_database_with_values_the_insights_cannot_read_is_refused(tmp_path, database_file):
+    """The backend's own loader refuses it at INIT; the stack refuses to upload it at all."""
+    path = tmp_path / "bad.db"
+    path.write_bytes(database_file.read_bytes())
+    connection = sqlite3.connect(path)
+    with connection:
+        connection.execute("UPDATE transactions SET date = '2099-99-99'")
+    connection.close()
+    (problem,) = refuse(path).problems
+    assert problem.startswith(f"databaseFile={str(path)!r} has rows in its transactions table")
+    assert "YYYY-MM-DD" in problem

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 from spendsense_core.errors import InvalidQuery, UserNotFound
+from spendsense_core.schema import MIN_DAY
 
 __all__ = [
     "MAX_USER_ID_LENGTH",
@@ -28,10 +29,14 @@ class InsightQuery:
 
 
 def parse_day(text: str) -> date:
-    """A calendar day written `YYYY-MM-DD` exactly (no week dates, no times, no offsets)."""
+    """A calendar day written `YYYY-MM-DD` exactly (no week dates, no times, no offsets), from
+    MIN_DAY on: an insight's window reaches up to three months back."""
     if not _DAY.fullmatch(text):
         raise ValueError(text)
-    return date.fromisoformat(text)
+    day = date.fromisoformat(text)
+    if day < MIN_DAY:
+        raise ValueError(text)
+    return day
 
 
 def parse_insight_query(user_id: str | None, as_of: str | None) -> InsightQuery:
@@ -45,7 +50,9 @@ def parse_insight_query(user_id: str | None, as_of: str | None) -> InsightQuery:
     try:
         return InsightQuery(user_id, parse_day(as_of))
     except ValueError:
-        raise InvalidQuery("as_of must be a calendar day written YYYY-MM-DD.") from None
+        raise InvalidQuery(
+            f"as_of must be a calendar day written YYYY-MM-DD, from {MIN_DAY.isoformat()}."
+        ) from None
 
 
 def resolve_as_of(connection: sqlite3.Connection, query: InsightQuery) -> date:

@@ -30,9 +30,11 @@ __all__ = [
 CONNECT_TIMEOUT_S = 1.0
 # Per socket read: S3 answers in milliseconds inside a region.
 READ_TIMEOUT_S = 2.0
-# The whole attempt, request and body: a read timeout alone lets a trickling answer run on
-# (a byte per read). A read under way may add READ_TIMEOUT_S, so an attempt ends within 7 s of
-# the 10 s INIT; at S3's in-region rates this is a few hundred MB.
+# The whole attempt, request and body, held by the caller's clock: a read timeout bounds each
+# socket read only, and a body that trickles (a byte per read) never trips it, nor does a
+# deadline checked between reads, which each wait for a whole chunk. So the attempt runs on a
+# thread of its own and is given up when the deadline passes, inside the 10 s INIT; at S3's
+# in-region rates this is a few hundred MB.
 DOWNLOAD_DEADLINE_S = 5.0
 _CHUNK_BYTES = 1 << 20
 
@@ -60,6 +62,31 @@ def forget_client() -> None:
 
 
 def _download(bucket: str, key: str, version: str, part: Path, deadline: float) -> None:
+    """One attempt on a daemon thread, waited for until `deadline`. A thread given up on runs
+    until its own reads end, then removes what it wrote: nothing it writes is ever opened."""
+    failure: list[BaseException] = []
+    given_up = threading.Event()
+
+    def attempt() -> None:
+        try:
+            _fetch(bucket, key, version, part, deadline)
+        except BaseException as error:  # handed to the waiting thread
+            failure.append(error)
+        finally:
+            if given_up.is_set():
+                part.unlink(missing_ok=True)
+
+    worker = threading.Thread(target=attempt, name="spendsense-s3-download", daemon=True)
+    worker.start()
+    worker.join(max(0.0, deadline - time.monotonic()))
+    if worker.is_alive():
+        given_up.set()
+        raise LoadError("download_deadline")
+    if failure:
+        raise failure[0]
+
+
+def _fetch(bucket: str, key: str, version: str, part: Path, deadline: float) -> None:
     try:
         from botocore.exceptions import BotoCoreError, ClientError
 

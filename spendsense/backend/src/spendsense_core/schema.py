@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-__all__ = ["ASSET_TYPES", "LIABILITY_TYPES", "SCHEMA_SQL", "TABLE_COLUMNS"]
+from datetime import date
+
+__all__ = ["ASSET_TYPES", "LIABILITY_TYPES", "MIN_DAY", "SCHEMA_SQL", "TABLE_COLUMNS"]
 
 SCHEMA_SQL = """
 CREATE TABLE users(user_id TEXT PRIMARY KEY, name TEXT NOT NULL);
@@ -27,6 +29,9 @@ TABLE_COLUMNS: dict[str, frozenset[str]] = {
     "budgets": frozenset({"user_id", "category", "monthly_limit_cents"}),
 }
 
+# The earliest day a transaction or an `as_of` may have: every window (at most three months
+# back, from the 1st) then starts within the calendar, which ends before year 1.
+MIN_DAY = date(2, 1, 1)
 ASSET_TYPES = ("checking", "savings", "investment")
 # A liability's balance_cents is what is owed (>= 0).
 LIABILITY_TYPES = ("credit", "loan")

@@ -5,12 +5,30 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from spendsense_core.schema import TABLE_COLUMNS
+from spendsense_core.schema import ASSET_TYPES, LIABILITY_TYPES, MIN_DAY, TABLE_COLUMNS
 
 __all__ = ["LoadError", "check_header", "open_read_only"]
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 _HEADER_BYTES = 100
+
+_ACCOUNT_TYPES = ", ".join(f"'{kind}'" for kind in (*ASSET_TYPES, *LIABILITY_TYPES))
+# A row the answers cannot compute with, per table: a day that is not a real YYYY-MM-DD (SQLite's
+# date() gives it back unchanged only then) or before MIN_DAY, cents that are not integers, an
+# account type the contract does not name. SQLite's columns take any value whatever their type.
+_BAD_ROWS = {
+    "transactions": (
+        "SELECT 1 FROM transactions WHERE date IS NOT date(date) OR date < ?"
+        " OR typeof(amount_cents) <> 'integer' LIMIT 1",
+        (MIN_DAY.isoformat(),),
+    ),
+    "accounts": (
+        "SELECT 1 FROM accounts WHERE typeof(balance_cents) <> 'integer'"
+        f" OR type NOT IN ({_ACCOUNT_TYPES}) LIMIT 1",
+        (),
+    ),
+    "budgets": ("SELECT 1 FROM budgets WHERE typeof(monthly_limit_cents) <> 'integer' LIMIT 1", ()),
+}
 
 
 class LoadError(Exception):
@@ -68,5 +86,8 @@ def _check_contents(connection: sqlite3.Connection) -> None:
             columns = {row[1] for row in connection.execute(f"PRAGMA table_info({table})")}
             if not needed <= columns:
                 raise LoadError(f"schema_mismatch:{table}")
+        for table, (query, parameters) in _BAD_ROWS.items():
+            if connection.execute(query, parameters).fetchone() is not None:
+                raise LoadError(f"bad_values:{table}")
     except sqlite3.DatabaseError:
         raise LoadError("corrupt") from None
