@@ -57,6 +57,9 @@ MAX_DATABASE_MB = EPHEMERAL_STORAGE_RANGE_MB[1] - TMP_HEADROOM_MB
 # A cold start downloads the file in one attempt of DOWNLOAD_DEADLINE_S; a file that needs more
 # than this rate from S3 to make it risks never loading (every request then answers 503).
 SAFE_DOWNLOAD_MB_PER_S = 50
+# Beside the download's deadline, a request's retry of a failed load needs the S3 client and
+# the checks of the file: a timeout shorter than both cuts the retry off.
+RETRY_MARGIN_S = 2
 
 # Physical names are spendsense-<stack>-<function>, and Lambda allows 64 characters; the
 # longest function part is -spending-analysis.
@@ -146,6 +149,13 @@ class SpendSenseConfig(ProgramConfig):
                 f"stack '{self.stack}' has no alarmEmail: it has no alarms, and nobody hears "
                 "when the API fails; set one with "
                 f"`pulumi config set alarmEmail <address> --stack {self.stack}`"
+            )
+        if self.timeout_seconds < DOWNLOAD_DEADLINE_S + RETRY_MARGIN_S:
+            warnings.append(
+                f"timeoutSeconds={self.timeout_seconds} leaves a request no time for its retry of "
+                f"a failed database load ({DOWNLOAD_DEADLINE_S:g} s at most): Lambda would cut it "
+                "off and API Gateway answer its own 503 instead of the JSON data_unavailable; "
+                f"use {int(DOWNLOAD_DEADLINE_S + RETRY_MARGIN_S)} or more"
             )
         size_mb = self.database_path.stat().st_size / MB
         if size_mb > SAFE_DOWNLOAD_MB_PER_S * DOWNLOAD_DEADLINE_S:

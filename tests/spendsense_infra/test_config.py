@@ -438,3 +438,10 @@ def test_a_database_with_values_the_insights_cannot_read_is_refused(tmp_path, da
     (problem,) = refuse(path).problems
     assert problem.startswith(f"databaseFile={str(path)!r} has rows in its transactions table")
     assert "YYYY-MM-DD" in problem
+
+
+def test_a_timeout_too_short_for_a_retried_load_is_warned_about(database_file):
+    assert spendsense_config(database_file, timeoutSeconds=7).warnings() == []
+    (warning,) = spendsense_config(database_file, timeoutSeconds=6).warnings()
+    assert warning.startswith("timeoutSeconds=6 leaves a request no time for its retry")
+    assert "data_unavailable" in warning and "use 7 or more" in warning
