@@ -57,11 +57,11 @@ smoke: export SMOKE_API_KEY = $(value API_KEY)
 smoke:
 	$(PYTHON) -m smoke $(if $(APP),--app '$(APP)' )$(if $(URL),--url '$(URL)',--stack '$(STACK)')$(if $(ORIGIN), --origin '$(ORIGIN)')$(if $(TIMEOUT), --timeout '$(TIMEOUT)')$(if $(USER_ID), --user-id '$(USER_ID)')
 
-# make check [STACK=<stack>] [PLACEHOLDER_SECRETS=1]: every Pulumi.<stack>.yaml (or the one
+# make check [PROGRAM=spendsense] [STACK=<stack>] [PLACEHOLDER_SECRETS=1]: every Pulumi.<stack>.yaml (or the one
 # given) validated and planned under Pulumi's mocks; no Pulumi CLI, login or AWS credentials.
 # The plan goes to stdout, so `make check STACK=dev > plan.txt` on two commits diffs them.
 check: $(VENV)/.check-installed
-	@$(BIN)/python -m stack_check$(if $(filter-out file,$(origin STACK)), --stack '$(STACK)')$(if $(PLACEHOLDER_SECRETS), --placeholder-secrets)
+	@$(BIN)/python -m stack_check$(if $(PROGRAM), --program '$(PROGRAM)')$(if $(filter-out file,$(origin STACK)), --stack '$(STACK)')$(if $(PLACEHOLDER_SECRETS), --placeholder-secrets)
 
 bench: $(VENV)/.dev-installed
 	$(BIN)/python benchmarks/handler_bench.py $(BENCH_ARGS)

@@ -1,6 +1,6 @@
 """`make check`: validate stack files offline and print what the program would declare.
 
-    python -m stack_check [--stack NAME] [--placeholder-secrets]
+    python -m stack_check [--program iris|spendsense] [--stack NAME] [--placeholder-secrets]
 
 For each stack (every `Pulumi.<stack>.yaml` without --stack) the config is read as `pulumi up`
 would see it, the program runs under Pulumi's mocks with it, and either every problem is
@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from iris_infra.config import PROJECT, ConfigError
+from iris_infra.config import ConfigError
 from iris_infra.plan import SECRET_SHOWN, UNKNOWN_SHOWN, Plan, PlannedResource, is_secret_value
 from iris_infra.plan import run_program as run_under_mocks
 from stack_check.files import (
@@ -30,9 +30,24 @@ from stack_check.files import (
     stack_names,
 )
 
-# The secrets a stack cannot deploy without; --placeholder-secrets stands in for them.
-REQUIRED_SECRETS = ("openaiApiKey",)
 PROJECT_DIR = Path(__file__).resolve().parents[1]
+
+
+@dataclass(frozen=True)
+class Program:
+    """A Pulumi program of the repository: where its Pulumi.yaml and stack files are, its
+    project name, and the secrets a stack cannot deploy without (--placeholder-secrets stands
+    in for them)."""
+
+    project: str
+    directory: Path
+    required_secrets: tuple[str, ...] = ()
+
+
+PROGRAMS = {
+    "iris": Program("iris-infra", PROJECT_DIR, ("openaiApiKey",)),
+    "spendsense": Program("spendsense-infra", PROJECT_DIR / "spendsense"),
+}
 INDENT = "  "
 # Structures up to this long stay on their key's line; longer ones get a line per item.
 COMPACT_WIDTH = 60
@@ -50,12 +65,16 @@ class StackCheck:
 
 def check_stack(
     stack: str,
-    project_dir: Path = PROJECT_DIR,
+    project_dir: Path | None = None,
     *,
+    program: Program = PROGRAMS["iris"],
     placeholder_secrets: bool = False,
     secret_placeholder: str = SECRET_PLACEHOLDER,
 ) -> StackCheck:
-    """The stack's problems, or, when it has none, its plan."""
+    """The stack's problems, or, when it has none, its plan (of `program`, whose files are in
+    `project_dir`, its own directory unless given)."""
+    project_dir = program.directory if project_dir is None else project_dir
+    project = program.project
     file_name = stack_file_name(stack)
     try:
         engine = read_engine_config(stack, project_dir, secret_placeholder)
@@ -64,13 +83,15 @@ def check_stack(
     values, secret_keys = dict(engine.values), set(engine.secret_keys)
     placeholders = []
     if placeholder_secrets:
-        for key in REQUIRED_SECRETS:
-            if f"{PROJECT}:{key}" not in values:
-                values[f"{PROJECT}:{key}"] = secret_placeholder
-                secret_keys.add(f"{PROJECT}:{key}")
+        for key in program.required_secrets:
+            if f"{project}:{key}" not in values:
+                values[f"{project}:{key}"] = secret_placeholder
+                secret_keys.add(f"{project}:{key}")
                 placeholders.append(key)
     try:
-        plan = run_under_mocks(project_dir, stack, values, tuple(sorted(secret_keys)))
+        plan = run_under_mocks(
+            project_dir, stack, values, tuple(sorted(secret_keys)), project=project
+        )
     except ConfigError as error:
         problems = (*engine.problems, *(f"{file_name}: {problem}" for problem in error.problems))
         return StackCheck(stack, problems, None, tuple(placeholders))
@@ -171,21 +192,31 @@ def _scalar(value: Any) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="make check", description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--program",
+        choices=sorted(PROGRAMS),
+        default="iris",
+        help="the program whose stacks to check (spendsense: the files in spendsense/)",
+    )
     parser.add_argument("--stack", help="one stack (default: every Pulumi.<stack>.yaml)")
     parser.add_argument(
         "--placeholder-secrets",
         action="store_true",
         help="plan a stack whose openaiApiKey is not set with a placeholder, for review",
     )
-    parser.add_argument("--project-dir", type=Path, default=PROJECT_DIR, help=argparse.SUPPRESS)
+    parser.add_argument("--project-dir", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    stacks = [args.stack] if args.stack else stack_names(args.project_dir)
+    program = PROGRAMS[args.program]
+    project_dir = args.project_dir or program.directory
+    stacks = [args.stack] if args.stack else stack_names(project_dir)
     if not stacks:
-        print(f"no Pulumi.<stack>.yaml in {args.project_dir.name}", file=sys.stderr)
+        print(f"no Pulumi.<stack>.yaml in {project_dir.name}", file=sys.stderr)
         return 1
     failed = []
     for index, stack in enumerate(stacks):
-        check = check_stack(stack, args.project_dir, placeholder_secrets=args.placeholder_secrets)
+        check = check_stack(
+            stack, project_dir, program=program, placeholder_secrets=args.placeholder_secrets
+        )
         print(("\n" if index else "") + render(check), end="")
         if check.problems:
             failed.append(stack)

@@ -36,6 +36,7 @@ with warnings.catch_warnings():
         aws.ecr.Repository,
         aws.iam.Role,
         aws.lambda_.Function,
+        aws.s3.Bucket,
         aws.sns.Topic,
         aws.ssm.Parameter,
     )

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from iris_infra.plan import Plan, PlannedResource
-from stack_check.check import StackCheck, check_stack, main, render
+from spendsense.scripts import make_db
+from stack_check.check import PROGRAMS, StackCheck, check_stack, main, render
 from tests.infra.conftest import PROJECT_DIR
 
 MAKE = shutil.which("make")
@@ -303,3 +304,49 @@ def test_project_level_values_reach_the_program_and_the_stack_file_overrides_the
     assert "arn:aws:lambda:eu-west-1:123456789012:function:iris-dev:live" in text
     (tmp_path / "Pulumi.dev.yaml").write_text(GOOD_STACK, encoding="utf-8")
     assert "eu-west-1" not in render(check_stack("dev", tmp_path))
+
+
+SPENDSENSE = PROGRAMS["spendsense"]
+
+
+def spendsense_project(directory: Path, database_file: str) -> Path:
+    """SpendSense's Pulumi.yaml and program in `directory`, with a dev stack file naming
+    `database_file`."""
+    for name in ("Pulumi.yaml", "__main__.py"):
+        shutil.copy(SPENDSENSE.directory / name, directory / name)
+    (directory / "Pulumi.dev.yaml").write_text(
+        f"config:\n  aws:region: us-east-1\n  spendsense-infra:databaseFile: {database_file}\n",
+        encoding="utf-8",
+    )
+    return directory
+
+
+def test_a_spendsense_stack_is_checked_and_planned_with_its_own_project(tmp_path):
+    """`make check PROGRAM=spendsense`: the same check on SpendSense's files, its keys in its
+    own namespace, its plan with the contract's outputs."""
+    database = tmp_path / "spendsense.db"
+    make_db.write_database(database)
+    program_dir = tmp_path / "spendsense"
+    program_dir.mkdir()
+
+    check = check_stack("dev", spendsense_project(program_dir, str(database)), program=SPENDSENSE)
+
+    assert not check.problems, check.problems
+    text = render(check)
+    assert "aws:s3/bucket:Bucket spendsense-data-bucket" in text
+    assert sorted(check.plan.outputs) == sorted(
+        ["apiUrl", "healthUrl", "functionNames", "databaseBucket", "databaseKey", "databaseVersion"]
+    )
+    assert "iris:index:Function spendsense-net-worth-function" in headers(text)
+
+
+def test_a_spendsense_stack_without_its_database_is_one_problem_naming_the_fix(tmp_path, capsys):
+    program_dir = tmp_path / "spendsense"
+    program_dir.mkdir()
+    spendsense_project(program_dir, "data/no-such-database.db")
+
+    status = main(["--program", "spendsense", "--project-dir", str(program_dir)])
+
+    assert status == 1
+    problems = [line for line in capsys.readouterr().out.splitlines() if "databaseFile" in line]
+    assert len(problems) == 1 and "make spendsense-db" in problems[0]
