@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import pulumi
 
+from iris_infra.authorizer_function import (
+    authorizer_function_args as shared_authorizer_function_args,
+)
 from iris_infra.cache_table import CacheTable
 from iris_infra.config import StackConfig
 from iris_infra.function import FunctionArgs
@@ -16,9 +19,6 @@ IMAGE_CONTEXT = "backend"
 IMAGE_DOCKERFILE = "backend/Dockerfile"
 
 # The authorizer only compares a header with a cached parameter: small and quick is enough.
-AUTHORIZER_MEMORY_MB = 256
-AUTHORIZER_TIMEOUT_SECONDS = 10
-AUTHORIZER_COMMAND = "authorizer.handler"
 
 # The daily LLM token counters share the cache table, keyed "llm-tokens#<YYYY-MM-DD>" (a cache
 # key is 64 hex digits); the API function may update these items and no other.
@@ -55,18 +55,17 @@ def authorizer_function_args(
     parameter_arn: pulumi.Input[str],
     parameter_version: pulumi.Output[int],
 ) -> FunctionArgs:
-    return FunctionArgs(
+    return shared_authorizer_function_args(
         function_name=f"{config.name_prefix}-authorizer",
         description="IRIS X-API-Key authorizer",
         image_uri=image_uri,
-        command=AUTHORIZER_COMMAND,
         architecture=config.architecture,
-        memory_mb=AUTHORIZER_MEMORY_MB,
-        timeout_seconds=AUTHORIZER_TIMEOUT_SECONDS,
         log_retention_days=config.log_retention_days,
-        environment=authorizer_environment(config, parameter_name, parameter_version),
-        parameter_arns=[parameter_arn],
-        publish=True,
+        variable_prefix="IRIS",
+        parameter_name=parameter_name,
+        parameter_arn=parameter_arn,
+        parameter_version=parameter_version,
+        environment={"IRIS_SECRET_MAX_AGE_S": str(config.secret_max_age_seconds)},
     )
 
 
@@ -94,17 +93,4 @@ def api_environment(
         "IRIS_CACHE_TTL_HOURS": str(config.cache_ttl_hours),
         **guard,
         "IRIS_LLM_DAILY_TOKEN_BUDGET": str(config.llm_daily_token_budget),
-    }
-
-
-def authorizer_environment(
-    config: StackConfig, parameter_name: pulumi.Input[str], parameter_version: pulumi.Output[int]
-) -> dict[str, pulumi.Input[str]]:
-    """The authorizer's: the keys' parameter name and version (a new apiKeys replaces its warm
-    containers, so none holds a revoked key; API Gateway's cache of decisions still passes it
-    for up to authorizerCacheTtlSeconds), never the keys."""
-    return {
-        "IRIS_API_KEYS_PARAM": parameter_name,
-        "IRIS_API_KEYS_PARAM_VERSION": parameter_version.apply(str),
-        "IRIS_SECRET_MAX_AGE_S": str(config.secret_max_age_seconds),
     }

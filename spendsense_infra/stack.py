@@ -11,6 +11,7 @@ import pulumi
 
 from iris_infra.alarms import AlarmedFunction, Alarms, AlarmsArgs, api_alarm_spec
 from iris_infra.alarms import function_alarm_specs as alarm_specs_of
+from iris_infra.authorizer_function import AUTHORIZER_TIMEOUT_SECONDS, authorizer_function_args
 from iris_infra.container_image import ContainerImage, ContainerImageArgs
 from iris_infra.dashboard import Dashboard, DashboardArgs, DashboardFunction
 from iris_infra.data_bucket import DatabaseBucket, DatabaseBucketArgs
@@ -33,10 +34,6 @@ HEALTH_PATH = "/health"
 DATABASE_KEY = "spendsense.db"
 API_COMMAND = "handler.handler"
 AUTHORIZER = "authorizer"
-AUTHORIZER_COMMAND = "authorizer.handler"
-# The authorizer only compares a header with a cached parameter: small and quick is enough.
-AUTHORIZER_MEMORY_MB = 256
-AUTHORIZER_TIMEOUT_SECONDS = 10
 AUTHORIZER_CACHE_TTL_SECONDS = 300
 # Cost guard rails on the stage (the contract has no keys for them).
 THROTTLE_BURST_LIMIT = 20
@@ -203,27 +200,18 @@ def _authorizer(config: SpendSenseConfig, image_uri: pulumi.Input[str]) -> tuple
         "spendsense-secrets",
         SecretsArgs(config.parameter_prefix, api_keys=config.api_keys, owner="SpendSense"),
     )
-    version = pulumi.Output.from_input(secrets.api_keys_parameter_version).apply(str)
     return _released(
         AUTHORIZER,
-        FunctionArgs(
+        authorizer_function_args(
             function_name=function_name_of(config, AUTHORIZER),
             description="SpendSense X-API-Key authorizer",
             image_uri=image_uri,
-            command=AUTHORIZER_COMMAND,
             architecture=config.architecture,
-            memory_mb=AUTHORIZER_MEMORY_MB,
-            timeout_seconds=AUTHORIZER_TIMEOUT_SECONDS,
             log_retention_days=config.log_retention_days,
-            # The keys' parameter and its version (a new apiKeys replaces warm containers, so
-            # none holds a revoked key; API Gateway's cache of decisions still passes it for up
-            # to AUTHORIZER_CACHE_TTL_SECONDS), never the keys.
-            environment={
-                "SPENDSENSE_API_KEYS_PARAM": secrets.api_keys_parameter_name,
-                "SPENDSENSE_API_KEYS_PARAM_VERSION": version,
-            },
-            parameter_arns=[secrets.api_keys_parameter_arn],
-            publish=True,
+            variable_prefix="SPENDSENSE",
+            parameter_name=secrets.api_keys_parameter_name,
+            parameter_arn=secrets.api_keys_parameter_arn,
+            parameter_version=secrets.api_keys_parameter_version,
         ),
     )
 
