@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -46,13 +47,13 @@ def make_smoke(
     )
 
 
-@pytest.fixture
-def local_api_process() -> Iterator[str]:
-    """`python -m local_api --stack dev` with API keys, on a free port: `make run`'s command."""
+@contextmanager
+def serving(arguments: list[str], environment: dict[str, str]) -> Iterator[str]:
+    """`python -m local_api <arguments>` on a free port, until the test ends: its base URL."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "local_api", "--stack", "dev", "--port", "0"],
+        [sys.executable, "-m", "local_api", *arguments, "--port", "0"],
         cwd=PROJECT_DIR,
-        env={**os.environ, "IRIS_API_KEYS": API_KEY, "PYTHONUNBUFFERED": "1"},
+        env={**os.environ, **environment, "PYTHONUNBUFFERED": "1"},
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
@@ -69,6 +70,13 @@ def local_api_process() -> Iterator[str]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.communicate()
+
+
+@pytest.fixture
+def local_api_process() -> Iterator[str]:
+    """`python -m local_api --stack dev` with API keys, on a free port: `make run`'s command."""
+    with serving(["--stack", "dev"], {"IRIS_API_KEYS": API_KEY}) as url:
+        yield url
 
 
 def test_make_smoke_passes_against_the_local_api_and_never_shows_the_key(
@@ -136,32 +144,11 @@ def test_make_smoke_without_url_or_pulumi_explains_both_ways(tmp_path: Path) -> 
 def spendsense_process(spendsense_database: Path) -> Iterator[str]:
     """`python -m local_api --app spendsense` with API keys, on a free port (`make
     run-spendsense`'s command, with both stack settings given)."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "local_api", "--app", "spendsense", "--deployment", "split"]
-        + ["--cors-origins", ",".join(ORIGINS), "--port", "0"],
-        cwd=PROJECT_DIR,
-        env={
-            **os.environ,
-            "SPENDSENSE_API_KEYS": API_KEY,
-            "DB_PATH": str(spendsense_database),
-            "PYTHONUNBUFFERED": "1",
-        },
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    try:
-        banner = read_banner(process.stdout, STARTUP_TIMEOUT_S)
-        match = LOCAL_URL.search(banner)
-        assert match, f"no URL in the start-up line {banner!r}"
-        yield match.group(0)
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.communicate()
+    arguments = ["--app", "spendsense", "--deployment", "split"]
+    arguments += ["--cors-origins", ",".join(ORIGINS)]
+    environment = {"SPENDSENSE_API_KEYS": API_KEY, "DB_PATH": str(spendsense_database)}
+    with serving(arguments, environment) as url:
+        yield url
 
 
 def test_make_smoke_app_spendsense_passes_against_its_local_api(spendsense_process: str) -> None:
