@@ -13,9 +13,12 @@ import re
 from typing import Any
 
 
-def jobs_run(workflow: dict[str, Any], event_name: str, ref: str) -> set[str]:
+def jobs_run(
+    workflow: dict[str, Any], event_name: str, ref: str, event: dict[str, str] | None = None
+) -> set[str]:
     """The jobs a `event_name` on `ref` runs: the triggers match, each job's `if` holds and
-    every job it needs runs."""
+    every job it needs runs. `event` adds the event's fields that conditions read
+    (`github.event.workflow_run.event`, ...)."""
     if not triggered(workflow["on"], event_name, ref):
         return set()
     context = {
@@ -23,8 +26,9 @@ def jobs_run(workflow: dict[str, Any], event_name: str, ref: str) -> set[str]:
         "github.ref": ref,
         "github.repository": "owner/iris",
         "github.event.pull_request.head.repo.full_name": (
-            "owner/iris" if event_name == "pull_request" else ""
+            "owner/iris" if event_name.startswith("pull_request") else ""
         ),
+        **(event or {}),
     }
     ran: set[str] = set()
     pending = dict(workflow["jobs"])
