@@ -28,6 +28,8 @@ def authorizer_function_args(
     image_uri: pulumi.Input[str],
     architecture: str,
     log_retention_days: int,
+    role_path: str,
+    permissions_boundary: pulumi.Input[str],
     variable_prefix: str,
     parameter_name: pulumi.Input[str],
     parameter_arn: pulumi.Input[str],
@@ -45,6 +47,8 @@ def authorizer_function_args(
         memory_mb=AUTHORIZER_MEMORY_MB,
         timeout_seconds=AUTHORIZER_TIMEOUT_SECONDS,
         log_retention_days=log_retention_days,
+        role_path=role_path,
+        permissions_boundary=permissions_boundary,
         environment={
             f"{variable_prefix}_API_KEYS_PARAM": parameter_name,
             f"{variable_prefix}_API_KEYS_PARAM_VERSION": pulumi.Output.from_input(

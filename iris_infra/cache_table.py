@@ -14,6 +14,8 @@ TTL_ATTRIBUTE = "expires_at"
 
 @dataclass(frozen=True)
 class CacheTableArgs:
+    # Its physical name (StackNames.cache_table), which the functions' policies name.
+    table_name: str
     # Point-in-time recovery costs storage; only production stacks pay for it.
     point_in_time_recovery: bool = False
 
@@ -30,6 +32,7 @@ class CacheTable(pulumi.ComponentResource):
         # Shared by every container; on-demand billing costs nothing while idle.
         table = aws.dynamodb.Table(
             f"{name}-table",
+            name=args.table_name,
             billing_mode="PAY_PER_REQUEST",
             hash_key=HASH_KEY,
             attributes=[aws.dynamodb.TableAttributeArgs(name=HASH_KEY, type="S")],

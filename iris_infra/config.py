@@ -15,6 +15,8 @@ import pulumi
 from pulumi.runtime.config import CONFIG as ENGINE_CONFIG
 from pulumi.runtime.config import get_config, get_config_env
 
+from iris_infra.names import STACK_NAME_PATTERN, StackNames
+
 # apiKeys is parsed and checked by the authorizer's own module, in the function's task root
 # (backend/src, stdlib only), imported from this source tree as local_api does: not a copy.
 _TASK_ROOT = str(Path(__file__).resolve().parent.parent / "backend" / "src")
@@ -102,8 +104,9 @@ MAX_DAILY_TOKEN_BUDGET = 1_000_000_000
 SECRET_KEYS = ("openaiApiKey", "apiKeys")
 # Stacks whose names start with this are production: stricter checks, louder warnings.
 PRODUCTION_PREFIX = "prod"
-MAX_STACK_NAME_LENGTH = 40
-_STACK_NAME = re.compile(r"[A-Za-z0-9_-]+")
+# The longest name IRIS derives from it, iris-<stack>-llm-budget-80-percent, is far below every
+# limit; 30 leaves every program's names (a bucket: 63 characters) room.
+MAX_STACK_NAME_LENGTH = 30
 _ORIGIN = re.compile(r"(https?)://([A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*)(:[0-9]{1,5})?")
 
 
@@ -135,13 +138,18 @@ class ProgramConfig:
         return PLATFORMS[self.architecture]
 
     @property
+    def names(self) -> StackNames:
+        """Every physical name the stack declares, each carrying the program and the stack."""
+        return StackNames(self.APP, self.stack)
+
+    @property
     def name_prefix(self) -> str:
-        """Prefix of the physical names that must be known up front (functions, log groups)."""
-        return f"{self.APP}-{self.stack}"
+        """`<app>-<stack>`, the start of every physical name that cannot hold a '/'."""
+        return self.names.prefix
 
     @property
     def parameter_prefix(self) -> str:
-        return f"/{self.APP}/{self.stack}"
+        return self.names.parameter_prefix
 
     def warnings(self) -> list[str]:
         return []
@@ -682,12 +690,16 @@ def is_production(stack: str) -> bool:
 
 
 def stack_name_problems(stack: str, longest: int = MAX_STACK_NAME_LENGTH) -> list[str]:
-    """The stack's name goes into physical names: `longest` is what the longest of them leaves."""
-    if _STACK_NAME.fullmatch(stack) and len(stack) <= longest:
+    """The stack's name goes into every physical name (iris_infra.names): one lower-case word,
+    so that no stack's names start with another's; `longest` is what the longest name leaves."""
+    if STACK_NAME_PATTERN.fullmatch(stack) and len(stack) <= longest:
         return []
     return [
-        f"stack name {stack!r} cannot be used in AWS resource names; "
-        f"use 1-{longest} letters, digits, '-' or '_'"
+        f"stack name {stack!r} cannot name this program's resources; use 1-{longest} lower-case "
+        "letters and digits, starting with a letter (e.g. dev, prod, prodeu): every physical "
+        "name is <app>-<stack>-..., and with a '-' or '_' in it one stack's names (iris-dev-...) "
+        "would match another's (iris-dev-eu-...) in the deployer's policy; S3 and ECR take no "
+        "upper case"
     ]
 
 

@@ -18,6 +18,8 @@ KEEP_IMAGES = 10
 
 @dataclass(frozen=True)
 class ContainerImageArgs:
+    # The repository's physical name (StackNames.repository).
+    repository_name: str
     platform: str
     # The build context and the Dockerfile, relative to the program's directory.
     context: str
@@ -43,6 +45,7 @@ class ContainerImage(pulumi.ComponentResource):
         # The registry the function pulls from; every push is scanned for known CVEs.
         repository = aws.ecr.Repository(
             f"{name}-repository",
+            name=args.repository_name,
             image_scanning_configuration=aws.ecr.RepositoryImageScanningConfigurationArgs(
                 scan_on_push=True
             ),

@@ -22,6 +22,8 @@ ABORT_UPLOADS_AFTER_DAYS = 1
 
 @dataclass(frozen=True)
 class DatabaseBucketArgs:
+    # The bucket's physical name (StackNames.data_bucket): global, so it carries the account.
+    bucket_name: pulumi.Input[str]
     # The local file to upload, as Pulumi reads it; validated by the stack's config.
     database_file: str
     # The object's key in the bucket.
@@ -44,8 +46,10 @@ class DatabaseBucket(pulumi.ComponentResource):
         super().__init__("iris:index:DatabaseBucket", name, {}, opts)
         child = pulumi.ResourceOptions(parent=self)
 
-        # Holds the data file; its physical name is generated, S3 bucket names being global.
-        bucket = aws.s3.Bucket(f"{name}-bucket", force_destroy=args.force_destroy, opts=child)
+        # Holds the data file.
+        bucket = aws.s3.Bucket(
+            f"{name}-bucket", bucket=args.bucket_name, force_destroy=args.force_destroy, opts=child
+        )
 
         # The account owns every object and ACLs are off: access is IAM's alone.
         ownership = aws.s3.BucketOwnershipControls(

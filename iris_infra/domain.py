@@ -10,6 +10,7 @@ stage, with its certificate and DNS either managed here in a Route 53 zone or br
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import pulumi
@@ -31,6 +32,8 @@ class CustomDomainArgs:
     api_id: pulumi.Input[str]
     # The stage to serve; an Output of the stage itself, so the mapping waits for it.
     stage_name: pulumi.Input[str]
+    # Carried by the domain name and a certificate requested for it (StackNames.tags).
+    tags: Mapping[str, str]
     hosted_zone_id: str | None = None
     certificate_arn: str | None = None
 
@@ -56,7 +59,7 @@ class CustomDomain(pulumi.ComponentResource):
         certificate_arn = (
             pulumi.Output.from_input(args.certificate_arn)
             if args.certificate_arn is not None
-            else self._validated_certificate(name, args.domain_name, args.hosted_zone_id)
+            else self._validated_certificate(name, args.domain_name, args.hosted_zone_id, args.tags)
         )
 
         # The name API Gateway answers for, with the certificate it presents.
@@ -69,6 +72,7 @@ class CustomDomain(pulumi.ComponentResource):
                 security_policy=SECURITY_POLICY,
                 ip_address_type=IP_ADDRESS_TYPE,
             ),
+            tags=dict(args.tags),
             opts=child,
         )
         configuration = domain.domain_name_configuration
@@ -114,7 +118,7 @@ class CustomDomain(pulumi.ComponentResource):
         )
 
     def _validated_certificate(
-        self, name: str, domain_name: str, hosted_zone_id: str | None
+        self, name: str, domain_name: str, hosted_zone_id: str | None, tags: Mapping[str, str]
     ) -> pulumi.Output[str]:
         """A new ACM certificate for `domain_name`, validated through a record in the zone;
         its ARN is an output of the validation, so whatever uses it waits until it is issued."""
@@ -125,6 +129,7 @@ class CustomDomain(pulumi.ComponentResource):
             f"{name}-certificate",
             domain_name=domain_name,
             validation_method="DNS",
+            tags=dict(tags),
             opts=child,
         )
         # A certificate for one name has one validation option.

@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
+from iris_infra.names import StackNames
+
 
 @dataclass(frozen=True)
 class FunctionArgs:
@@ -18,6 +20,11 @@ class FunctionArgs:
     memory_mb: int
     timeout_seconds: int
     log_retention_days: int
+    # The role's IAM path, the stack's own (`/iris/dev/`): its name is the function's.
+    role_path: str
+    # The managed policy the role carries as its permissions boundary (StackNames.boundary_arn):
+    # whatever its own policy says, it can do no more than a function of its stack may.
+    permissions_boundary: pulumi.Input[str]
     # Settings and parameter names only: a secret value here would be readable by anyone who can
     # read the function's configuration.
     environment: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
@@ -62,9 +69,13 @@ class Function(pulumi.ComponentResource):
             opts=child,
         )
 
-        # The identity the function runs as; only the Lambda service may assume it.
+        # The identity the function runs as; only the Lambda service may assume it, and its
+        # boundary caps it at what a function of its stack may do.
         role = aws.iam.Role(
             f"{name}-role",
+            name=args.function_name,
+            path=args.role_path,
+            permissions_boundary=args.permissions_boundary,
             assume_role_policy=json.dumps(_assume_role_policy("lambda.amazonaws.com")),
             description=f"Runs {args.function_name}",
             opts=child,
@@ -133,6 +144,13 @@ class Function(pulumi.ComponentResource):
                 "log_group_name": self.log_group_name,
             }
         )
+
+
+def permissions_boundary_of(names: StackNames) -> pulumi.Output[str]:
+    """The ARN of the stack's permissions boundary, in the account the program deploys to. An
+    administrator creates the policy (`make boundary-policy`); the deployer can neither create
+    nor change it, and may create roles only with it."""
+    return aws.get_caller_identity_output().account_id.apply(names.boundary_arn)
 
 
 def log_group_name_of(function_name: str) -> str:

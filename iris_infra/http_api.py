@@ -73,6 +73,9 @@ class HttpApiArgs:
     throttle_burst_limit: int
     throttle_rate_limit: int
     log_retention_days: int
+    # Carried by the API and its stage (StackNames.tags): what the deployer's policy scopes API
+    # Gateway by, whose ids AWS generates.
+    tags: Mapping[str, str]
     # Guards the routes marked guarded; without it every route is open.
     authorizer: ApiKeyAuthorizerArgs | None = None
     # Only with a custom domain: the execute-api endpoint then answers 404 to every request.
@@ -123,6 +126,7 @@ class HttpApi(pulumi.ComponentResource):
                 max_age=args.cors_max_age_seconds,
                 allow_credentials=False,
             ),
+            tags=dict(args.tags),
             opts=child,
         )
 
@@ -148,6 +152,7 @@ class HttpApi(pulumi.ComponentResource):
                 destination_arn=access_logs.arn,
                 format=ACCESS_LOG_FORMAT,
             ),
+            tags=dict(args.tags),
             opts=child,
         )
 

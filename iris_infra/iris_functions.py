@@ -26,10 +26,16 @@ TOKEN_COUNTER_KEY_PREFIX = "llm-tokens#"
 
 
 def api_function_args(
-    config: StackConfig, image_uri: pulumi.Input[str], secrets: Secrets, cache: CacheTable
+    config: StackConfig,
+    image_uri: pulumi.Input[str],
+    secrets: Secrets,
+    cache: CacheTable,
+    permissions_boundary: pulumi.Input[str],
 ) -> FunctionArgs:
     return FunctionArgs(
-        function_name=config.name_prefix,
+        function_name=config.names.function(),
+        role_path=config.names.path,
+        permissions_boundary=permissions_boundary,
         description="IRIS analysis API (Flask behind Mangum)",
         image_uri=image_uri,
         architecture=config.architecture,
@@ -54,9 +60,12 @@ def authorizer_function_args(
     parameter_name: pulumi.Input[str],
     parameter_arn: pulumi.Input[str],
     parameter_version: pulumi.Output[int],
+    permissions_boundary: pulumi.Input[str],
 ) -> FunctionArgs:
     return shared_authorizer_function_args(
-        function_name=f"{config.name_prefix}-authorizer",
+        function_name=config.names.function("authorizer"),
+        role_path=config.names.path,
+        permissions_boundary=permissions_boundary,
         description="IRIS X-API-Key authorizer",
         image_uri=image_uri,
         architecture=config.architecture,

@@ -79,6 +79,8 @@ class PlanMocks(pulumi.runtime.Mocks):
         self.region = region
         # Some pushes report `repo:tag@sha256:...`, a form Lambda rejects (PITFALLS 15).
         self.tagged_repo_digests = False
+        # The provider functions the program invoked (their tokens), in order.
+        self.calls: list[str] = []
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict]:
         name = args.inputs.get("name") or physical_name(args.name)
@@ -87,6 +89,7 @@ class PlanMocks(pulumi.runtime.Mocks):
         return resource_id, outputs
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> dict:
+        self.calls.append(args.token)
         account, region = self.account_id, self.region
         answers = {
             "aws:index/getCallerIdentity:getCallerIdentity": {
@@ -142,7 +145,9 @@ class PlanMocks(pulumi.runtime.Mocks):
                     "version": 1 + int(digest(name, value)[:6], 16),
                 }
             case "aws:iam/role:Role":
-                return {"arn": f"arn:aws:iam::{account}:role/{name}"}
+                # A role's ARN holds its path (`role/iris/dev/iris-dev`); its id is its name.
+                path = args.inputs.get("path") or "/"
+                return {"id": name, "arn": f"arn:aws:iam::{account}:role{path}{name}"}
             case "aws:cloudwatch/logGroup:LogGroup":
                 return {"arn": f"{arn_prefix.format('logs')}:log-group:{name}"}
             case "aws:dynamodb/table:Table":
@@ -249,6 +254,8 @@ class Plan:
     # Name -> (value, whether the output is secret).
     outputs: dict[str, tuple[Any, bool]]
     warnings: tuple[str, ...] = ()
+    # The provider functions it invoked (their tokens).
+    calls: tuple[str, ...] = ()
 
 
 class _PlanMonitor(MockMonitor):
@@ -344,4 +351,10 @@ def run_program(
     finally:
         logger.removeHandler(warnings)
         pulumi.runtime.set_all_config({}, secret_keys=[])
-    return Plan(stack, tuple(monitor.registered), exported, tuple(warnings.messages))
+    return Plan(
+        stack,
+        tuple(monitor.registered),
+        exported,
+        tuple(warnings.messages),
+        tuple(dict.fromkeys(mocks.calls)),
+    )

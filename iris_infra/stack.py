@@ -16,7 +16,7 @@ from iris_infra.config import StackConfig
 from iris_infra.container_image import ContainerImage, ContainerImageArgs
 from iris_infra.dashboard import Dashboard, DashboardArgs, DashboardFunction
 from iris_infra.domain import CustomDomain, CustomDomainArgs
-from iris_infra.function import Function
+from iris_infra.function import Function, permissions_boundary_of
 from iris_infra.http_api import ApiKeyAuthorizerArgs, ApiTarget, HttpApi, HttpApiArgs
 from iris_infra.log_metrics import LogMetrics, LogMetricsArgs
 from iris_infra.release import Release, ReleaseArgs
@@ -63,11 +63,14 @@ class StackOutputs:
 
 
 def build_stack(config: StackConfig) -> StackOutputs:
-    prefix = config.name_prefix
+    names = config.names
+    prefix = names.prefix
+    boundary = permissions_boundary_of(names)
 
     image = ContainerImage(
         "iris-image",
         ContainerImageArgs(
+            repository_name=names.repository,
             platform=config.platform,
             context=iris_functions.IMAGE_CONTEXT,
             dockerfile=iris_functions.IMAGE_DOCKERFILE,
@@ -83,10 +86,13 @@ def build_stack(config: StackConfig) -> StackOutputs:
             api_keys=config.api_keys,
         ),
     )
-    cache = CacheTable("iris-cache", CacheTableArgs(point_in_time_recovery=config.is_production))
+    cache = CacheTable(
+        "iris-cache",
+        CacheTableArgs(table_name=names.cache_table, point_in_time_recovery=config.is_production),
+    )
     api_function = Function(
         "iris-api-function",
-        iris_functions.api_function_args(config, image.image_uri, secrets, cache),
+        iris_functions.api_function_args(config, image.image_uri, secrets, cache, boundary),
     )
     release = Release(
         "iris-api-release",
@@ -118,7 +124,8 @@ def build_stack(config: StackConfig) -> StackOutputs:
             throttle_burst_limit=config.throttle_burst_limit,
             throttle_rate_limit=config.throttle_rate_limit,
             log_retention_days=config.log_retention_days,
-            authorizer=_authorizer(config, image.image_uri, secrets),
+            tags=names.tags,
+            authorizer=_authorizer(config, image.image_uri, secrets, boundary),
             disable_execute_api_endpoint=config.disable_execute_api_endpoint,
         ),
     )
@@ -131,6 +138,7 @@ def build_stack(config: StackConfig) -> StackOutputs:
                 domain_name=config.custom_domain,
                 api_id=api.api_id,
                 stage_name=api.stage_name,
+                tags=names.tags,
                 hosted_zone_id=config.hosted_zone_id,
                 certificate_arn=config.certificate_arn,
             ),
@@ -141,6 +149,7 @@ def build_stack(config: StackConfig) -> StackOutputs:
         WarmupSchedule(
             "iris-warmup",
             WarmupScheduleArgs(
+                rule_name=names.rule("warmup"),
                 function_name=api_function.function_name,
                 function_arn=release.alias_arn,
                 function_qualifier=release.alias_name,
@@ -193,7 +202,10 @@ def build_stack(config: StackConfig) -> StackOutputs:
 
 
 def _authorizer(
-    config: StackConfig, image_uri: pulumi.Input[str], secrets: Secrets
+    config: StackConfig,
+    image_uri: pulumi.Input[str],
+    secrets: Secrets,
+    permissions_boundary: pulumi.Input[str],
 ) -> ApiKeyAuthorizerArgs | None:
     """With apiKeys, the authorizer function and its release; None without."""
     if (
@@ -210,6 +222,7 @@ def _authorizer(
             secrets.api_keys_parameter_name,
             secrets.api_keys_parameter_arn,
             secrets.api_keys_parameter_version,
+            permissions_boundary,
         ),
     )
     # Released like the API (it runs the same image): a bad image reaches it only through a new

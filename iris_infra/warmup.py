@@ -15,6 +15,8 @@ from iris_infra.function import allow_invoke
 
 @dataclass(frozen=True)
 class WarmupScheduleArgs:
+    # The rule's physical name (StackNames.rule).
+    rule_name: str
     function_name: pulumi.Input[str]
     # What the schedule invokes: the `live` alias's ARN in the stack, so the ping warms the
     # version that serves requests (and its provisioned instances, if any).
@@ -38,6 +40,7 @@ class WarmupSchedule(pulumi.ComponentResource):
         # Fires every interval; the event itself is the ping.
         rule = aws.cloudwatch.EventRule(
             f"{name}-rule",
+            name=args.rule_name,
             schedule_expression=rate_expression(args.interval_minutes),
             description=args.description,
             opts=child,

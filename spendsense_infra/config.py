@@ -30,6 +30,9 @@ from iris_infra.config import (
     timeout_problems,
     with_secret_outputs,
 )
+from iris_infra.config import (
+    MAX_STACK_NAME_LENGTH as SHARED_MAX_STACK_NAME_LENGTH,
+)
 from spendsense_infra.routes import DEPLOYMENTS, INSIGHT_PATHS
 
 PROJECT = "spendsense-infra"
@@ -62,9 +65,14 @@ SAFE_DOWNLOAD_MB_PER_S = 50
 RETRY_MARGIN_S = 2
 
 # Physical names are spendsense-<stack>-<function>, and Lambda allows 64 characters; the
-# longest function part is -spending-analysis.
+# longest function part is -spending-analysis. The bucket, spendsense-<stack>-data-<account>,
+# has 63; the shared limit is below both.
 _LONGEST_FUNCTION_PART = max(len(name) for name in INSIGHT_PATHS) + 1
-MAX_STACK_NAME_LENGTH = 64 - len("spendsense-") - _LONGEST_FUNCTION_PART
+MAX_STACK_NAME_LENGTH = min(
+    64 - len("spendsense-") - _LONGEST_FUNCTION_PART,
+    63 - len("spendsense--data-123456789012"),
+    SHARED_MAX_STACK_NAME_LENGTH,
+)
 
 LONGER_THAN_THE_GATEWAY = (
     "a request that long (the plan's 300 s) needs a Lambda Function URL, which waits for the "

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pulumi
+import pulumi_aws as aws
 
 from iris_infra.alarms import AlarmedFunction, Alarms, AlarmsArgs, api_alarm_spec
 from iris_infra.alarms import function_alarm_specs as alarm_specs_of
@@ -15,7 +16,12 @@ from iris_infra.authorizer_function import AUTHORIZER_TIMEOUT_SECONDS, authorize
 from iris_infra.container_image import ContainerImage, ContainerImageArgs
 from iris_infra.dashboard import Dashboard, DashboardArgs, DashboardFunction
 from iris_infra.data_bucket import DatabaseBucket, DatabaseBucketArgs
-from iris_infra.function import Function, FunctionArgs, log_group_name_of
+from iris_infra.function import (
+    Function,
+    FunctionArgs,
+    log_group_name_of,
+    permissions_boundary_of,
+)
 from iris_infra.http_api import (
     ApiKeyAuthorizerArgs,
     ApiTarget,
@@ -67,7 +73,7 @@ class StackOutputs:
 
 
 def function_name_of(config: SpendSenseConfig, key: str) -> str:
-    return f"{config.name_prefix}-{slug(key)}"
+    return config.names.function(key)
 
 
 def data_environment(
@@ -86,9 +92,13 @@ def data_environment(
 
 
 def build_stack(config: SpendSenseConfig) -> StackOutputs:
+    names = config.names
+    account_id = aws.get_caller_identity_output().account_id
+    boundary = permissions_boundary_of(names)
     image = ContainerImage(
         "spendsense-image",
         ContainerImageArgs(
+            repository_name=names.repository,
             platform=config.platform,
             context=IMAGE_CONTEXT,
             dockerfile=IMAGE_DOCKERFILE,
@@ -98,19 +108,20 @@ def build_stack(config: SpendSenseConfig) -> StackOutputs:
     data = DatabaseBucket(
         "spendsense-data",
         DatabaseBucketArgs(
+            bucket_name=account_id.apply(names.data_bucket),
             database_file=str(config.database_path),
             key=DATABASE_KEY,
             force_destroy=not config.is_production,
         ),
     )
     served = {
-        key: _data_function(config, key, image.image_uri, data)
+        key: _data_function(config, key, image.image_uri, data, boundary)
         for key in function_names(config.deployment)
     }
     released = dict(served)
     authorizer = None
     if config.api_keys is not None:
-        released[AUTHORIZER] = _authorizer(config, image.image_uri)
+        released[AUTHORIZER] = _authorizer(config, image.image_uri, boundary)
         function, release = released[AUTHORIZER]
         authorizer = ApiKeyAuthorizerArgs(
             function_name=function.function_name,
@@ -136,6 +147,7 @@ def build_stack(config: SpendSenseConfig) -> StackOutputs:
             throttle_burst_limit=THROTTLE_BURST_LIMIT,
             throttle_rate_limit=THROTTLE_RATE_LIMIT,
             log_retention_days=config.log_retention_days,
+            tags=names.tags,
             authorizer=authorizer,
         ),
     )
@@ -152,7 +164,11 @@ def build_stack(config: SpendSenseConfig) -> StackOutputs:
 
 
 def _data_function(
-    config: SpendSenseConfig, key: str, image_uri: pulumi.Input[str], data: DatabaseBucket
+    config: SpendSenseConfig,
+    key: str,
+    image_uri: pulumi.Input[str],
+    data: DatabaseBucket,
+    permissions_boundary: pulumi.Input[str],
 ) -> tuple[Function, Release]:
     """The API function or an insight's: its own entry point and memory, the database's
     object to read, and a /tmp that holds it."""
@@ -169,6 +185,8 @@ def _data_function(
             ephemeral_storage_mb=config.ephemeral_storage_mb,
             timeout_seconds=config.timeout_seconds,
             log_retention_days=config.log_retention_days,
+            role_path=config.names.path,
+            permissions_boundary=permissions_boundary,
             environment=data_environment(config, data),
             readable_object_arns=[data.object_arn],
             publish=True,
@@ -193,7 +211,9 @@ def _released(
     return function, release
 
 
-def _authorizer(config: SpendSenseConfig, image_uri: pulumi.Input[str]) -> tuple[Function, Release]:
+def _authorizer(
+    config: SpendSenseConfig, image_uri: pulumi.Input[str], permissions_boundary: pulumi.Input[str]
+) -> tuple[Function, Release]:
     """The keys in SSM, and the authorizer function, released like the others (a bad image
     reaches it only through a new version), which alone may read them."""
     secrets = Secrets(
@@ -208,6 +228,8 @@ def _authorizer(config: SpendSenseConfig, image_uri: pulumi.Input[str]) -> tuple
             image_uri=image_uri,
             architecture=config.architecture,
             log_retention_days=config.log_retention_days,
+            role_path=config.names.path,
+            permissions_boundary=permissions_boundary,
             variable_prefix="SPENDSENSE",
             parameter_name=secrets.api_keys_parameter_name,
             parameter_arn=secrets.api_keys_parameter_arn,

@@ -21,7 +21,7 @@ from pulumi.runtime.mocks import MockMonitor
 
 from iris_infra.config import PROJECT, StackConfig
 from iris_infra.plan import API_GATEWAY_REGIONAL_ZONE_ID as API_GATEWAY_REGIONAL_ZONE_ID
-from iris_infra.plan import PlanMocks, ensure_open_event_loop, is_secret_value, physical_name
+from iris_infra.plan import PlanMocks, ensure_open_event_loop, is_secret_value
 from tests.infra.stack_files import read_stack_settings
 
 # pulumi_aws loads its modules on first use, and loading `lambda_` warns about a deprecated
@@ -73,9 +73,9 @@ def plain(value: Any) -> Any:
     return value
 
 
-def repository_url(resource_name: str) -> str:
-    """The URL the mocks give the ECR repository declared as `resource_name`."""
-    return f"{ACCOUNT_ID}.dkr.ecr.{REGION}.amazonaws.com/{physical_name(resource_name)}"
+def repository_url(repository_name: str) -> str:
+    """The URL the mocks give the ECR repository named `repository_name`."""
+    return f"{ACCOUNT_ID}.dkr.ecr.{REGION}.amazonaws.com/{repository_name}"
 
 
 class DependencyRecordingMonitor(MockMonitor):
@@ -111,8 +111,6 @@ class RecordingMocks(PlanMocks):
         super().__init__(ACCOUNT_ID, REGION)
         self.resources: list[Recorded] = []
         self.dependencies: dict[tuple[str, str], dict[str, set[str]]] = {}
-        # The provider functions the program invoked (their tokens), in order.
-        self.calls: list[str] = []
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict]:
         resource_id, outputs = super().new_resource(args)
@@ -121,10 +119,6 @@ class RecordingMocks(PlanMocks):
             Recorded(args.typ, args.name, resource_id, dict(args.inputs), outputs, dependencies)
         )
         return resource_id, outputs
-
-    def call(self, args: pulumi.runtime.MockCallArgs) -> dict:
-        self.calls.append(args.token)
-        return super().call(args)
 
     def use(self, stack: str = "dev", *, preview: bool = False) -> RecordingMocks:
         """Fresh records and a mocked engine for `stack`, with no config set."""

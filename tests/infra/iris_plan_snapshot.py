@@ -50,8 +50,7 @@ VARIANTS: dict[str, tuple[str, dict[str, str]]] = {
         "prod",
         {
             **_SECRETS,
-            "imageUri": f"123456789012.dkr.ecr.us-east-1.amazonaws.com/"
-            f"iris-image-repository-862b309@{_DIGEST}",
+            "imageUri": f"123456789012.dkr.ecr.us-east-1.amazonaws.com/iris-prod@{_DIGEST}",
             "customDomain": "api.example.com",
             "certificateArn": _CERTIFICATE,
             "disableExecuteApiEndpoint": "true",

@@ -14,7 +14,7 @@ TABLE = "aws:dynamodb/table:Table"
 @pytest.mark.parametrize("pitr", [False, True])
 def test_the_table_is_an_on_demand_ttl_cache(mocks, resolve, pitr):
     def program():
-        cache = CacheTable("cache", CacheTableArgs(point_in_time_recovery=pitr))
+        cache = CacheTable("cache", CacheTableArgs("iris-dev-cache", point_in_time_recovery=pitr))
         return {"name": cache.table_name, "arn": cache.table_arn}
 
     outputs = resolve(program)

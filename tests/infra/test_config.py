@@ -172,7 +172,7 @@ def test_log_retention_lists_cloudwatchs_values():
     assert ", ".join(map(str, LOG_RETENTION_DAYS)) in problem
 
 
-@pytest.mark.parametrize("stack", ["dev", "prod", "prod-eu"])
+@pytest.mark.parametrize("stack", ["dev", "prod", "prodeu"])
 def test_a_missing_openai_key_names_the_command_that_sets_it(stack):
     with pytest.raises(ConfigError) as caught:
         StackConfig.from_raw(stack, {})
@@ -183,7 +183,7 @@ def test_a_missing_openai_key_names_the_command_that_sets_it(stack):
     )
 
 
-@pytest.mark.parametrize("stack", ["prod", "prod-eu", "production"])
+@pytest.mark.parametrize("stack", ["prod", "prodeu", "production"])
 def test_a_wildcard_origin_is_refused_on_prod_stacks(stack):
     (problem,) = refuse(stack, {"corsOrigins": ["*"]}).problems
     assert "'*'" in problem and f"stack '{stack}'" in problem

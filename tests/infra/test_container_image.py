@@ -27,7 +27,11 @@ def build(mocks, resolve, **args):
         image = ContainerImage(
             "img",
             ContainerImageArgs(
-                platform="linux/arm64", context="app", dockerfile="app/Dockerfile", **args
+                repository_name="iris-dev",
+                platform="linux/arm64",
+                context="app",
+                dockerfile="app/Dockerfile",
+                **args,
             ),
         )
         return {"image_uri": image.image_uri, "repository_url": image.repository_url}
@@ -125,7 +129,7 @@ def test_anything_but_a_pushed_digest_is_refused(repo_digest):
 
 
 def test_a_pinned_digest_of_this_repository_is_used_as_is(mocks, resolve):
-    pinned = f"{repository_url('img-repository')}@sha256:{'e' * 64}"
+    pinned = f"{repository_url('iris-dev')}@sha256:{'e' * 64}"
     outputs = build(mocks, resolve, pinned_image_uri=pinned)
     assert outputs["image_uri"] == pinned
     assert not mocks.of_type("docker:index/image:Image")

@@ -67,7 +67,12 @@ def test_the_certificate_is_requested_for_the_domain_with_dns_validation(
 ):
     build(resolve, stack_config("dev", **ZONE_PATH))
     certificate = mocks.resource(ACM_CERTIFICATE, "iris-domain-certificate")
-    assert certificate.inputs == {"domainName": DOMAIN, "validationMethod": "DNS"}
+    assert certificate.inputs == {
+        "domainName": DOMAIN,
+        "validationMethod": "DNS",
+        # What the deployer's policy lets it delete by (StackNames.tags).
+        "tags": {"stack": "iris-dev"},
+    }
 
 
 def test_the_validation_record_is_the_certificates_own_in_the_zone(mocks, resolve, stack_config):
@@ -110,6 +115,7 @@ def test_the_domain_name_uses_the_validated_certificate(mocks, resolve, stack_co
             "securityPolicy": "TLS_1_2",
             "ipAddressType": "dualstack",
         },
+        "tags": {"stack": "iris-dev"},
     }
     # From the validation, not the certificate: API Gateway refuses a certificate not yet issued.
     assert domain.dependencies["domainNameConfiguration"] == {"iris-domain-certificate-validation"}
@@ -261,7 +267,7 @@ def test_the_default_endpoint_stays_on_unless_asked(mocks, resolve, stack_config
 
 def test_a_custom_domain_without_a_zone_or_a_certificate_is_refused():
     with pytest.raises(ValueError, match="'api.example.com' needs a hosted zone id or a"):
-        CustomDomainArgs(domain_name=DOMAIN, api_id="abc123", stage_name="$default")
+        CustomDomainArgs(domain_name=DOMAIN, api_id="abc123", stage_name="$default", tags={})
 
 
 def test_the_component_exposes_url_target_and_certificate(mocks, resolve):
@@ -272,6 +278,7 @@ def test_the_component_exposes_url_target_and_certificate(mocks, resolve):
                 domain_name="iris.example.org",
                 api_id="abc123",
                 stage_name="$default",
+                tags={"stack": "iris-dev"},
                 hosted_zone_id=ZONE,
             ),
         )

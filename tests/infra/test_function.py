@@ -10,7 +10,8 @@ from iris_infra.function import Function, FunctionArgs
 
 IMAGE_URI = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/iris@sha256:" + "c" * 64
 PARAMETER_ARN = "arn:aws:ssm:eu-west-1:123456789012:parameter/iris/dev/openai-api-key"
-TABLE_ARN = "arn:aws:dynamodb:eu-west-1:123456789012:table/iris-cache"
+TABLE_ARN = "arn:aws:dynamodb:eu-west-1:123456789012:table/iris-dev-cache"
+BOUNDARY_ARN = "arn:aws:iam::123456789012:policy/iris-dev-function-boundary"
 
 
 def build(resolve, **overrides):
@@ -21,6 +22,8 @@ def build(resolve, **overrides):
         "memory_mb": 1024,
         "timeout_seconds": 30,
         "log_retention_days": 7,
+        "role_path": "/iris/dev/",
+        "permissions_boundary": BOUNDARY_ARN,
         "environment": {"OPENAI_API_KEY_PARAM": "/iris/dev/openai-api-key"},
         "parameter_arns": [PARAMETER_ARN],
         "table_arn": TABLE_ARN,

@@ -13,7 +13,7 @@ from iris_infra.cache_table import CacheTable, CacheTableArgs
 def test_a_failing_check_inside_an_apply_fails_the_test(mocks):
     @pulumi.runtime.test
     def wrong_expectation():
-        cache = CacheTable("cache", CacheTableArgs())
+        cache = CacheTable("cache", CacheTableArgs("iris-dev-cache"))
 
         def check(name: str) -> None:
             assert name == "not-the-table-name", "the deliberately wrong expectation ran"
@@ -29,10 +29,12 @@ def test_a_passing_check_inside_an_apply_passes(mocks):
 
     @pulumi.runtime.test
     def right_expectation():
-        return CacheTable("cache", CacheTableArgs()).table_name.apply(checked.append)
+        return CacheTable("cache", CacheTableArgs("iris-dev-cache")).table_name.apply(
+            checked.append
+        )
 
     right_expectation()
-    assert checked and checked[0].startswith("cache-table")
+    assert checked and checked[0] == "iris-dev-cache"
 
 
 def stream_arn() -> pulumi.Output[str]:
@@ -49,6 +51,6 @@ def test_outputs_that_never_resolve_are_an_error(mocks, resolve):
 
 def test_the_mocks_run_as_an_update_so_every_output_resolves(mocks, resolve):
     assert resolve(stream_arn) is None
-    assert resolve(lambda: CacheTable("cache", CacheTableArgs()).table_arn).startswith(
-        "arn:aws:dynamodb:"
-    )
+    assert resolve(
+        lambda: CacheTable("cache", CacheTableArgs("iris-dev-cache")).table_arn
+    ).startswith("arn:aws:dynamodb:")

@@ -59,6 +59,7 @@ def iris_args(**overrides) -> HttpApiArgs:
             "throttle_burst_limit": 10,
             "throttle_rate_limit": 5,
             "log_retention_days": 7,
+            "tags": {"stack": "app-dev"},
             **overrides,
         }
     )
@@ -86,6 +87,7 @@ def two_target_args(**overrides) -> HttpApiArgs:
             "throttle_burst_limit": 10,
             "throttle_rate_limit": 5,
             "log_retention_days": 7,
+            "tags": {"stack": "app-dev"},
             **overrides,
         }
     )

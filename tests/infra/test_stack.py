@@ -530,7 +530,7 @@ def test_every_invoke_permission_is_on_a_live_alias(prod):
 
 
 def pinned_digest(digest_hex: str = "ab" * 32) -> str:
-    return f"{repository_url('iris-image-repository')}@sha256:{digest_hex}"
+    return f"{repository_url('iris-prod')}@sha256:{digest_hex}"
 
 
 def test_a_pinned_digest_is_deployed_as_is_with_no_image_built(mocks, resolve, stack_config):

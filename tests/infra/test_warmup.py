@@ -16,6 +16,7 @@ def test_the_rule_pings_the_function_on_schedule(mocks, resolve, target_arn, qua
         schedule = WarmupSchedule(
             "warm",
             WarmupScheduleArgs(
+                rule_name="iris-dev-warmup",
                 function_name="iris-dev",
                 function_arn=target_arn,
                 function_qualifier=qualifier,
