@@ -12,7 +12,7 @@ SPENDSENSE_DB := spendsense/data/spendsense.db
 # pytest workers (pytest-xdist); the suite runs in about 3 minutes on 2 cores with 2.
 TEST_WORKERS ?= 2
 
-.PHONY: run run-spendsense test bench smoke check clean spendsense-db
+.PHONY: run run-spendsense test bench smoke check clean spendsense-db deployer-policy boundary-policy
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required (the Lambda base image runs 3.11); got " + sys.version' \
@@ -63,6 +63,17 @@ smoke:
 check: $(VENV)/.check-installed
 	@$(BIN)/python -m stack_check$(if $(PROGRAM), --program '$(PROGRAM)')$(if $(filter-out file,$(origin STACK)), --stack '$(STACK)')$(if $(PLACEHOLDER_SECRETS), --placeholder-secrets)
 
+# make deployer-policy [PROGRAM=spendsense] STACK=<stack> [STATE_BUCKET=<bucket>|none]: the JSON
+# policy of the role that runs pulumi up/refresh/destroy on that stack, on stdout and nothing
+# else (`> policy.json`); make boundary-policy: the permissions boundary its roles carry. Both
+# from the stack's own plan and names, offline.
+POLICY_PROGRAM_DB = $(if $(filter spendsense,$(PROGRAM)),$(SPENDSENSE_DB))
+deployer-policy: $(VENV)/.check-installed $(POLICY_PROGRAM_DB)
+	@$(BIN)/python -m stack_check.deployer_policy$(if $(PROGRAM), --program '$(PROGRAM)') --stack '$(STACK)'$(if $(STATE_BUCKET), --state-bucket '$(STATE_BUCKET)')
+
+boundary-policy: $(VENV)/.check-installed $(POLICY_PROGRAM_DB)
+	@$(BIN)/python -m stack_check.deployer_policy$(if $(PROGRAM), --program '$(PROGRAM)') --stack '$(STACK)' --boundary
+
 bench: $(VENV)/.dev-installed
 	$(BIN)/python benchmarks/handler_bench.py $(BENCH_ARGS)
 
@@ -70,8 +81,9 @@ bench: $(VENV)/.dev-installed
 spendsense-db:
 	$(PYTHON) spendsense/scripts/make_db.py --out spendsense/data/spendsense.db
 
+# Quiet, and to stderr, like .check-installed: a target that prints JSON may need it first.
 $(SPENDSENSE_DB):
-	$(PYTHON) spendsense/scripts/make_db.py --out $@
+	@$(PYTHON) spendsense/scripts/make_db.py --out $@ >&2
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -10,6 +10,7 @@ import re
 import pytest
 
 from iris_infra.config import MAX_CONCURRENCY, ConfigError, StackConfig
+from stack_check.deployer_policy import DEFAULT_STATE_BUCKET
 from tests.infra.conftest import PROJECT_DIR
 from tests.infra.stack_files import PlaintextSecretError, read_stack_settings
 
@@ -67,13 +68,13 @@ def test_a_plaintext_secret_in_a_stack_file_is_refused_with_a_prompting_command(
 @pytest.mark.parametrize(
     "step",
     [
-        "deploy/deployer-policy.json",  # the deployer's permissions, and the role made with them
-        "deploy/spendsense-deployer-policy.json",  # SpendSense's deployer
+        "make boundary-policy STACK=$STACK > boundary.json",  # each stack's boundary, first
+        "make deployer-policy STACK=$STACK > deployer.json",  # and its deploy role's policy
         "create-open-id-connect-provider",
         "put-bucket-versioning",  # the state backend: a versioned bucket, or Pulumi Cloud
         "pulumi login",
         "read -rs PULUMI_CONFIG_PASSPHRASE",
-        "one passphrase for\nevery stack",
+        "each stack its\nown passphrase",
         f"{SECRET_SETTER} openaiApiKey    # prompts",
         "git add Pulumi.dev.yaml Pulumi.prod.yaml",  # CI reads the secrets from the stack files
         "AWS_REGION",
@@ -93,16 +94,27 @@ def test_the_minimum_pulumi_cli_is_the_sdk_floor():
     assert f"**{floor} or newer**" in DEPLOY_SECTION
 
 
-def test_the_state_bucket_is_one_the_deployer_policy_allows():
-    policy = json.loads((PROJECT_DIR / "deploy" / "deployer-policy.json").read_text("utf-8"))
-    buckets = {
-        pattern
-        for statement in policy["Statement"]
-        for pattern in statement["Resource"]
-        if pattern.startswith("arn:aws:s3:::")
-    }
-    assert buckets == {"arn:aws:s3:::iris-pulumi-state-*", "arn:aws:s3:::iris-pulumi-state-*/*"}
+def test_spendsense_stacks_get_their_own_boundary_and_deploy_role():
+    spendsense = README[README.index("\n## SpendSense") :]
+    assert "make boundary-policy PROGRAM=spendsense STACK=dev" in spendsense
+    assert "make deployer-policy PROGRAM=spendsense STACK=dev" in spendsense
+
+
+def test_the_state_bucket_is_the_one_the_deploy_roles_reach():
+    assert DEFAULT_STATE_BUCKET == "iris-pulumi-state-${aws:PrincipalAccount}"
     assert 'BUCKET="iris-pulumi-state-$ACCOUNT"' in DEPLOY_SECTION
+
+
+def test_each_deploy_role_trusts_its_own_environment_and_nothing_else():
+    (trust,) = re.findall(r"cat > trust.json <<JSON\n(.*?)\nJSON", DEPLOY_SECTION, re.DOTALL)
+    document = json.loads(trust.replace("$ACCOUNT", "123456789012"))
+    (statement,) = document["Statement"]
+    condition = statement["Condition"]
+    assert set(condition) == {"StringEquals"}
+    assert condition["StringEquals"] == {
+        "token.actions.githubusercontent.com:aud": "sts.amazonaws.com",
+        "token.actions.githubusercontent.com:sub": "repo:<owner>/<repo>:environment:$STACK",
+    }
 
 
 @pytest.mark.parametrize(

@@ -204,7 +204,8 @@ def test_make_run_spendsense_writes_the_sample_database_only_when_missing(tmp_pa
     writes = make_dry_run(f"SPENDSENSE_DB={missing}")
     keeps = make_dry_run(f"SPENDSENSE_DB={present}")
 
-    assert f"spendsense/scripts/make_db.py --out {missing}\n" in writes
+    # To stderr: a target that prints JSON (make deployer-policy) may need it first.
+    assert f"spendsense/scripts/make_db.py --out {missing} >&2\n" in writes
     assert "make_db.py" not in keeps
     assert writes.index("make_db.py") < writes.index("-m local_api --app spendsense")
 

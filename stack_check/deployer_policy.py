@@ -1,0 +1,428 @@
+"""The IAM policies of one stack, made from its plan and its names:
+
+    python -m stack_check.deployer_policy [--program iris|spendsense] --stack NAME [--boundary]
+
+prints, on stdout and nothing else, the policy of the role that runs `pulumi up`, `refresh` and
+`destroy` on that stack (`make deployer-policy`), or with --boundary the permissions boundary
+every role of the stack carries (`make boundary-policy`).
+
+The deployer's policy grants what deploy/deployer-actions.yaml lists for the resource types the
+stack's plan declares (so a stack without customDomain gets no Route 53 or ACM write, one
+without alarmEmail no SNS), each action on the stack's own names (iris_infra.names) or, where
+AWS generates the ids, on what carries the stack's tag. Roles may be created and changed only
+with the stack's boundary, which the deployer can neither remove nor edit: a stolen deploy role
+cannot mint a role stronger than a function of its stack.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from iris_infra.names import STACK_TAG, StackNames
+from iris_infra.plan import PlannedResource
+from iris_infra.plan import run_program as run_under_mocks
+from stack_check.check import PROGRAMS, Program
+from stack_check.files import SECRET_PLACEHOLDER, StackFileError, read_engine_config
+
+ACTIONS_FILE = Path(__file__).resolve().parents[1] / "deploy" / "deployer-actions.yaml"
+VERSION = "2012-10-17"
+# The account of the caller: the policies name no account, so one text serves every account.
+ACCOUNT = "${aws:PrincipalAccount}"
+# Where `pulumi login s3://…` keeps the stacks' states (the README's bucket); --state-bucket
+# names another, `none` leaves the statements out (Pulumi Cloud).
+DEFAULT_STATE_BUCKET = f"iris-pulumi-state-{ACCOUNT}"
+# Every secret a program's stack can hold: planned as set, so the policy covers the parts they
+# add (the authorizer) whether or not the stack file has them yet.
+PROGRAM_SECRETS = {"iris": ("openaiApiKey", "apiKeys"), "spendsense": ("apiKeys",)}
+
+
+class PolicyError(ValueError):
+    """The stack cannot be planned, so no policy can be made for it."""
+
+
+@dataclass(frozen=True)
+class StackFacts:
+    """What the policy depends on, read from the stack's plan."""
+
+    names: StackNames
+    # The Pulumi project, under which the state backend keeps the stack.
+    project: str
+    region: str
+    types: frozenset[str]
+    calls: frozenset[str]
+    # The names of its functions, which every function-scoped ARN covers.
+    functions: tuple[str, ...]
+    # The principals its invoke permissions name (apigateway.amazonaws.com, ...).
+    invoke_principals: tuple[str, ...]
+    custom_domain: str | None = None
+    hosted_zone_id: str | None = None
+
+
+@cache
+def actions() -> dict[str, Any]:
+    return yaml.safe_load(ACTIONS_FILE.read_text(encoding="utf-8"))
+
+
+def plan_stack(program_name: str, stack: str, project_dir: Path | None = None) -> StackFacts:
+    """The stack's facts, from a run of its program under the mocks with every secret set."""
+    program: Program = PROGRAMS[program_name]
+    directory = project_dir or program.directory
+    try:
+        engine = read_engine_config(stack, directory)
+    except StackFileError as error:
+        raise PolicyError(str(error)) from None
+    if engine.problems:
+        raise PolicyError("; ".join(engine.problems))
+    values = dict(engine.values)
+    secret_keys = set(engine.secret_keys)
+    for key in PROGRAM_SECRETS[program_name]:
+        values.setdefault(f"{program.project}:{key}", SECRET_PLACEHOLDER)
+        secret_keys.add(f"{program.project}:{key}")
+    from iris_infra.config import ConfigError
+
+    try:
+        plan = run_under_mocks(
+            directory, stack, values, tuple(sorted(secret_keys)), project=program.project
+        )
+    except ConfigError as error:
+        raise PolicyError("; ".join(error.problems)) from None
+    return facts_of(
+        StackNames(program_name, stack),
+        program.project,
+        plan.resources,
+        plan.calls,
+        values.get("aws:region"),
+    )
+
+
+def facts_of(
+    names: StackNames,
+    project: str,
+    resources: Iterable[PlannedResource],
+    calls: Iterable[str],
+    region: str | None,
+) -> StackFacts:
+    """What the policy depends on, from the resources a plan declares and the provider
+    functions it invokes."""
+    resources = list(resources)
+
+    def inputs(type_: str) -> list[dict[str, Any]]:
+        return [r.inputs for r in resources if r.type == type_]
+
+    domains = inputs("aws:apigatewayv2/domainName:DomainName")
+    zones = {i["zoneId"] for i in inputs("aws:route53/record:Record")}
+    return StackFacts(
+        names=names,
+        project=project,
+        # Without aws:region, the provider deploys to the region of its environment.
+        region=region or "*",
+        types=frozenset(r.type for r in resources),
+        calls=frozenset(calls),
+        functions=tuple(sorted(i["name"] for i in inputs("aws:lambda/function:Function"))),
+        invoke_principals=tuple(
+            sorted({i["principal"] for i in inputs("aws:lambda/permission:Permission")})
+        ),
+        custom_domain=domains[0]["domainName"] if domains else None,
+        hosted_zone_id=min(zones) if zones else None,
+    )
+
+
+@dataclass(frozen=True)
+class Scope:
+    sid: str
+    resources: tuple[str, ...]
+    condition: Mapping[str, Any] | None = None
+
+
+def scopes(facts: StackFacts) -> dict[str, Scope]:
+    """Each scope of deployer-actions.yaml as this stack's ARNs and conditions."""
+    names, region = facts.names, facts.region
+
+    def arn(service: str, resource: str, *, regional: bool = True) -> str:
+        return f"arn:aws:{service}:{region if regional else ''}:*:{resource}"
+
+    # A function's own name, and the names after it: its versions and aliases (`:7`, `:live`).
+    functions = _name_patterns(names.prefix, facts.functions)
+    log_groups = [
+        *(f"/aws/lambda/{pattern}" for pattern in functions),
+        f"/aws/vendedlogs/apigateway/{names.prefix}",
+    ]
+    tag = {f"aws:ResourceTag/{STACK_TAG}": names.prefix}
+    request_tag = {f"aws:RequestTag/{STACK_TAG}": names.prefix}
+    apigateway = f"arn:aws:apigateway:{region}::"
+    domain = facts.custom_domain or "none"
+    zone = f"arn:aws:route53:::hostedzone/{facts.hosted_zone_id}"
+    boundary = names.boundary_arn(ACCOUNT)
+    bucket = f"arn:aws:s3:::{names.data_bucket(ACCOUNT)}"
+    return {
+        "repository": Scope("Repository", (arn("ecr", f"repository/{names.repository}"),)),
+        "parameters": Scope("Parameters", (arn("ssm", f"parameter{names.path}*"),)),
+        "table": Scope("CacheTable", (arn("dynamodb", f"table/{names.cache_table}"),)),
+        "log groups": Scope(
+            "LogGroups", tuple(arn("logs", f"log-group:{g}") for g in _qualified(log_groups))
+        ),
+        "roles": Scope(
+            "RolesWithTheBoundary",
+            (arn("iam", f"role{names.path}*", regional=False),),
+            {"StringEquals": {"iam:PermissionsBoundary": boundary}},
+        ),
+        "bounded roles": Scope(
+            "ChangeBoundedRoles", (arn("iam", f"role{names.path}*", regional=False),)
+        ),
+        "role reads": Scope("ReadRoles", (arn("iam", f"role{names.path}*", regional=False),)),
+        "roles to pass": Scope(
+            "PassRolesToLambda",
+            (arn("iam", f"role{names.path}*", regional=False),),
+            {"StringEquals": {"iam:PassedToService": "lambda.amazonaws.com"}},
+        ),
+        "functions": Scope(
+            "Functions", tuple(arn("lambda", f"function:{p}") for p in _qualified(functions))
+        ),
+        "invoke permissions": Scope(
+            "InvokePermissions",
+            tuple(arn("lambda", f"function:{p}") for p in _qualified(functions)),
+            {"StringEquals": {"lambda:Principal": list(facts.invoke_principals)}},
+        ),
+        "new apis": Scope("NewApis", (f"{apigateway}/apis",), {"StringEquals": request_tag}),
+        "apis": Scope("Apis", (f"{apigateway}/apis/*",), {"StringEquals": tag}),
+        "new domain": Scope(
+            "NewDomain", (f"{apigateway}/domainnames",), {"StringEquals": request_tag}
+        ),
+        "domain": Scope(
+            "Domain", (f"{apigateway}/domainnames/{domain}", f"{apigateway}/domainnames/{domain}/*")
+        ),
+        "new certificate": Scope(
+            "NewCertificate",
+            ("*",),
+            {
+                "StringEquals": {**request_tag, "acm:ValidationMethod": "DNS"},
+                "ForAllValues:StringEquals": {"acm:DomainNames": [domain]},
+                "ForAnyValue:StringEquals": {"acm:DomainNames": [domain]},
+            },
+        ),
+        "certificate tags": Scope(
+            "TagNewCertificate",
+            (arn("acm", "certificate/*"),),
+            {"StringEquals": request_tag, "StringEqualsIfExists": tag},
+        ),
+        "certificates": Scope(
+            "Certificates", (arn("acm", "certificate/*"),), {"StringEquals": tag}
+        ),
+        "zone": Scope("Zone", (zone,)),
+        "zone records": Scope(
+            "ZoneRecords",
+            (zone,),
+            {
+                "ForAllValues:StringLike": {
+                    "route53:ChangeResourceRecordSetsNormalizedRecordNames": [
+                        domain,
+                        f"_*.{domain}",
+                    ]
+                },
+                "ForAllValues:StringEquals": {
+                    "route53:ChangeResourceRecordSetsRecordTypes": ["A", "AAAA", "CNAME"]
+                },
+            },
+        ),
+        "changes": Scope("Changes", ("arn:aws:route53:::change/*",)),
+        "topic": Scope("AlarmTopic", (arn("sns", names.alarm_topic),)),
+        "alarms": Scope("Alarms", (arn("cloudwatch", f"alarm:{names.prefix}-*"),)),
+        "dashboard": Scope(
+            "Dashboard", (arn("cloudwatch", f"dashboard/{names.prefix}", regional=False),)
+        ),
+        "rules": Scope("Rules", (arn("events", f"rule/{names.prefix}-*"),)),
+        "bucket": Scope("DataBucket", (bucket,)),
+        "objects": Scope("DataObjects", (f"{bucket}/*",)),
+        "any": Scope("Unscoped", ("*",)),
+    }
+
+
+def _qualified(patterns: Iterable[str]) -> list[str]:
+    """Each name and what follows it after a ':' (a function's versions and aliases, a log
+    group's streams); a pattern ending in '*' already covers both."""
+    return [form for p in patterns for form in ((p,) if p.endswith("*") else (p, f"{p}:*"))]
+
+
+def _name_patterns(prefix: str, functions: Iterable[str]) -> list[str]:
+    """The stack's function names as patterns: the prefix itself when a function has it, and
+    `<prefix>-*` for the others (one word of a stack name cannot match another stack's)."""
+    patterns = []
+    if prefix in functions:
+        patterns.append(prefix)
+    if any(name != prefix for name in functions):
+        patterns.append(f"{prefix}-*")
+    return patterns
+
+
+def deployer_policy(facts: StackFacts, state_bucket: str | None = DEFAULT_STATE_BUCKET) -> dict:
+    """The policy of the role that deploys the stack."""
+    by_scope = scopes(facts)
+    granted: dict[str, list[str]] = {}
+    needs = actions()
+    groups = [
+        *(
+            needs["resources"][type_]
+            for type_ in sorted(facts.types)
+            if type_ in needs["resources"]
+        ),
+        *(needs["invokes"][call] for call in sorted(facts.calls) if call in needs["invokes"]),
+    ]
+    for group in groups:
+        for scope, listed in group.items():
+            granted.setdefault(scope, [])
+            granted[scope].extend(a for a in listed if a not in granted[scope])
+    statements = [
+        *_state_statements(facts, state_bucket),
+        *(_statement(by_scope[scope], listed) for scope, listed in granted.items()),
+        *_guard_statements(facts.names),
+    ]
+    return {"Version": VERSION, "Statement": statements}
+
+
+def boundary_policy(facts: StackFacts) -> dict:
+    """The most a role of the stack may ever do: what its functions need, on its own names."""
+    names, region = facts.names, facts.region
+    # A log stream's ARN is its group's followed by `:log-stream:<name>`.
+    streams = [
+        p if p.endswith("*") else f"{p}:*" for p in _name_patterns(names.prefix, facts.functions)
+    ]
+    statements = [
+        _statement(
+            Scope(
+                "WriteOwnLogs",
+                tuple(f"arn:aws:logs:{region}:*:log-group:/aws/lambda/{p}" for p in streams),
+            ),
+            ["logs:CreateLogStream", "logs:PutLogEvents"],
+        ),
+        _statement(
+            Scope(
+                "ReadOwnParameters",
+                (f"arn:aws:ssm:{region}:*:parameter{names.path}*",),
+            ),
+            ["ssm:GetParameter"],
+        ),
+    ]
+    if "aws:dynamodb/table:Table" in facts.types:
+        statements.append(
+            _statement(
+                Scope(
+                    "UseOwnTable",
+                    (f"arn:aws:dynamodb:{region}:*:table/{names.cache_table}",),
+                ),
+                ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
+            )
+        )
+    if "aws:s3/bucket:Bucket" in facts.types:
+        statements.append(
+            _statement(
+                Scope("ReadOwnData", (f"arn:aws:s3:::{names.data_bucket(ACCOUNT)}/*",)),
+                ["s3:GetObject", "s3:GetObjectVersion"],
+            )
+        )
+    return {"Version": VERSION, "Statement": statements}
+
+
+def _statement(scope: Scope, listed: list[str], effect: str = "Allow") -> dict:
+    statement: dict[str, Any] = {
+        "Sid": scope.sid,
+        "Effect": effect,
+        "Action": list(listed),
+        "Resource": list(scope.resources),
+    }
+    if scope.condition:
+        statement["Condition"] = scope.condition
+    return statement
+
+
+def _state_statements(facts: StackFacts, state_bucket: str | None) -> list[dict]:
+    """The stack's own objects in the S3 state backend (pulumi's DIY layout): its state and
+    its backups, history, journal and lock; nothing of another stack or program."""
+    if state_bucket is None:
+        return []
+    names, project = facts.names, facts.project
+    bucket = f"arn:aws:s3:::{state_bucket}"
+    own = [
+        f".pulumi/stacks/{project}/{names.stack}.json*",
+        *(
+            f".pulumi/{folder}/{project}/{names.stack}/*"
+            for folder in ("history", "backups", "journal")
+        ),
+        f".pulumi/locks/organization/{project}/{names.stack}/*",
+    ]
+    # Listing the project's folder shows the names of its stacks (`pulumi stack ls`), no more.
+    listed = [".pulumi/meta.yaml", f".pulumi/stacks/{project}/", *own]
+    return [
+        _statement(
+            Scope("ListOwnState", (bucket,), {"StringLike": {"s3:prefix": listed}}),
+            ["s3:ListBucket"],
+        ),
+        _statement(Scope("ReadStateLayout", (f"{bucket}/.pulumi/meta.yaml",)), ["s3:GetObject"]),
+        _statement(
+            Scope("OwnState", tuple(f"{bucket}/{key}" for key in own)),
+            ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+        ),
+    ]
+
+
+def _guard_statements(names: StackNames) -> list[dict]:
+    """Denials that hold whatever else the role is given: no role loses its boundary, and the
+    boundary policy itself cannot be created, edited or deleted by the deployer."""
+    return [
+        _statement(
+            Scope("NeverRemoveABoundary", ("*",)),
+            ["iam:DeleteRolePermissionsBoundary", "iam:PutRolePermissionsBoundary"],
+            effect="Deny",
+        ),
+        _statement(
+            Scope("NeverEditTheBoundary", (names.boundary_arn("*"),)),
+            [
+                "iam:CreatePolicy",
+                "iam:CreatePolicyVersion",
+                "iam:DeletePolicy",
+                "iam:DeletePolicyVersion",
+                "iam:SetDefaultPolicyVersion",
+                "iam:TagPolicy",
+                "iam:UntagPolicy",
+            ],
+            effect="Deny",
+        ),
+    ]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="make deployer-policy", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument("--program", choices=sorted(PROGRAMS), default="iris")
+    parser.add_argument("--stack", required=True, help="the stack (its Pulumi.<stack>.yaml)")
+    parser.add_argument(
+        "--boundary", action="store_true", help="the permissions boundary of the stack's roles"
+    )
+    parser.add_argument(
+        "--state-bucket",
+        default=DEFAULT_STATE_BUCKET,
+        help="the S3 state backend's bucket; `none` for Pulumi Cloud",
+    )
+    args = parser.parse_args(argv)
+    try:
+        facts = plan_stack(args.program, args.stack)
+    except PolicyError as error:
+        print(f"make deployer-policy: stack {args.stack!r}: {error}", file=sys.stderr)
+        return 1
+    state_bucket = None if args.state_bucket == "none" else args.state_bucket
+    policy = boundary_policy(facts) if args.boundary else deployer_policy(facts, state_bucket)
+    print(json.dumps(policy, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
