@@ -27,6 +27,7 @@ from typing import Any
 
 import yaml
 
+from iris_infra.config import ConfigError
 from iris_infra.names import STACK_TAG, StackNames
 from iris_infra.plan import PlannedResource
 from iris_infra.plan import run_program as run_under_mocks
@@ -87,8 +88,6 @@ def plan_stack(program_name: str, stack: str, project_dir: Path | None = None) -
     for key in PROGRAM_SECRETS[program_name]:
         values.setdefault(f"{program.project}:{key}", SECRET_PLACEHOLDER)
         secret_keys.add(f"{program.project}:{key}")
-    from iris_infra.config import ConfigError
-
     try:
         plan = run_under_mocks(
             directory, stack, values, tuple(sorted(secret_keys)), project=program.project

@@ -542,3 +542,38 @@ def test_the_policies_fit_iams_quotas(plans):
         for document in (plan.policy, plan.boundary):
             sids = [s["Sid"] for s in document["Statement"]]
             assert len(sids) == len(set(sids)) and all(sid.isalnum() for sid in sids)
+
+
+def test_what_a_first_deploy_needs_and_is_easy_to_miss_is_granted(plans):
+    """Pushing an image reads it back (ecr:BatchGetImage), any change of a role's description
+    is its own action, a database over 5 MiB goes up in parts (s3:AbortMultipartUpload), and
+    AWS's references disagree on whether the alarm subscription's reads take a topic: granted
+    on the topic and on "*"."""
+    everything = with_every_option(plans)
+    iris, spendsense = everything[("iris", "prod")], everything[("spendsense", "prod")]
+    names = iris.names
+    topic = f"arn:aws:sns:{REGION}:{ACCOUNT_ID}:{names.alarm_topic}"
+    role = f"arn:aws:iam::{ACCOUNT_ID}:role{names.path}{names.prefix}"
+    bucket = spendsense.names.data_bucket(ACCOUNT_ID)
+    expected = [
+        (
+            iris,
+            Request(
+                "ecr:BatchGetImage",
+                f"arn:aws:ecr:{REGION}:{ACCOUNT_ID}:repository/{names.repository}",
+                CALLER,
+            ),
+        ),
+        (iris, Request("iam:UpdateRoleDescription", role, CALLER)),
+        (
+            spendsense,
+            Request("s3:AbortMultipartUpload", f"arn:aws:s3:::{bucket}/spendsense.db", CALLER),
+        ),
+        *(
+            (iris, Request(action, resource, CALLER))
+            for action in ("sns:GetSubscriptionAttributes", "sns:Unsubscribe")
+            for resource in (topic, f"{topic}:0b5c2d1e-7f3a-4e6b-9c8d-1a2b3c4d5e6f", "*")
+        ),
+    ]
+    for plan, request in expected:
+        assert decision(request, plan.policy) == "allow", (plan.label, request)
