@@ -15,6 +15,7 @@ import pulumi
 from pulumi.runtime.config import CONFIG as ENGINE_CONFIG
 from pulumi.runtime.config import get_config, get_config_env
 
+from iris_infra.key_suggestions import is_misspelt_namespace, unknown_key_problem
 from iris_infra.names import STACK_NAME_PATTERN, StackNames
 
 # apiKeys is parsed and checked by the authorizer's own module, in the function's task root
@@ -434,9 +435,7 @@ class ConfigKeys:
         for key, value in raw.items():
             name = self.field_by_key.get(key)
             if name is None:
-                problems.append(
-                    f"{key} is not a setting of this stack; known keys: {', '.join(self.keys)}"
-                )
+                problems.append(unknown_key_problem(key, self.project, self.keys))
             elif value is not None:
                 parsed = self._parse(key, value, problems)
                 if parsed is not None:
@@ -467,7 +466,8 @@ class ConfigKeys:
         }
 
     def _engine_keys(self) -> list[str]:
-        """Every key of this project the engine handed the program, without the namespace.
+        """Every key of this project the engine handed the program, without the namespace, and
+        every whole key in a namespace that looks like a misspelling of a known one.
 
         The CLI passes the stack's config as JSON in PULUMI_CONFIG; mocks and inline Automation
         API programs set it in the runtime's config map instead. pulumi.Config can only look
@@ -475,7 +475,8 @@ class ConfigKeys:
         """
         prefix = f"{self.project}:"
         keys = {*ENGINE_CONFIG.get(), *get_config_env()}
-        return sorted(key.removeprefix(prefix) for key in keys if key.startswith(prefix))
+        own = sorted(key.removeprefix(prefix) for key in keys if key.startswith(prefix))
+        return own + sorted(key for key in keys if is_misspelt_namespace(key, self.project))
 
     def _parse(self, key: str, value: Any, problems: list[str]) -> Any:
         """One raw value as the field's type, or None after recording why it cannot be."""

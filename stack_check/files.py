@@ -12,10 +12,22 @@ from typing import Any
 import yaml
 
 from iris_infra.config import PROJECT, SECRET_KEYS
+from iris_infra.key_suggestions import closest, shown_key
+from stack_check.safe_yaml import YamlRefused, load_file
 
 PROJECT_FILE = "Pulumi.yaml"
 # What the program gets for a secret whose plain value only the CLI could decrypt.
 SECRET_PLACEHOLDER = "placeholder-secret"
+# What a stack file's top level may hold (Pulumi's stack settings file reference). Pulumi
+# ignores anything else, so a misspelt `confg:` would leave every setting at its default.
+STACK_FILE_KEYS = ("secretsprovider", "encryptedkey", "encryptionsalt", "config", "environment")
+# The types a Pulumi.yaml declaration may give a key, as a value of each reads.
+_TYPE_READS = {
+    "string": "text",
+    "integer": "a whole number",
+    "boolean": "true or false",
+    "array": "a list",
+}
 
 
 class StackFileError(ValueError):
@@ -51,13 +63,16 @@ def stack_names(project_dir: Path) -> list[str]:
 
 
 def read_document(path: Path) -> dict[str, Any]:
-    """A Pulumi file's top-level mapping, or a StackFileError saying where it is not YAML.
+    """A Pulumi file's top-level mapping, or a StackFileError saying where it is not YAML or
+    what makes it unsafe to read (stack_check.safe_yaml).
 
     The message carries YAML's reason and position but never the offending text, which may be
     a secret pasted in the wrong place.
     """
     try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+        document = load_file(path)
+    except YamlRefused as error:
+        raise StackFileError(path, str(error)) from None
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -65,7 +80,7 @@ def read_document(path: Path) -> dict[str, Any]:
         raise StackFileError(path, reason) from None
     except FileNotFoundError:
         raise StackFileError(path, "does not exist") from None
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
+    except (OSError, yaml.YAMLError) as error:
         raise StackFileError(path, f"cannot be read ({type(error).__name__})") from None
     if document is None:
         return {}
@@ -133,13 +148,13 @@ def read_engine_config(
     ]
     values, required = _project_defaults(project_file, project)
     stack_values, secret_keys, stack_problems = _stack_values(
-        stack_file, project, secret_placeholder
+        stack_file, project, secret_placeholder, _declared_types(project_file, project)
     )
     values.update(stack_values)
     problems.extend(stack_problems)
     problems.extend(
-        f"{stack_file.name}: {name.partition(':')[2]} is not set, and {PROJECT_FILE} declares it "
-        "without a default, so pulumi up requires it on every stack"
+        f"{stack_file.name}: {shown_key(name.partition(':')[2])} is not set, and {PROJECT_FILE} "
+        "declares it without a default, so pulumi up requires it on every stack"
         for name in required
         if name not in values
     )
@@ -165,35 +180,84 @@ def _project_defaults(project_file: Path, project: str) -> tuple[dict[str, str],
     return values, required
 
 
+def _declared_types(project_file: Path, project: str) -> dict[str, str]:
+    """The `type` Pulumi.yaml declares for a key (string, integer, boolean, array), by
+    namespaced key: pulumi up refuses a stack value of another shape."""
+    return {
+        str(key) if ":" in str(key) else f"{project}:{key}": str(declaration["type"])
+        for key, declaration in (read_document(project_file).get("config") or {}).items()
+        if isinstance(declaration, dict) and "type" in declaration
+    }
+
+
 def _stack_values(
-    stack_file: Path, project: str, secret_placeholder: str
+    stack_file: Path, project: str, secret_placeholder: str, declared: dict[str, str]
 ) -> tuple[dict[str, str], tuple[str, ...], list[str]]:
     """The stack file's values by namespaced key, its secret keys, and what the CLI (or this
     project) refuses in it."""
     values: dict[str, str] = {}
     secret_keys: list[str] = []
-    problems: list[str] = []
-    for key, value in (read_document(stack_file).get("config") or {}).items():
+    document = read_document(stack_file)
+    problems = [
+        f"{stack_file.name}: {_unknown_setting(key)}"
+        for key in document
+        if key not in STACK_FILE_KEYS
+    ]
+    for key, value in (document.get("config") or {}).items():
         name = _namespaced(str(key))
         namespace, _, setting = (name or "").partition(":")
         if name is None:
             problems.append(
                 f"{stack_file.name}: {key!r} is not a configuration key; keys are "
-                f"<namespace>:<name>, e.g. {project}:{key}"
+                f"<namespace>:<name>, e.g. {project}:{shown_key(key)}"
             )
         elif is_encrypted(value) and namespace == project and setting not in SECRET_KEYS:
             # The program reads this key as plain text: its value would reach resources and
             # outputs unmarked. It cannot be validated without decrypting it either.
             problems.append(
-                f"{stack_file.name}: {setting} is encrypted, but only "
+                f"{stack_file.name}: {shown_key(setting)} is encrypted, but only "
                 f"{', '.join(SECRET_KEYS)} are secrets of this project: set it in plain text"
             )
         elif is_encrypted(value):
+            if not (isinstance(value["secure"], str) and value["secure"].strip()):
+                # Counted as set all the same: the fix is to set it again, not to add it.
+                problems.append(
+                    f"{stack_file.name}: {shown_key(name)} has a secure value that is not "
+                    "ciphertext (text): set it again with `pulumi config set --secret "
+                    f"{shown_key(name)}`"
+                )
             values[name] = secret_placeholder
             secret_keys.append(name)
+        elif shape := _shape_problem(setting, value, declared.get(name)):
+            # Left out, so that the program does not report the same value again.
+            problems.append(f"{stack_file.name}: {shape}")
         else:
             values[name] = _engine_text(value)
     return values, tuple(sorted(secret_keys)), problems
+
+
+def _unknown_setting(key: Any) -> str:
+    guess = closest(str(key), STACK_FILE_KEYS)
+    meant = f"did you mean {guess}? " if guess else ""
+    return (
+        f"{shown_key(key)} is not a setting of a stack file, and Pulumi ignores it; {meant}"
+        f"a stack file holds {', '.join(STACK_FILE_KEYS)}"
+    )
+
+
+def _shape_problem(setting: str, value: Any, declared_type: str | None) -> str | None:
+    """Why pulumi up refuses `value` of a key Pulumi.yaml declares `declared_type`: a mapping or
+    a list where it declares one value, a mapping where it declares a list. One value of the
+    wrong kind is the program's to refuse, with its own words."""
+    if declared_type not in _TYPE_READS or not isinstance(value, dict | list):
+        return None
+    if declared_type == "array" and isinstance(value, list):
+        return None
+    kind = "a mapping" if isinstance(value, dict) else "a list"
+    return (
+        f"{shown_key(setting)} is {kind}, but {PROJECT_FILE} declares it of type "
+        f"{declared_type}, so pulumi up refuses it: give {_TYPE_READS[declared_type]}"
+    )
 
 
 def _namespaced(key: str) -> str | None:

@@ -144,7 +144,7 @@ BAD_VALUES = {
     "logRetentionDays": ("8", "logRetentionDays=8 is not a CloudWatch Logs retention; allowed"),
     "openaiMaxTokens": ("lots", "openaiMaxTokens='lots' is not a whole number"),
     "corsOrigins": ('["https://app.example.com/"]', "corsOrigins entry 'https://app.example.com/'"),
-    "memorySize": ("2048", "memorySize is not a setting of this stack; known keys: openaiApiKey"),
+    "memorySize": ("2048", "memorySize is not a setting of this stack; did you mean iris-infra:"),
 }
 
 
@@ -350,3 +350,23 @@ def test_a_spendsense_stack_without_its_database_is_one_problem_naming_the_fix(t
     assert status == 1
     problems = [line for line in capsys.readouterr().out.splitlines() if "databaseFile" in line]
     assert len(problems) == 1 and "make spendsense-db" in problems[0]
+
+
+def test_a_misspelt_spendsense_namespace_or_key_is_named_with_the_key_it_meant(tmp_path):
+    """The same did-you-mean as IRIS's: it is the shared ConfigKeys that reports it."""
+    database = tmp_path / "spendsense.db"
+    make_db.write_database(database)
+    program_dir = tmp_path / "spendsense"
+    program_dir.mkdir()
+    spendsense_project(program_dir, str(database))
+    with (program_dir / "Pulumi.dev.yaml").open("a") as file:
+        file.write("  spendsense-infr:apiMemoryMb: 4096\n  spendsense-infra:insightMemoryMB: 512\n")
+
+    problems = check_stack("dev", program_dir, program=SPENDSENSE).problems
+
+    assert [problem.split("?")[0] for problem in problems] == [
+        "Pulumi.dev.yaml: insightMemoryMB is not a setting of this stack; "
+        "did you mean spendsense-infra:insightMemoryMb",
+        "Pulumi.dev.yaml: spendsense-infr:apiMemoryMb is in no namespace this program reads "
+        "(spendsense-infra, aws, docker, pulumi): did you mean spendsense-infra:apiMemoryMb",
+    ]

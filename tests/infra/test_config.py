@@ -152,7 +152,8 @@ def test_raw_text_values_are_parsed_like_pulumi_hands_them_over():
         ({"corsOrigins": ["http://localhost:99999"]}, "'http://localhost:99999' is not an"),
         ({"corsOrigins": ["*", "https://a.example.com"]}, "mixes '*' with other origins"),
         ({"corsOrigins": 42}, "corsOrigins=42 is not a list of origins"),
-        ({"memorySize": 512}, "memorySize is not a setting of this stack; known keys:"),
+        ({"memorySize": 512}, "memorySize is not a setting of this stack; did you mean iris-in"),
+        ({"fooBar": 1}, "fooBar is not a setting of this stack; known keys: openaiApiKey, "),
     ],
 )
 def test_bad_settings_are_refused_with_key_value_and_allowed_values(raw, expected):
@@ -424,27 +425,42 @@ def test_from_pulumi_reads_the_engine_config_and_keeps_secrets_secret(
 
 
 @pytest.mark.parametrize("channel", ["runtime", "environment"])
-def test_from_pulumi_reports_misspelt_keys_without_reading_them(
-    mocks, engine_config, monkeypatch, channel
-):
-    values = {"openaiApiKey": "sk-x", "memoryMB": "2048", "openAIApiKey": "sk-misplaced-secret"}
+def test_from_pulumi_reports_misspelt_keys_without_reading_them(mocks, monkeypatch, channel):
+    """The same check, with the same words, under `pulumi up` (the CLI's PULUMI_CONFIG) and
+    under the mocks `make check` runs the program with: a misspelt key or namespace is named
+    with the key it most likely meant; another program's or provider's namespace passes."""
+    config = {
+        "iris-infra:openaiApiKey": "sk-x",
+        "iris-infra:memoryMB": "2048",
+        "iris-infra:openAIApiKey": "sk-misplaced-secret",
+        "iri-infra:timeoutSeconds": "sk-misplaced-in-a-namespace",
+        "awz:region": "eu-west-1",
+        "aws:region": "eu-west-1",
+        "pulumi:tags": '{"team": "iris"}',
+        "random:seed": "3",
+    }
+    secret_keys = ["iris-infra:openaiApiKey", "iris-infra:openAIApiKey", "iri-infra:timeoutSeconds"]
     if channel == "runtime":
-        engine_config(values, secret_keys=("openaiApiKey", "openAIApiKey"))
+        pulumi.runtime.set_all_config(config, secret_keys=secret_keys)
     else:
         # How the CLI hands a program its config.
-        namespaced = {f"iris-infra:{key}": value for key, value in values.items()}
-        monkeypatch.setenv("PULUMI_CONFIG", json.dumps({**namespaced, "aws:region": "eu-west-1"}))
-        monkeypatch.setenv(
-            "PULUMI_CONFIG_SECRET_KEYS", '["iris-infra:openaiApiKey", "iris-infra:openAIApiKey"]'
-        )
+        monkeypatch.setenv("PULUMI_CONFIG", json.dumps(config))
+        monkeypatch.setenv("PULUMI_CONFIG_SECRET_KEYS", json.dumps(secret_keys))
     with pytest.raises(ConfigError) as caught:
         StackConfig.from_pulumi()
     known = ", ".join(CONFIG_KEYS)
+    namespaces = "iris-infra, aws, docker, pulumi"
     assert caught.value.problems == (
-        f"memoryMB is not a setting of this stack; known keys: {known}",
-        f"openAIApiKey is not a setting of this stack; known keys: {known}",
+        f"memoryMB is not a setting of this stack; did you mean iris-infra:memoryMb? "
+        f"known keys: {known}",
+        f"openAIApiKey is not a setting of this stack; did you mean iris-infra:openaiApiKey? "
+        f"known keys: {known}",
+        f"awz:region is in no namespace this program reads ({namespaces}): "
+        "did you mean aws:region?",
+        f"iri-infra:timeoutSeconds is in no namespace this program reads ({namespaces}): "
+        "did you mean iris-infra:timeoutSeconds?",
     )
-    assert "sk-misplaced-secret" not in str(caught.value)
+    assert "sk-misplaced" not in str(caught.value)
 
 
 def test_from_pulumi_refuses_a_stack_without_an_openai_key(mocks, engine_config):

@@ -153,7 +153,8 @@ def test_raw_text_values_are_parsed_like_pulumi_hands_them_over(database_file):
         ({"provisionedConcurrency": MAX_CONCURRENCY + 1}, f"allowed 0-{MAX_CONCURRENCY}"),
         ({"databaseFile": " "}, "databaseFile is not set; give the SQLite file"),
         ({"databaseFile": "data/absent.db"}, "databaseFile='data/absent.db' is not a file"),
-        ({"memoryMb": 1024}, "memoryMb is not a setting of this stack; known keys: deployment"),
+        ({"memoryMb": 1024}, "memoryMb is not a setting of this stack; did you mean spendsense-"),
+        ({"fooBar": 1}, "fooBar is not a setting of this stack; known keys: deployment"),
         ({"openaiApiKey": "sk-x"}, "openaiApiKey is not a setting of this stack"),
     ],
 )
@@ -332,8 +333,10 @@ def test_from_pulumi_reports_misspelt_keys_without_reading_them(mocks, database_
         SpendSenseConfig.from_pulumi()
     known = ", ".join(CONFIG_KEYS)
     assert caught.value.problems == (
-        f"apiMemoryMB is not a setting of this stack; known keys: {known}",
-        f"apikeys is not a setting of this stack; known keys: {known}",
+        "apiMemoryMB is not a setting of this stack; did you mean spendsense-infra:apiMemoryMb? "
+        f"known keys: {known}",
+        "apikeys is not a setting of this stack; did you mean spendsense-infra:apiKeys? "
+        f"known keys: {known}",
     )
     assert "leaked-value" not in str(caught.value)
 
