@@ -54,76 +54,76 @@ def alias_bomb(levels: int = 9, width: int = 9) -> bytes:
 
 DEPTH = 5_000
 HOSTILE = {
-    "alias-bomb": Hostile(alias_bomb(), "uses a YAML alias (*l0) at line 6"),
-    "self-alias": Hostile(_entry("  iris-infra:corsOrigins: &loop [*loop]\n"), "alias (*loop)"),
-    "nested-brackets": Hostile(
+    "aliasbomb": Hostile(alias_bomb(), "uses a YAML alias (*l0) at line 6"),
+    "selfalias": Hostile(_entry("  iris-infra:corsOrigins: &loop [*loop]\n"), "alias (*loop)"),
+    "nestedbrackets": Hostile(
         _entry("  iris-infra:corsOrigins: " + "[" * DEPTH + "]" * DEPTH + "\n"),
         "nests values more than 32 levels deep at line 5",
     ),
-    "nested-blocks": Hostile(
+    "nestedblocks": Hostile(
         _entry("  iris-infra:corsOrigins:\n    " + "- " * DEPTH + "x\n"),
         "nests values more than 32 levels deep at line 6",
     ),
-    "huge-integer": Hostile(
+    "hugeinteger": Hostile(
         _entry("  iris-infra:memoryMb: " + "9" * DEPTH + "\n"),
         "has an integer 5,000 characters long at line 5, column 24",
     ),
-    "huge-hex-integer": Hostile(
+    "hugehexinteger": Hostile(
         _entry("  iris-infra:memoryMb: 0x" + "f" * DEPTH + "\n"), "5,002 characters long"
     ),
-    "million-items": Hostile(
+    "millionitems": Hostile(
         _entry("  iris-infra:corsOrigins: [" + "1," * 1_000_000 + "1]\n"),
         "is 2,000,108 bytes; a stack file may be 65,536 (64 KiB) at most",
     ),
-    "many-values": Hostile(
+    "manyvalues": Hostile(
         _entry("  iris-infra:corsOrigins: [" + "1," * 20_000 + "1]\n"),
         "holds more than 10,000 values",
     ),
-    "not-utf-8": Hostile(_entry("  iris-infra:openaiModel: caf") + b"\xe9\n", "UTF-8"),
-    "utf-16": Hostile(GOOD.encode("utf-16"), "is UTF-16 text"),
-    "nul-byte": Hostile(_entry("  iris-infra:openaiModel: a\x00b\n"), "a NUL byte at line 5"),
-    "control-character": Hostile(_entry("  iris-infra:openaiModel: a\x1bb\n"), "U+001B at line 5"),
-    "escaped-surrogate": Hostile(
+    "notutf8": Hostile(_entry("  iris-infra:openaiModel: caf") + b"\xe9\n", "UTF-8"),
+    "utf16": Hostile(GOOD.encode("utf-16"), "is UTF-16 text"),
+    "nulbyte": Hostile(_entry("  iris-infra:openaiModel: a\x00b\n"), "a NUL byte at line 5"),
+    "controlcharacter": Hostile(_entry("  iris-infra:openaiModel: a\x1bb\n"), "U+001B at line 5"),
+    "escapedsurrogate": Hostile(
         _entry('  iris-infra:openaiModel: "\\ud83d"\n'),
         "U+D83D at line 5",
         or_says="line 5, column 30: found invalid Unicode character escape code",
     ),
-    "escaped-nul": Hostile(_entry('  iris-infra:openaiModel: "a\\0b"\n'), "U+0000 at line 5"),
-    "python-tag": Hostile(
+    "escapednul": Hostile(_entry('  iris-infra:openaiModel: "a\\0b"\n'), "U+0000 at line 5"),
+    "pythontag": Hostile(
         _entry("  iris-infra:openaiModel: !!python/object/apply:os.system ['true']\n"),
         "uses the YAML tag !!python/object/apply:os.system at line 5",
     ),
-    "int-tag-on-text": Hostile(
+    "inttagontext": Hostile(
         _entry("  iris-infra:memoryMb: !!int lots\n"), "uses the YAML tag !!int at line 5"
     ),
-    "duplicate-key": Hostile(
+    "duplicatekey": Hostile(
         _entry("  iris-infra:memoryMb: 2048\n  iris-infra:memoryMb: 512\n"),
         "iris-infra:memoryMb is set twice (lines 5 and 6)",
         before_building=False,
     ),
-    "duplicate-config": Hostile(
+    "duplicateconfig": Hostile(
         _entry("config:\n  iris-infra:memoryMb: 512\n"),
         "config is set twice (lines 1 and 5)",
         before_building=False,
     ),
-    "misspelt-namespace": Hostile(
+    "misspeltnamespace": Hostile(
         _entry("  iri-infra:memoryMb: 2048\n"),
         "iri-infra:memoryMb is in no namespace this program reads (iris-infra, aws, docker, "
         "pulumi): did you mean iris-infra:memoryMb?",
         before_building=False,
     ),
-    "misspelt-key": Hostile(
+    "misspeltkey": Hostile(
         _entry("  iris-infra:memoryMB: 2048\n"),
         "memoryMB is not a setting of this stack; did you mean iris-infra:memoryMb? known keys:",
         before_building=False,
     ),
-    "several-documents": Hostile(
+    "severaldocuments": Hostile(
         _entry("---\nconfig: {}\n"), "not valid YAML at line 5", before_building=False
     ),
-    "top-level-list": Hostile(
+    "toplevellist": Hostile(
         b"- config\n", "is not a YAML mapping of settings", before_building=False
     ),
-    "config-not-a-mapping": Hostile(
+    "confignotamapping": Hostile(
         b"config: [1, 2]\n", "its config block is not a mapping", before_building=False
     ),
 }
