@@ -151,10 +151,12 @@ def scopes(facts: StackFacts) -> dict[str, Scope]:
 
     # A function's own name, and the names after it: its versions and aliases (`:7`, `:live`).
     functions = _name_patterns(names.prefix, facts.functions)
-    log_groups = [
-        *(f"/aws/lambda/{pattern}" for pattern in functions),
-        f"/aws/vendedlogs/apigateway/{names.prefix}",
-    ]
+    access_logs = f"/aws/vendedlogs/apigateway/{names.prefix}"
+    log_groups = [*(f"/aws/lambda/{pattern}" for pattern in functions), access_logs]
+    roles = tuple(arn("iam", f"role{names.path}{p}", regional=False) for p in functions)
+    topic = arn("sns", names.alarm_topic)
+    alarms = arn("cloudwatch", f"alarm:{names.prefix}-*")
+    rules = arn("events", f"rule/{names.prefix}-*")
     tag = {f"aws:ResourceTag/{STACK_TAG}": names.prefix}
     request_tag = {f"aws:RequestTag/{STACK_TAG}": names.prefix}
     apigateway = f"arn:aws:apigateway:{region}::"
@@ -171,16 +173,14 @@ def scopes(facts: StackFacts) -> dict[str, Scope]:
         ),
         "roles": Scope(
             "RolesWithTheBoundary",
-            (arn("iam", f"role{names.path}*", regional=False),),
+            roles,
             {"StringEquals": {"iam:PermissionsBoundary": boundary}},
         ),
-        "bounded roles": Scope(
-            "ChangeBoundedRoles", (arn("iam", f"role{names.path}*", regional=False),)
-        ),
-        "role reads": Scope("ReadRoles", (arn("iam", f"role{names.path}*", regional=False),)),
+        "bounded roles": Scope("ChangeBoundedRoles", roles),
+        "role reads": Scope("ReadRoles", roles),
         "roles to pass": Scope(
             "PassRolesToLambda",
-            (arn("iam", f"role{names.path}*", regional=False),),
+            roles,
             {"StringEquals": {"iam:PassedToService": "lambda.amazonaws.com"}},
         ),
         "functions": Scope(
@@ -217,31 +217,43 @@ def scopes(facts: StackFacts) -> dict[str, Scope]:
             "Certificates", (arn("acm", "certificate/*"),), {"StringEquals": tag}
         ),
         "zone": Scope("Zone", (zone,)),
-        "zone records": Scope(
-            "ZoneRecords",
+        "alias records": Scope("AliasRecords", (zone,), _record_condition([domain], ["A", "AAAA"])),
+        # ACM's validation name is `_` and 32 characters before the domain; no `.` among them,
+        # so no other name below the domain (an `_acme-challenge.<host>`) fits it.
+        "validation record": Scope(
+            "ValidationRecord",
             (zone,),
             {
-                "ForAllValues:StringLike": {
-                    "route53:ChangeResourceRecordSetsNormalizedRecordNames": [
-                        domain,
-                        f"_*.{domain}",
-                    ]
-                },
-                "ForAllValues:StringEquals": {
-                    "route53:ChangeResourceRecordSetsRecordTypes": ["A", "AAAA", "CNAME"]
-                },
+                **_record_condition([f"_{'?' * 32}.{domain}"], ["CNAME"], like=True),
+                "ForAllValues:StringNotLike": {_RECORD_NAMES: [f"*.*.{domain}"]},
             },
         ),
         "changes": Scope("Changes", ("arn:aws:route53:::change/*",)),
-        "topic": Scope("AlarmTopic", (arn("sns", names.alarm_topic),)),
-        "alarms": Scope("Alarms", (arn("cloudwatch", f"alarm:{names.prefix}-*"),)),
+        "topic": Scope("AlarmTopic", (topic,)),
+        "alarms": Scope("Alarms", (alarms,)),
         "dashboard": Scope(
             "Dashboard", (arn("cloudwatch", f"dashboard/{names.prefix}", regional=False),)
         ),
-        "rules": Scope("Rules", (arn("events", f"rule/{names.prefix}-*"),)),
+        "rules": Scope("Rules", (rules,)),
         "bucket": Scope("DataBucket", (bucket,)),
         "objects": Scope("DataObjects", (f"{bucket}/*",)),
         "any": Scope("Unscoped", ("*",)),
+    }
+
+
+_RECORD_NAMES = "route53:ChangeResourceRecordSetsNormalizedRecordNames"
+
+
+def _record_condition(names: list[str], types: list[str], *, like: bool = False) -> dict:
+    """Every record of the change is one of `names` (patterns when `like`) and of `types`, and
+    the change names one at least (a ForAllValues alone holds for an empty set)."""
+    operator = "StringLike" if like else "StringEquals"
+    return {
+        f"ForAllValues:{operator}": {
+            _RECORD_NAMES: names,
+            "route53:ChangeResourceRecordSetsRecordTypes": types,
+        },
+        f"ForAnyValue:{operator}": {_RECORD_NAMES: names},
     }
 
 
@@ -343,27 +355,26 @@ def _statement(scope: Scope, listed: list[str], effect: str = "Allow") -> dict:
 
 
 def _state_statements(facts: StackFacts, state_bucket: str | None) -> list[dict]:
-    """The stack's own objects in the S3 state backend (pulumi's DIY layout): its state and
-    its backups, history, journal and lock; nothing of another stack or program."""
+    """The stack's own objects in the S3 state backend (pulumi's DIY layout): its state, its
+    tags (read by every operation since Pulumi 3.211), backups, history, journal and lock;
+    nothing of another stack or program.
+
+    Listing the bucket shows key names only. It is not narrowed by prefix: S3 answers a read of a
+    missing key with 403 instead of 404 to a caller who may not list the bucket, and Pulumi must
+    see 404 for a new stack's state or a stack without tags.
+    """
     if state_bucket is None:
         return []
     names, project = facts.names, facts.project
     bucket = f"arn:aws:s3:::{state_bucket}"
     own = [
-        f".pulumi/stacks/{project}/{names.stack}.json*",
-        *(
-            f".pulumi/{folder}/{project}/{names.stack}/*"
-            for folder in ("history", "backups", "journal")
-        ),
-        f".pulumi/locks/organization/{project}/{names.stack}/*",
+        # dev.json, dev.json.bak, dev.json.gz, dev.pulumi-tags
+        f".pulumi/stacks/{project}/{names.stack}.*",
+        # history/, backups/, journal/ and locks/organization/, each <project>/<stack>/...
+        f".pulumi/*/{project}/{names.stack}/*",
     ]
-    # Listing the project's folder shows the names of its stacks (`pulumi stack ls`), no more.
-    listed = [".pulumi/meta.yaml", f".pulumi/stacks/{project}/", *own]
     return [
-        _statement(
-            Scope("ListOwnState", (bucket,), {"StringLike": {"s3:prefix": listed}}),
-            ["s3:ListBucket"],
-        ),
+        _statement(Scope("ListState", (bucket,)), ["s3:ListBucket"]),
         _statement(Scope("ReadStateLayout", (f"{bucket}/.pulumi/meta.yaml",)), ["s3:GetObject"]),
         _statement(
             Scope("OwnState", tuple(f"{bucket}/{key}" for key in own)),

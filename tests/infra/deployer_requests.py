@@ -106,6 +106,7 @@ def state_needs(names: StackNames, project: str) -> Iterator[Need]:
     keys = [
         stacks,
         f"{stacks}.bak",
+        f".pulumi/stacks/{project}/{names.stack}.pulumi-tags",
         f".pulumi/history/{project}/{names.stack}/{names.stack}-1733500000.history.json",
         f".pulumi/backups/{project}/{names.stack}/{names.stack}.1733500000.json",
         f".pulumi/journal/{project}/{names.stack}/0001.json",
@@ -267,6 +268,14 @@ def _zone(resource: Recorded, _: PlannedStack) -> Targets:
     return [(f"arn:aws:route53:::hostedzone/{resource.inputs['zoneId']}", {})]
 
 
+def _alias_records(resource: Recorded, stack: PlannedStack) -> Targets:
+    return _zone_records(resource, stack) if resource.inputs.get("aliases") else []
+
+
+def _validation_record(resource: Recorded, stack: PlannedStack) -> Targets:
+    return [] if resource.inputs.get("aliases") else _zone_records(resource, stack)
+
+
 def _zone_records(resource: Recorded, stack: PlannedStack) -> Targets:
     name = resource.inputs["name"]
     context = {
@@ -317,7 +326,8 @@ SCOPES: dict[str, Callable[[Recorded, PlannedStack], Targets]] = {
     "new certificate": _new_certificate,
     "certificate tags": _certificate_tags,
     "zone": _zone,
-    "zone records": _zone_records,
+    "alias records": _alias_records,
+    "validation record": _validation_record,
     "changes": lambda r, _: [(CHANGE_ARN, {})],
     "topic": _topic,
     "alarms": lambda r, _: [(r.outputs["arn"], {})],

@@ -217,17 +217,15 @@ def test_a_stack_without_an_option_gets_none_of_its_writes(plans):
 def shared_by_design(need: Need, mine: PlannedStack) -> bool:
     """What another stack's deploy does that `mine`'s role may do too: calls IAM cannot scope
     (Resource "*"), reads of the hosted zone both stacks' names live in, the state backend's
-    layout file and the names of the project's stacks (`pulumi stack ls`)."""
+    layout file and the listing of its keys."""
     request = need.request
     if request.resource == "*" or request.action in unscoped_actions():
         return True
     if need.scope in ("zone", "changes"):
         return request.resource in mine.zones
-    prefix = request.context.get("s3:prefix")
-    return request.resource.endswith("/.pulumi/meta.yaml") or (
-        request.action == "s3:ListBucket"
-        and prefix in (".pulumi/meta.yaml", f".pulumi/stacks/{mine.project}/")
-    )
+    # Listing the state bucket shows key names only, and S3 needs it to answer 404 for a
+    # missing key (stack_check.deployer_policy).
+    return request.resource.endswith("/.pulumi/meta.yaml") or request.action == "s3:ListBucket"
 
 
 def unscoped_actions() -> set[str]:
@@ -279,6 +277,7 @@ def test_another_stacks_state_is_out_of_reach(plans):
 def escalations(names: StackNames) -> dict[str, Request]:
     """What a stolen deploy role of `names`'s stack would try first."""
     own_path = f"arn:aws:iam::{ACCOUNT_ID}:role{names.path}"
+    other = "prod" if names.stack == "dev" else "dev"
     boundary = names.boundary_arn(ACCOUNT_ID)
     admin = "arn:aws:iam::aws:policy/AdministratorAccess"
     other_boundary = f"arn:aws:iam::{ACCOUNT_ID}:policy/wide-open"
@@ -420,6 +419,38 @@ def escalations(names: StackNames) -> dict[str, Request]:
         "any user, group or access key": Request(
             "iam:CreateAccessKey", f"arn:aws:iam::{ACCOUNT_ID}:user/admin", CALLER
         ),
+        "the trust of a stack's role handed to another account": Request(
+            "iam:UpdateAssumeRolePolicy",
+            f"{own_path}{names.prefix}",
+            {**CALLER, "iam:PermissionsBoundary": boundary},
+        ),
+        "another stack's role name taken at this stack's path": Request(
+            "iam:CreateRole",
+            f"{own_path}{names.app}-{other}",
+            {**CALLER, "iam:PermissionsBoundary": boundary},
+        ),
+        "the account's log resource policies rewritten": Request(
+            "logs:PutResourcePolicy", "*", CALLER
+        ),
+        **{
+            f"a {kind} record at {name}": Request(
+                "route53:ChangeResourceRecordSets",
+                f"arn:aws:route53:::hostedzone/{ZONE}",
+                {
+                    **CALLER,
+                    "route53:ChangeResourceRecordSetsNormalizedRecordNames": [name],
+                    "route53:ChangeResourceRecordSetsRecordTypes": [kind],
+                },
+            )
+            for kind, name in [
+                # An ACME DNS challenge: any public CA would then issue for the name.
+                ("CNAME", f"_acme-challenge.api-{names.stack}.example.com"),
+                ("CNAME", f"_acme-challenge.abcdefghijklmnopq.api-{names.stack}.example.com"),
+                ("CNAME", f"api-{names.stack}.example.com"),
+                ("A", f"_{'a' * 32}.api-{names.stack}.example.com"),
+                ("CNAME", f"_{'a' * 31}.api-{names.stack}.example.com"),
+            ]
+        },
     }
 
 
