@@ -43,7 +43,11 @@ _TASK_ROOT = str(PROGRAM_DIR / "backend" / "src")
 if _TASK_ROOT not in sys.path:
     sys.path.append(_TASK_ROOT)
 
-from spendsense_core.deadlines import CHECK_DEADLINE_S, QUERY_DEADLINE_S  # noqa: E402
+from spendsense_core.deadlines import (  # noqa: E402
+    CHECK_DEADLINE_S,
+    QUERY_DEADLINE_S,
+    UPLOAD_CHECK_DEADLINE_S,
+)
 from spendsense_core.s3_copy import DOWNLOAD_DEADLINE_S  # noqa: E402
 from spendsense_core.schema import (  # noqa: E402
     ASSET_TYPES,
@@ -247,8 +251,9 @@ def _load_flaw(reason: str, path: Path) -> str:
         )
     if code == "check_deadline":
         return (
-            f"cannot be checked within {CHECK_DEADLINE_S:g} s, which is what a function has for "
-            "it at a cold start; keep it smaller (only the tables and rows the insights read)"
+            f"cannot be checked within {UPLOAD_CHECK_DEADLINE_S:g} s, half of what a function "
+            f"has for it at a cold start ({CHECK_DEADLINE_S:g} s, on a CPU that may be slower); "
+            "keep it smaller (only the tables and rows the insights read)"
         )
     flaws = {
         "not_utf8": "stores its text as UTF-16, and the insights read UTF-8; copy it into a "

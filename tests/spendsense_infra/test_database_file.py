@@ -122,19 +122,22 @@ def test_a_wal_mode_file_is_refused_even_once_checkpointed(tmp_path: Path) -> No
 def test_a_file_checked_past_its_deadline_is_refused(
     hand_bytes: bytes, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A deadline already past, checked at every instruction: the first statement stops."""
+    """A deadline already past, checked at every instruction: the first statement stops. make
+    check has a deadline of its own, tighter than a function's."""
     path = tmp_path / "slow.db"
     path.write_bytes(hand_bytes)
-    monkeypatch.setattr("spendsense_core.sqlite_file.CHECK_DEADLINE_S", 0.0)
     monkeypatch.setattr("spendsense_core.deadlines._PROGRESS_EVERY", 1)
+    monkeypatch.setattr("spendsense_core.deadlines.UPLOAD_CHECK_DEADLINE_S", 0.0)
 
     (problem,) = refuse(path).problems
+    open_read_only(path, immutable=True).close()  # a function's checks still have their time
+    monkeypatch.setattr("spendsense_core.deadlines.CHECK_DEADLINE_S", 0.0)
     with pytest.raises(LoadError) as raised:
         open_read_only(path, immutable=True)
 
     assert raised.value.reason == "check_deadline"
     assert problem.startswith(f"databaseFile={str(path)!r} cannot be checked within ")
-    assert "which is what a function has for it at a cold start; keep it smaller" in problem
+    assert "half of what a function has for it at a cold start" in problem
 
 
 def test_make_check_refuses_an_endless_view_in_one_line(hand_bytes: bytes, tmp_path: Path) -> None:

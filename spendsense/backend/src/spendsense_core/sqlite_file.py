@@ -5,8 +5,9 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+from spendsense_core import deadlines
 from spendsense_core.contents import first_flaw
-from spendsense_core.deadlines import CHECK_DEADLINE_S, is_interrupted, time_bound
+from spendsense_core.deadlines import is_interrupted, time_bound
 
 __all__ = ["WAL_FIX", "LoadError", "check_header", "check_upload", "open_read_only"]
 
@@ -45,7 +46,7 @@ def check_header(path: Path) -> bytes:
 
 def check_upload(path: Path) -> None:
     """What a stack may upload, checked as a function opens its copy: the main file alone (the
-    stack uploads nothing beside it), immutable, under CHECK_DEADLINE_S.
+    stack uploads nothing beside it), immutable, within deadlines.UPLOAD_CHECK_DEADLINE_S.
 
     A WAL-mode file is refused (`wal_mode`; WAL_FIX makes it a rollback-mode file): its newest
     rows may still be in the `-wal` beside it, which no function ever sees, and the functions'
@@ -55,12 +56,14 @@ def check_upload(path: Path) -> None:
     header = check_header(path)
     if _WAL_MODE in header[18:20]:
         raise LoadError("wal_mode")
-    open_read_only(path, immutable=True).close()
+    open_read_only(path, immutable=True, deadline_s=deadlines.UPLOAD_CHECK_DEADLINE_S).close()
 
 
-def open_read_only(path: Path, *, immutable: bool) -> sqlite3.Connection:
+def open_read_only(
+    path: Path, *, immutable: bool, deadline_s: float | None = None
+) -> sqlite3.Connection:
     """A read-only connection to `path`, after the header, `PRAGMA quick_check`, the schema and
-    every value (contents.py), all within CHECK_DEADLINE_S.
+    every value (contents.py), all within `deadline_s` (deadlines.CHECK_DEADLINE_S unless given).
 
     `immutable` tells SQLite the file never changes (no locks, no change checks, no `-wal`
     read): right for the container's own copy, wrong for a local file that `make
@@ -74,7 +77,8 @@ def open_read_only(path: Path, *, immutable: bool) -> sqlite3.Connection:
     except sqlite3.Error as error:
         raise LoadError(type(error).__name__) from None
     try:
-        with time_bound(connection, CHECK_DEADLINE_S):
+        seconds = deadlines.CHECK_DEADLINE_S if deadline_s is None else deadline_s
+        with time_bound(connection, seconds):
             flaw = first_flaw(connection)
     except sqlite3.Error as error:
         flaw = "check_deadline" if is_interrupted(error) else "corrupt"
