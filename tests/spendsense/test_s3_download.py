@@ -229,3 +229,17 @@ def test_over_tls_the_download_trusts_what_the_sdk_trusts_and_leaves_nothing_beh
     else:
         assert reason == "SSLCertVerificationError"
         assert list(download_dir.iterdir()) == []
+
+
+def test_without_credentials_the_download_is_a_load_error(
+    download_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The SDK's own error, by its class name (PITFALLS 28: it has no response to read)."""
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(download_dir / "no-credentials"))
+    s3_copy.forget_client()
+
+    assert download(download_dir / "x.db") == "NoCredentialsError"
+    assert list(download_dir.iterdir()) == []
