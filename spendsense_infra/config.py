@@ -242,12 +242,11 @@ def _load_flaw(reason: str, path: Path) -> str:
     """What is wrong with the file, and what to do about it, from the loader's reason."""
     code, _, where = reason.partition(":")
     table = where.partition(".")[0]
-    if code == "wal_mode":
+    if code == "wal_not_checkpointed":
         return (
-            f"is in WAL mode: its newest rows may still be in {path.name}-wal, which the stack "
-            "does not upload, and the functions' SQLite (3.7.17) cannot open a WAL-mode file "
-            "read-only; make it a rollback-mode file with "
-            f"`{WAL_FIX.format(path=shlex.quote(str(path)))}`"
+            f"is in WAL mode and its newest rows may still be in {path.name}-wal, which the "
+            "stack does not upload: the functions would answer without them; move them into "
+            f"the file first with `{WAL_FIX.format(path=shlex.quote(str(path)))}`"
         )
     if code == "check_deadline":
         return (

@@ -48,14 +48,14 @@ def check_upload(path: Path) -> None:
     """What a stack may upload, checked as a function opens its copy: the main file alone (the
     stack uploads nothing beside it), immutable, within deadlines.UPLOAD_CHECK_DEADLINE_S.
 
-    A WAL-mode file is refused (`wal_mode`; WAL_FIX makes it a rollback-mode file): its newest
-    rows may still be in the `-wal` beside it, which no function ever sees, and the functions'
-    SQLite (3.7.17 in Lambda's Python 3.11 image; 3.22 lifted the limit) cannot read a
-    WAL-mode file opened read-only at all.
+    A WAL-mode file whose `-wal` beside it holds anything is refused (`wal_not_checkpointed`;
+    WAL_FIX checkpoints it and makes it a rollback-mode file): the newest rows may be there, and
+    a function, given the file alone, would answer as if they did not exist.
     """
     header = check_header(path)
-    if _WAL_MODE in header[18:20]:
-        raise LoadError("wal_mode")
+    wal = path.with_name(f"{path.name}-wal")
+    if _WAL_MODE in header[18:20] and wal.is_file() and wal.stat().st_size > 0:
+        raise LoadError("wal_not_checkpointed")
     open_read_only(path, immutable=True, deadline_s=deadlines.UPLOAD_CHECK_DEADLINE_S).close()
 
 
