@@ -2,7 +2,9 @@
 
 Every upload of a changed file is a new object version, and its id is an output: a function
 that carries the version in its configuration gets fresh containers when the file changes, and
-a rollback of the function also rolls back the data it reads.
+a rollback of the function also rolls back the data it reads. So the id is only ever a real
+one (`pinned_version`), and no version a function pins is deleted by the program: the object is
+retained when its resource is deleted or replaced (PITFALLS 59).
 """
 
 from __future__ import annotations
@@ -18,6 +20,35 @@ KEEP_NONCURRENT_VERSIONS = 10
 NONCURRENT_DAYS = 30
 # Parts of an upload that never finished are billed as storage until aborted.
 ABORT_UPLOADS_AFTER_DAYS = 1
+# What S3 answers for an object written while the bucket is not (yet) versioned.
+UNVERSIONED_IDS = ("", "null")
+# S3's documentation: enabling versioning for the first time "may take up to 15 minutes" to
+# propagate, and writes before then "may apply to unversioned objects".
+VERSIONING_PROPAGATION_MINUTES = 15
+
+
+class UnversionedUpload(ValueError):
+    """S3 recorded the upload without a version id: no function may pin it."""
+
+
+def pinned_version(version_id: str | None, bucket: str, key: str, urn: str) -> str:
+    """`version_id` when it names a version; otherwise stop the deploy, before any function is
+    given it, saying how to upload the file again.
+
+    Stopping, not waiting: a first deploy on a new bucket would otherwise wait the whole
+    VERSIONING_PROPAGATION_MINUTES every time (S3 gives no signal that versioning has applied,
+    and usually it has within seconds), for a race that a re-upload fixes. Re-running alone
+    would not: the file is unchanged, so Pulumi would not upload it again.
+    """
+    if version_id not in UNVERSIONED_IDS and version_id is not None:
+        return version_id
+    raise UnversionedUpload(
+        f"S3 recorded s3://{bucket}/{key} with the version id {version_id!r}, which no function "
+        "can pin: versioning on a new bucket can take up to "
+        f"{VERSIONING_PROPAGATION_MINUTES} minutes to apply, and an object written before then "
+        f"is unversioned. No function was given it. Wait {VERSIONING_PROPAGATION_MINUTES} "
+        f"minutes, then upload the file again: pulumi up --replace '{urn}'"
+    )
 
 
 @dataclass(frozen=True)
@@ -121,6 +152,10 @@ class DatabaseBucket(pulumi.ComponentResource):
 
         # The file itself, uploaded once versioning is on (an object put before it has the
         # version id "null", which no function could pin) and the bucket's settings hold.
+        # Retained, never deleted, when the resource goes or is replaced (a rename, a new key,
+        # `--replace`): the provider would delete every version of the key, the new upload's
+        # and those that functions and rollbacks pin among them. Expiring old versions is the
+        # lifecycle rule's job; a prod bucket must then be emptied before `pulumi destroy`.
         database = aws.s3.BucketObjectv2(
             f"{name}-object",
             bucket=bucket.bucket,
@@ -128,14 +163,18 @@ class DatabaseBucket(pulumi.ComponentResource):
             source=pulumi.FileAsset(args.database_file),
             content_type=args.content_type,
             opts=pulumi.ResourceOptions(
-                parent=self, depends_on=[versioning, encryption, ownership]
+                parent=self,
+                depends_on=[versioning, encryption, ownership],
+                retain_on_delete=True,
             ),
         )
 
         self.bucket_name = bucket.bucket
         self.bucket_arn = bucket.arn
         self.key = database.key
-        self.version_id = database.version_id
+        self.version_id = pulumi.Output.all(
+            database.version_id, bucket.bucket, database.key, database.urn
+        ).apply(lambda found: pinned_version(*found))
         self.object_arn = database.arn
         self.register_outputs(
             {

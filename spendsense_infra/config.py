@@ -4,6 +4,7 @@ declared, with the checks it shares with IRIS's (iris_infra.config)."""
 from __future__ import annotations
 
 import math
+import shlex
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -45,8 +46,22 @@ _TASK_ROOT = str(PROGRAM_DIR / "backend" / "src")
 if _TASK_ROOT not in sys.path:
     sys.path.append(_TASK_ROOT)
 
+from spendsense_core.deadlines import (  # noqa: E402
+    CHECK_DEADLINE_S,
+    QUERY_DEADLINE_S,
+    UPLOAD_CHECK_DEADLINE_S,
+)
 from spendsense_core.s3_copy import DOWNLOAD_DEADLINE_S  # noqa: E402
-from spendsense_core.sqlite_file import LoadError, open_read_only  # noqa: E402
+from spendsense_core.schema import (  # noqa: E402
+    ASSET_TYPES,
+    CENTS,
+    COLUMN_KINDS,
+    DAY,
+    LIABILITY_TYPES,
+    MAX_TOTAL_CENTS,
+    MIN_DAY,
+)
+from spendsense_core.sqlite_file import WAL_FIX, LoadError, check_upload  # noqa: E402
 
 SECRET_KEYS = ("apiKeys",)
 NOT_KEYS = ("stack",)
@@ -60,9 +75,10 @@ MAX_DATABASE_MB = EPHEMERAL_STORAGE_RANGE_MB[1] - TMP_HEADROOM_MB
 # A cold start downloads the file in one attempt of DOWNLOAD_DEADLINE_S; a file that needs more
 # than this rate from S3 to make it risks never loading (every request then answers 503).
 SAFE_DOWNLOAD_MB_PER_S = 50
-# Beside the download's deadline, a request's retry of a failed load needs the S3 client and
-# the checks of the file: a timeout shorter than both cuts the retry off.
-RETRY_MARGIN_S = 2
+# A request that retries a failed load needs the S3 client (under a second), the download and
+# the checks of the file, then its queries: a timeout shorter than all of them cuts it off.
+RETRY_MARGIN_S = 1
+RETRIED_REQUEST_S = int(DOWNLOAD_DEADLINE_S + CHECK_DEADLINE_S + QUERY_DEADLINE_S + RETRY_MARGIN_S)
 
 # Physical names are spendsense-<stack>-<function>, and Lambda allows 64 characters; the
 # longest function part is -spending-analysis. The bucket, spendsense-<stack>-data-<account>,
@@ -158,12 +174,13 @@ class SpendSenseConfig(ProgramConfig):
                 "when the API fails; set one with "
                 f"`pulumi config set alarmEmail <address> --stack {self.stack}`"
             )
-        if self.timeout_seconds < DOWNLOAD_DEADLINE_S + RETRY_MARGIN_S:
+        if self.timeout_seconds < RETRIED_REQUEST_S:
             warnings.append(
                 f"timeoutSeconds={self.timeout_seconds} leaves a request no time for its retry of "
-                f"a failed database load ({DOWNLOAD_DEADLINE_S:g} s at most): Lambda would cut it "
-                "off and API Gateway answer its own 503 instead of the JSON data_unavailable; "
-                f"use {int(DOWNLOAD_DEADLINE_S + RETRY_MARGIN_S)} or more"
+                f"a failed database load ({DOWNLOAD_DEADLINE_S:g} s to download, "
+                f"{CHECK_DEADLINE_S:g} s to check, {QUERY_DEADLINE_S:g} s to query, at most): "
+                "Lambda would cut it off and API Gateway answer its own 503 instead of the JSON "
+                f"data_unavailable; use {RETRIED_REQUEST_S} or more"
             )
         size_mb = self.database_path.stat().st_size / MB
         if size_mb > SAFE_DOWNLOAD_MB_PER_S * DOWNLOAD_DEADLINE_S:
@@ -222,27 +239,62 @@ class SpendSenseConfig(ProgramConfig):
                 f"{MAX_DATABASE_MB:,} MB"
             ]
         try:
-            open_read_only(path, immutable=False).close()
+            # The backend's own checks, on the file as a function opens its copy.
+            check_upload(path)
         except LoadError as error:
-            return [
-                f"{shown} {_load_flaw(error.reason)}; give a SpendSense database, e.g. "
-                f"{DATABASE_FILE_EXAMPLE}"
-            ]
+            return [f"{shown} {_load_flaw(error.reason, path)}"]
         return []
 
 
-def _load_flaw(reason: str) -> str:
-    bad = reason.removeprefix("bad_values:")
-    if bad != reason:
+def _load_flaw(reason: str, path: Path) -> str:
+    """What is wrong with the file, and what to do about it, from the loader's reason."""
+    code, _, where = reason.partition(":")
+    table = where.partition(".")[0]
+    if code == "wal_not_checkpointed":
         return (
-            f"has rows in its {bad} table that the insights cannot read (a date that is not a "
-            "real YYYY-MM-DD from 0002-01-01, cents that are not integers, an account type "
-            "other than checking, savings, investment, credit or loan)"
+            f"is in WAL mode and its newest rows may still be in {path.name}-wal, which the "
+            "stack does not upload: the functions would answer without them; move them into "
+            f"the file first with `{WAL_FIX.format(path=shlex.quote(str(path)))}`"
         )
-    table = reason.removeprefix("schema_mismatch:")
-    if table != reason:
-        return f"is not a SpendSense database: its {table} table or some of its columns are missing"
-    return _LOAD_FLAWS.get(reason, f"cannot be read ({reason})")
+    if code == "check_deadline":
+        return (
+            f"cannot be checked within {UPLOAD_CHECK_DEADLINE_S:g} s, half of what a function "
+            f"has for it at a cold start ({CHECK_DEADLINE_S:g} s, on a CPU that may be slower); "
+            "keep it smaller (only the tables and rows the insights read)"
+        )
+    flaws = {
+        "not_utf8": "stores its text as UTF-16, and the insights read UTF-8; copy it into a "
+        f"UTF-8 file with `sqlite3 {shlex.quote(str(path))} .dump | sqlite3 <new file>`",
+        "schema_mismatch": f"is not a SpendSense database: its {table} table or some of its "
+        "columns are missing",
+        "not_a_table": f"has a view or a virtual table named {table} where the insights need a "
+        "table (a view is a query that may never end)",
+        "bad_value": f"has a value in {where} that is not {_allowed_values(where)}",
+        "too_large_sum": f"has {where} values whose absolute values add up past "
+        f"{MAX_TOTAL_CENTS:,} cents (2^53 - 1): the sums the insights compute could overflow "
+        "SQLite's 64-bit integers or lose precision in JSON",
+        "unreadable": f"has a {table} table that SQLite cannot query (a column declared with a "
+        "collation that only its writer knew)",
+    }
+    flaw = flaws.get(code) or _LOAD_FLAWS.get(reason) or f"cannot be read ({reason})"
+    return f"{flaw}; give a SpendSense database, e.g. {DATABASE_FILE_EXAMPLE}"
+
+
+def _allowed_values(table_column: str) -> str:
+    table, _, column = table_column.partition(".")
+    kind = COLUMN_KINDS.get(table, {}).get(column)
+    if table_column == "accounts.type":
+        return f"one of {', '.join((*ASSET_TYPES, *LIABILITY_TYPES))}"
+    if kind == DAY:
+        return f"a real day written YYYY-MM-DD, from {MIN_DAY.isoformat()}"
+    if kind != CENTS:
+        return "UTF-8 text (NULLs, numbers, blobs and invalid UTF-8 are refused)"
+    cents = f"whole cents from -{MAX_TOTAL_CENTS:,} to {MAX_TOTAL_CENTS:,}"
+    if table_column == "accounts.balance_cents":
+        return f"{cents}, and at least 0 on a credit or loan account (what is owed)"
+    if table_column == "budgets.monthly_limit_cents":
+        return f"{cents}, and at least 0"
+    return cents
 
 
 _KEYS = ConfigKeys.of(PROJECT, SpendSenseConfig, SECRET_KEYS, NOT_KEYS)

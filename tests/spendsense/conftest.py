@@ -19,7 +19,7 @@ from fastapi.testclient import TestClient
 
 from api.main import create_app
 from spendsense_core.database import Database, LocalFile, forget_container_database
-from spendsense_core.schema import SCHEMA_SQL
+from spendsense_core.schema import MAX_TOTAL_CENTS, SCHEMA_SQL
 from tests.backend.loopback import PORTAL_PAGE
 from tests.spendsense.entry_points import clear_environment, logger_restored, start_entry_point
 
@@ -136,54 +136,149 @@ def other_schema_database(path: Path) -> bytes:
     return path.read_bytes()
 
 
-def edited_copy(valid: bytes, path: Path, statement: str) -> bytes:
-    """A sound SpendSense file with one statement applied: SQLite columns take any value."""
+def edited_copy(valid: bytes, path: Path, script: str) -> bytes:
+    """A sound SpendSense file with a script applied: SQLite columns take any value."""
     path.write_bytes(valid)
     connection = sqlite3.connect(path)
+    # Only a writer that knows a collation can declare a column with it; a reader may not.
+    connection.create_collation(UNKNOWN_COLLATION, lambda a, b: (a > b) - (a < b))
     with connection:
-        connection.execute(statement)
+        connection.executescript(script)
     connection.close()
     return path.read_bytes()
 
 
-# The kinds `broken_copies` makes, for the tests that parametrize over them.
-BROKEN_KINDS = (
-    "empty",
-    "not-sqlite",
-    "html-page",
-    "cut-in-half",
-    "cut-at-a-page",
-    "garbage-pages",
-    "other-schema",
-    "impossible-date",
-    "day-first-date",
-    "before-year-2",
-    "text-cents",
-    "unknown-account-type",
-)
+def utf16_copy(valid: bytes, path: Path) -> bytes:
+    """The same rows in a file whose text is stored as UTF-16."""
+    source = path.with_name(f"{path.name}.source")
+    source.write_bytes(valid)
+    reader = sqlite3.connect(source)
+    connection = sqlite3.connect(path)
+    connection.execute("PRAGMA encoding = 'UTF-16le'")
+    with connection:
+        connection.executescript(SCHEMA_SQL)
+        for table in ("users", "accounts", "transactions", "budgets"):
+            rows = reader.execute(f"SELECT * FROM {table}").fetchall()
+            marks = ", ".join("?" * len(rows[0]))
+            connection.executemany(f"INSERT INTO {table} VALUES ({marks})", rows)
+    connection.close()
+    reader.close()
+    source.unlink()
+    return path.read_bytes()
 
 
-def broken_copies(valid: bytes, tmp_path: Path) -> dict[str, tuple[bytes, str]]:
-    """Files that must never be served, each with the reason the loader gives."""
-    garbage = random.Random(14).randbytes(len(valid) - PAGE_BYTES)
-    return {
-        "empty": (b"", "not_sqlite"),
-        "not-sqlite": (b"PK\x03\x04 a zip, not a database" * 10, "not_sqlite"),
-        "html-page": (PORTAL_PAGE, "not_sqlite"),
-        "cut-in-half": (valid[: len(valid) // 2], "truncated"),
-        "cut-at-a-page": (valid[:PAGE_BYTES], "truncated"),
-        "garbage-pages": (valid[:PAGE_BYTES] + garbage, "corrupt"),
-        "other-schema": (other_schema_database(tmp_path / "other.db"), "schema_mismatch:users"),
-        # Rows that read as SQLite but not as the contract's values: answers would be 500s,
-        # floats or silently missing rows.
-        **{
-            name: (edited_copy(valid, tmp_path / f"{name}.db", statement), f"bad_values:{table}")
-            for name, table, statement in (
-                ("impossible-date", "transactions", "UPDATE transactions SET date = '2099-99-99'"),
-                ("day-first-date", "transactions", "UPDATE transactions SET date = '15/03/2025'"),
-                ("before-year-2", "transactions", "UPDATE transactions SET date = '0001-01-01'"),
-                ("text-cents", "accounts", "UPDATE accounts SET balance_cents = 'lots'"),
-                ("unknown-account-type", "accounts", "UPDATE accounts SET type = 'crypto'"),
-            )
-        },
-    }
+UNKNOWN_COLLATION = "spendsense_writers_order"
+# A view whose rows never end: any query that reads it to the end never returns.
+ENDLESS_VIEW = """
+DROP TABLE {table};
+CREATE VIEW {table} AS WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n)
+SELECT 't-' || i AS transaction_id, 'u-1' AS user_id, 'a-1-chk' AS account_id,
+       date('2025-01-01', '+' || (i % 60) || ' days') AS date, -i AS amount_cents,
+       'c' || (i % 7) AS category, 'm' AS merchant, 'name' AS name, 'checking' AS type,
+       i AS balance_cents, i AS monthly_limit_cents
+FROM n;
+"""
+# transactions rebuilt without NOT NULL, and with `category` declared as given.
+LOOSE_TRANSACTIONS = """
+CREATE TABLE loose(transaction_id TEXT, user_id TEXT, account_id TEXT, date TEXT,
+                   amount_cents INTEGER, category {category}, merchant TEXT);
+INSERT INTO loose SELECT * FROM transactions;
+DROP TABLE transactions;
+ALTER TABLE loose RENAME TO transactions;
+"""
+LATEST = "WHERE transaction_id = 't-16'"  # u-1's latest transaction, in every window
+INT64_MAX = 2**63 - 1
+
+
+def _edit(table_column: str, script: str) -> tuple[str, str]:
+    return script, f"bad_value:{table_column}"
+
+
+# Files that must never be served, by kind: (SQL applied to the hand database, or a builder
+# of the file's bytes) and the reason the loader gives.
+_HOSTILE: dict[str, tuple[str | Callable[[bytes, Path], bytes], str]] = {
+    "empty": (lambda valid, path: b"", "not_sqlite"),
+    "not-sqlite": (lambda valid, path: b"PK\x03\x04 a zip, not a database" * 10, "not_sqlite"),
+    "html-page": (lambda valid, path: PORTAL_PAGE, "not_sqlite"),
+    "cut-in-half": (lambda valid, path: valid[: len(valid) // 2], "truncated"),
+    "cut-at-a-page": (lambda valid, path: valid[:PAGE_BYTES], "truncated"),
+    "garbage-pages": (
+        lambda valid, path: (
+            valid[:PAGE_BYTES] + random.Random(14).randbytes(len(valid) - PAGE_BYTES)
+        ),
+        "corrupt",
+    ),
+    "other-schema": (lambda valid, path: other_schema_database(path), "schema_mismatch:users"),
+    "utf16-text": (utf16_copy, "not_utf8"),
+    # A view or a virtual table passes for a table in PRAGMA table_info.
+    "endless-view-transactions": (
+        ENDLESS_VIEW.format(table="transactions"),
+        "not_a_table:transactions",
+    ),
+    "endless-view-users": (ENDLESS_VIEW.format(table="users"), "not_a_table:users"),
+    "virtual-budgets": (
+        "DROP TABLE budgets;"
+        " CREATE VIRTUAL TABLE budgets USING fts4(user_id, category, monthly_limit_cents);",
+        "not_a_table:budgets",
+    ),
+    "unknown-collation": (
+        LOOSE_TRANSACTIONS.format(category=f"TEXT COLLATE {UNKNOWN_COLLATION}"),
+        "unreadable:transactions",
+    ),
+    # Rows that read as SQLite but not as the contract's values: answers would be 500s,
+    # floats or silently missing rows.
+    "impossible-date": _edit("transactions.date", "UPDATE transactions SET date = '2099-99-99'"),
+    "day-first-date": _edit("transactions.date", "UPDATE transactions SET date = '15/03/2025'"),
+    "before-year-2": _edit("transactions.date", "UPDATE transactions SET date = '0001-01-01'"),
+    "text-cents": _edit("accounts.balance_cents", "UPDATE accounts SET balance_cents = 'lots'"),
+    "unknown-account-type": _edit("accounts.type", "UPDATE accounts SET type = 'crypto'"),
+    "blob-category": _edit(
+        "transactions.category", f"UPDATE transactions SET category = X'00ff' {LATEST}"
+    ),
+    "invalid-utf8-category": _edit(
+        "transactions.category",
+        f"UPDATE transactions SET category = CAST(X'64696ec3' AS TEXT) {LATEST}",
+    ),
+    "null-category": _edit(
+        "transactions.category",
+        LOOSE_TRANSACTIONS.format(category="TEXT")
+        + f"UPDATE transactions SET category = NULL {LATEST};",
+    ),
+    "blob-budget-category": _edit(
+        "budgets.category",
+        "UPDATE budgets SET category = X'64696e696e67' WHERE category = 'dining'",
+    ),
+    "number-category": _edit(
+        "transactions.category",
+        LOOSE_TRANSACTIONS.format(category="") + f"UPDATE transactions SET category = 7 {LATEST};",
+    ),
+    "balances-past-2^63": _edit(
+        "accounts.balance_cents",
+        f"UPDATE accounts SET balance_cents = {INT64_MAX} WHERE user_id = 'u-1'",
+    ),
+    "amount-of-minus-2^63": _edit(
+        "transactions.amount_cents",
+        f"UPDATE transactions SET amount_cents = {-INT64_MAX - 1} {LATEST}",
+    ),
+    "negative-debt": _edit(
+        "accounts.balance_cents", "UPDATE accounts SET balance_cents = -1 WHERE type = 'loan'"
+    ),
+    "negative-budget": _edit(
+        "budgets.monthly_limit_cents", "UPDATE budgets SET monthly_limit_cents = -1"
+    ),
+    "amounts-adding-past-the-bound": (
+        f"UPDATE transactions SET amount_cents = -{MAX_TOTAL_CENTS // 2} WHERE user_id = 'u-1'",
+        "too_large_sum:transactions.amount_cents",
+    ),
+}
+# The kinds, for the tests that parametrize over them.
+BROKEN_KINDS = tuple(_HOSTILE)
+
+
+def broken_copy(valid: bytes, tmp_path: Path, name: str) -> tuple[bytes, str]:
+    """A file of kind `name` made from the hand database's bytes, and the reason it is refused."""
+    make, reason = _HOSTILE[name]
+    path = tmp_path / f"{name}.db"
+    if isinstance(make, str):
+        return edited_copy(valid, path, make), reason
+    return make(valid, path), reason

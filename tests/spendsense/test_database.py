@@ -21,7 +21,7 @@ from spendsense_core.errors import DataUnavailable
 from tests.spendsense.conftest import (
     BROKEN_KINDS,
     PAGE_BYTES,
-    broken_copies,
+    broken_copy,
     write_hand_database,
 )
 
@@ -107,7 +107,7 @@ def test_a_failed_load_is_tried_again_by_the_next_request(tmp_path: Path) -> Non
 def test_a_file_that_is_not_a_whole_spendsense_database_is_refused(
     name: str, hand_database: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    content, reason = broken_copies(hand_database.read_bytes(), tmp_path)[name]
+    content, reason = broken_copy(hand_database.read_bytes(), tmp_path, name)
     path = tmp_path / f"{name}.db"
     path.write_bytes(content)
 
@@ -136,7 +136,3 @@ def test_the_container_has_one_database_from_its_environment(
 
     assert container_database() is container_database()
     assert container_database().source == LocalFile(hand_database)
-
-
-def test_every_broken_kind_is_parametrized(hand_database: Path, tmp_path: Path) -> None:
-    assert tuple(broken_copies(hand_database.read_bytes(), tmp_path)) == BROKEN_KINDS

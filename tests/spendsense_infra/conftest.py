@@ -80,12 +80,15 @@ def config_of(database_file: Path) -> Callable[..., SpendSenseConfig]:
 
 
 class OrderRecordingMonitor(DependencyRecordingMonitor):
-    """Also notes what each resource waits for, its explicit `depends_on` included."""
+    """Also notes what each resource waits for, its explicit `depends_on` included, and which
+    resources Pulumi is to leave in the cloud when it deletes them (`retain_on_delete`)."""
 
     def RegisterResource(self, request):
         self.recording.waits_for[request.name] = {
             urn.rsplit("::", 1)[-1] for urn in request.dependencies
         }
+        if request.retainOnDelete:
+            self.recording.retained.add(request.name)
         return super().RegisterResource(request)
 
 
@@ -95,10 +98,12 @@ class StackRecording(RecordingMocks):
     def __init__(self) -> None:
         super().__init__()
         self.waits_for: dict[str, set[str]] = {}
+        self.retained: set[str] = set()
 
     def use(self, stack: str = "dev", *, preview: bool = False) -> StackRecording:
         super().use(stack, preview=preview)
         self.waits_for.clear()
+        self.retained.clear()
         pulumi.runtime.set_mocks(
             self, project=PROJECT, stack=stack, preview=preview, monitor=OrderRecordingMonitor(self)
         )
@@ -113,10 +118,12 @@ class BuiltStack:
     outputs: dict[str, Any]
 
 
-def build_spendsense(config: SpendSenseConfig) -> BuiltStack:
-    """One whole stack under the mocks, its outputs resolved."""
+def build_spendsense(
+    config: SpendSenseConfig, recording: StackRecording | None = None
+) -> BuiltStack:
+    """One whole stack under the mocks (`recording`'s, if given), its outputs resolved."""
 
-    records = StackRecording().use(config.stack)
+    records = (recording or StackRecording()).use(config.stack)
 
     def program() -> dict[str, Any]:
         outputs = build_stack(config)

@@ -3,7 +3,8 @@
 Local runs name the file in `DB_PATH`. Deployed, `SPENDSENSE_DB_BUCKET`, `SPENDSENSE_DB_KEY` and
 `SPENDSENSE_DB_VERSION` name one object version, downloaded at INIT to the container's `/tmp`
 (`prepare`). A failed load is logged and tried again by the next request that needs the data;
-while it cannot be had, requests get DataUnavailable (503), never a crash.
+while it cannot be had, requests get DataUnavailable (503), never a crash. Each request's
+queries together have QUERY_DEADLINE_S: one that runs past it is stopped, and is a 503 too.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from spendsense_core import s3_copy
+from spendsense_core.deadlines import QUERY_DEADLINE_S, is_interrupted, time_bound
 from spendsense_core.errors import DataUnavailable
 from spendsense_core.sqlite_file import LoadError, open_read_only
 
@@ -108,12 +110,23 @@ class Database:
 
     @contextmanager
     def connection(self) -> Iterator[sqlite3.Connection]:
-        """The connection, loading it first if needed; raises DataUnavailable if it cannot."""
+        """The connection, loading it first if needed, for queries that have QUERY_DEADLINE_S
+        in all; raises DataUnavailable if it cannot be loaded or a query runs past that."""
         with self._lock:
             if not self._load_once():
                 raise DataUnavailable("The SpendSense database is not available; try again later.")
             assert self._connection is not None
-            yield self._connection
+            try:
+                with time_bound(self._connection, QUERY_DEADLINE_S):
+                    yield self._connection
+            except sqlite3.OperationalError as error:
+                if not is_interrupted(error):
+                    raise
+                deadline = {"deadlineS": QUERY_DEADLINE_S}
+                logger.warning("query deadline", extra={**self.source.describe(), **deadline})
+                raise DataUnavailable(
+                    "The SpendSense database took too long to answer; try again later."
+                ) from None
 
     def close(self) -> None:
         with self._lock:

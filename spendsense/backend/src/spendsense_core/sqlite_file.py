@@ -5,30 +5,17 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from spendsense_core.schema import ASSET_TYPES, LIABILITY_TYPES, MIN_DAY, TABLE_COLUMNS
+from spendsense_core import deadlines
+from spendsense_core.contents import first_flaw
+from spendsense_core.deadlines import is_interrupted, time_bound
 
-__all__ = ["LoadError", "check_header", "open_read_only"]
+__all__ = ["WAL_FIX", "LoadError", "check_header", "check_upload", "open_read_only"]
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 _HEADER_BYTES = 100
-
-_ACCOUNT_TYPES = ", ".join(f"'{kind}'" for kind in (*ASSET_TYPES, *LIABILITY_TYPES))
-# A row the answers cannot compute with, per table: a day that is not a real YYYY-MM-DD (SQLite's
-# date() gives it back unchanged only then) or before MIN_DAY, cents that are not integers, an
-# account type the contract does not name. SQLite's columns take any value whatever their type.
-_BAD_ROWS = {
-    "transactions": (
-        "SELECT 1 FROM transactions WHERE date IS NOT date(date) OR date < ?"
-        " OR typeof(amount_cents) <> 'integer' LIMIT 1",
-        (MIN_DAY.isoformat(),),
-    ),
-    "accounts": (
-        "SELECT 1 FROM accounts WHERE typeof(balance_cents) <> 'integer'"
-        f" OR type NOT IN ({_ACCOUNT_TYPES}) LIMIT 1",
-        (),
-    ),
-    "budgets": ("SELECT 1 FROM budgets WHERE typeof(monthly_limit_cents) <> 'integer' LIMIT 1", ()),
-}
+# Header bytes 18 and 19 (write and read versions) are 2 in WAL mode, 1 in rollback mode.
+_WAL_MODE = 2
+WAL_FIX = "sqlite3 {path} 'PRAGMA wal_checkpoint(TRUNCATE); PRAGMA journal_mode=DELETE;'"
 
 
 class LoadError(Exception):
@@ -39,7 +26,7 @@ class LoadError(Exception):
         self.reason = reason
 
 
-def check_header(path: Path) -> None:
+def check_header(path: Path) -> bytes:
     """A SQLite header, and a file as long as the header says (a cut download is shorter)."""
     try:
         with path.open("rb") as file:
@@ -54,14 +41,34 @@ def check_header(path: Path) -> None:
     # The page count is valid only when "version-valid-for" equals the change counter.
     if header[92:96] == header[24:28] and path.stat().st_size < page_size * page_count:
         raise LoadError("truncated")
+    return header
 
 
-def open_read_only(path: Path, *, immutable: bool) -> sqlite3.Connection:
-    """A read-only connection to `path`, after the header, `PRAGMA quick_check` and the schema.
+def check_upload(path: Path) -> None:
+    """What a stack may upload, checked as a function opens its copy: the main file alone (the
+    stack uploads nothing beside it), immutable, within deadlines.UPLOAD_CHECK_DEADLINE_S.
 
-    `immutable` tells SQLite the file never changes (no locks, no change checks): right for
-    the container's own copy, wrong for a local file that `make spendsense-db` may rewrite.
-    The connection may be used from any thread; its user serializes access.
+    A WAL-mode file whose `-wal` beside it holds anything is refused (`wal_not_checkpointed`;
+    WAL_FIX checkpoints it and makes it a rollback-mode file): the newest rows may be there, and
+    a function, given the file alone, would answer as if they did not exist.
+    """
+    header = check_header(path)
+    wal = path.with_name(f"{path.name}-wal")
+    if _WAL_MODE in header[18:20] and wal.is_file() and wal.stat().st_size > 0:
+        raise LoadError("wal_not_checkpointed")
+    open_read_only(path, immutable=True, deadline_s=deadlines.UPLOAD_CHECK_DEADLINE_S).close()
+
+
+def open_read_only(
+    path: Path, *, immutable: bool, deadline_s: float | None = None
+) -> sqlite3.Connection:
+    """A read-only connection to `path`, after the header, `PRAGMA quick_check`, the schema and
+    every value (contents.py), all within `deadline_s` (deadlines.CHECK_DEADLINE_S unless given).
+
+    `immutable` tells SQLite the file never changes (no locks, no change checks, no `-wal`
+    read): right for the container's own copy, wrong for a local file that `make
+    spendsense-db` may rewrite. The connection may be used from any thread; its user
+    serializes access.
     """
     check_header(path)
     uri = path.resolve().as_uri() + "?mode=ro" + ("&immutable=1" if immutable else "")
@@ -70,24 +77,15 @@ def open_read_only(path: Path, *, immutable: bool) -> sqlite3.Connection:
     except sqlite3.Error as error:
         raise LoadError(type(error).__name__) from None
     try:
-        _check_contents(connection)
+        seconds = deadlines.CHECK_DEADLINE_S if deadline_s is None else deadline_s
+        with time_bound(connection, seconds):
+            flaw = first_flaw(connection)
+    except sqlite3.Error as error:
+        flaw = "check_deadline" if is_interrupted(error) else "corrupt"
     except BaseException:
         connection.close()
         raise
+    if flaw is not None:
+        connection.close()
+        raise LoadError(flaw)
     return connection
-
-
-def _check_contents(connection: sqlite3.Connection) -> None:
-    try:
-        (verdict,) = connection.execute("PRAGMA quick_check(1)").fetchone()
-        if verdict != "ok":
-            raise LoadError("corrupt")
-        for table, needed in TABLE_COLUMNS.items():
-            columns = {row[1] for row in connection.execute(f"PRAGMA table_info({table})")}
-            if not needed <= columns:
-                raise LoadError(f"schema_mismatch:{table}")
-        for table, (query, parameters) in _BAD_ROWS.items():
-            if connection.execute(query, parameters).fetchone() is not None:
-                raise LoadError(f"bad_values:{table}")
-    except sqlite3.DatabaseError:
-        raise LoadError("corrupt") from None
