@@ -77,7 +77,7 @@ def test_an_upload_without_a_version_id_stops_the_deploy_before_any_function(
     assert recording.of_type(FUNCTION) == []
     (message,) = re.findall(r"S3 recorded .*", error)
     assert re.match(
-        rf"S3 recorded s3://spendsense-data-bucket-[0-9a-f]+/spendsense\.db with the version id "
+        rf"S3 recorded s3://spendsense-dev-data-123456789012/spendsense\.db with the version id "
         rf"{re.escape(repr(version_id))}, which no function can pin: versioning on a new bucket "
         r"can take up to 15 minutes to apply",
         message,
