@@ -121,7 +121,7 @@ def pull_request_jobs(workflow: dict[str, Any]) -> set[str]:
 def test_the_runs_a_pull_request_starts_are_found():
     """The check below is not vacuous: it sees the jobs of each workflow a pull request starts."""
     found = {path.name: pull_request_jobs(load(path)) for path in WORKFLOWS}
-    assert found["plan.yml"] == {"plan"}
+    assert found["plan.yml"] == {"base", "head", "diff"}
     assert found["plan-comment.yml"] == {"comment"}
     assert "test" in found["ci.yml"]
     assert not found["ci.yml"] & set(deployed_stacks(load(WORKFLOW_DIR / "ci.yml")))
@@ -310,3 +310,19 @@ def test_the_readme_has_the_deploy_secrets_set_in_the_environments():
     prose = " ".join(section.split())
     for stack in ("dev", "prod"):
         assert f"`repo:<owner>/<repo>:environment:{stack}` for {stack}'s" in prose
+
+
+def test_the_readme_says_what_keeps_an_edited_workflow_out_of_prod():
+    """The environments' rules match a ref's name only: a `v*` tag on any branch's commit runs
+    that branch's ci.yml in prod once a reviewer approves. The README has the admin close it."""
+    prose = " ".join(readme_section("### CI").split())
+    assert "a workflow edited on another branch, out of the environment" not in prose
+    tag_rules = re.search(r"\*\*tag ruleset\*\* on `v\*` with ([^;]+);", prose)
+    assert tag_rules, "no tag ruleset on v*"
+    for rule in ("Restrict creations", "Restrict updates", "Restrict deletions"):
+        assert f"*{rule}*" in tag_rules.group(1), rule
+    branch_rules = re.search(r"\*\*branch ruleset\*\* on `main` with ([^.]+)\.", prose)
+    assert branch_rules, "no branch ruleset on main"
+    for rule in ("Require a pull request before merging", "Block force pushes"):
+        assert f"*{rule}*" in branch_rules.group(1), rule
+    assert "the reviewer checks that the commit the run shows is on `main`" in prose

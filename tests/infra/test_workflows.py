@@ -206,6 +206,9 @@ def test_the_evaluator_follows_githubs_rules():
     assert evaluate("startsWith(github.ref, 'refs/TAGS/')", context) is True
     assert evaluate("github.event_name != 'push' || github.ref == 'x' && false", context) is False
     assert evaluate("!(github.event_name == 'push')", context) is False
+    # Status functions, as in a run whose needed jobs all succeeded and nothing was cancelled.
+    assert evaluate("${{ !cancelled() }}", context) is True
+    assert evaluate("always() && !failure() && success()", context) is True
     with pytest.raises(KeyError):
         evaluate("github.sha == 'abc'", context)
 
