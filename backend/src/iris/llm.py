@@ -7,7 +7,8 @@ deployed, and never on an offline run.
 Every analysis has a deadline (a `time.monotonic()` value) that the caller derives from the
 time the request has left. The OpenAI analyzer retries by itself, against that deadline: a
 server's `Retry-After` is waited only when the wait and one more attempt still fit, so the
-client gets the contract's JSON instead of the gateway's bare 503.
+client gets the contract's JSON instead of the gateway's bare 503. Each attempt is a model call
+the daily token budget reserves before it is made (`iris.budget.meter_call`).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
-from iris.budget import count_tokens
+from iris.budget import meter_call
 from iris.logs import register_secret
 from iris.settings import Settings
 from lambda_kit.parameters import (
@@ -263,6 +264,8 @@ class OpenAIAnalyzer:
                     reason="no_time_left",
                     attempts=attempt - 1,
                 )
+            # Raises the budget's 429 or 503 when the call cannot be reserved.
+            meter = meter_call(messages, self._max_tokens)
             try:
                 answer = self._client.complete(
                     api_key,
@@ -273,6 +276,8 @@ class OpenAIAnalyzer:
                     timeout_s=min(self._timeout_s, time_left),
                 )
             except ChatError as error:
+                if _refused_upstream(error):
+                    meter.release()
                 if error.status == 401 and not key_reread:
                     key_reread = True
                     fresh_key = self._api_key.reread()
@@ -291,10 +296,17 @@ class OpenAIAnalyzer:
                 time.sleep(wait)
             else:
                 # Charged even if the answer is judged unusable afterwards: it was paid for.
-                count_tokens(
-                    answer.total_tokens, messages=messages, max_completion_tokens=self._max_tokens
-                )
+                meter.settle(answer.total_tokens)
                 return answer
+
+
+def _refused_upstream(error: ChatError) -> bool:
+    """Whether the upstream refused the call before running the model (a 4xx: bad request,
+    key, quota, rate), or it was never sent: nothing was billed. A timeout, a lost connection
+    or a 5xx may have been, and keeps its reservation."""
+    if error.kind == "request" or error.error_type == "NewConnectionError":
+        return True
+    return error.kind == "status" and error.status is not None and 400 <= error.status < 500
 
 
 def _retry_wait(error: ChatError) -> float | None:
