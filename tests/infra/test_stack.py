@@ -626,6 +626,7 @@ def test_prod_fully_operated_declares_releases_alarms_and_dashboard(prod_operate
         "iris-prod-analysis-failures",
         "iris-prod-llm-budget-80-percent",
         "iris-prod-llm-budget-refusals",
+        "iris-prod-llm-budget-counter",
     }
     for alarm in alarms:
         assert alarm.inputs["alarmActions"] == [topic.outputs["arn"]]
