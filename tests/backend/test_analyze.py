@@ -533,6 +533,8 @@ _COLD_START_PROBE = """
 import json, sys
 
 HEAVY = ("openai", "boto3", "botocore", "urllib3", "httpx", "httpx2", "pydantic", "flask_cors")
+# Not SDKs, but code a container without a token budget or apiKeys has no use for.
+HEAVY += ("iris.token_counter", "iris.authorizer_context")
 
 def loaded():
     return sorted(name for name in HEAVY if name in sys.modules)

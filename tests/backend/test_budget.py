@@ -21,6 +21,7 @@ from iris.budget import (
     VIEW_MAX_AGE_S,
     BudgetExhausted,
     BudgetUnavailable,
+    CounterError,
     DailyTokenBudget,
     Spending,
     Unlimited,
@@ -32,7 +33,7 @@ from iris.budget import (
 )
 from iris.chat import ChatCompletionsClient
 from iris.settings import Settings, SettingsError
-from iris.token_counter import CounterError, MemoryCounter
+from iris.token_counter import MemoryCounter
 
 # 2027-01-15 12:00:00 UTC: the simulations stay inside one UTC day.
 NOON = 1_800_014_400.0

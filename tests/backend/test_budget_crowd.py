@@ -17,8 +17,7 @@ from typing import Any
 
 import pytest
 
-from iris.budget import counter_key, utc_day
-from iris.token_counter import COUNTER_KEY_PREFIX
+from iris.budget import COUNTER_KEY_PREFIX, counter_key, utc_day
 from tests.backend.crowd import container_environment, rare_cjk_text, run_crowd, worst_case
 from tests.backend.loopback import FaultServer, aws_client, create_deployed_resources, moto_server
 

@@ -20,22 +20,19 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from iris.budget import (
+    COUNTER_KEY_PREFIX,
     EXHAUSTED_MESSAGE,
     UNAVAILABLE_MESSAGE,
     UNAVAILABLE_RETRY_AFTER_S,
+    CounterError,
+    CounterFull,
+    counter_key,
     seconds_to_midnight,
     utc_day,
     worst_case_tokens,
 )
 from iris.llm import SYSTEM_PROMPT
-from iris.token_counter import (
-    COUNTER_KEY_PREFIX,
-    CounterError,
-    CounterFull,
-    DynamoDBCounter,
-    _tokens,
-    counter_key,
-)
+from iris.token_counter import DynamoDBCounter, _tokens
 from iris_infra.iris_functions import TOKEN_COUNTER_KEY_PREFIX
 from lambda_kit import aws
 from tests.backend.openai_stub import Reply, total_tokens

@@ -27,19 +27,9 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass
 from typing import Any, Protocol
 
 from iris.settings import Settings
-from iris.token_counter import (
-    COUNTER_KEY_PREFIX,
-    CounterError,
-    CounterFull,
-    DynamoDBCounter,
-    MemoryCounter,
-    TokenCounter,
-    counter_key,
-)
 
 __all__ = [
     "COUNTER_KEY_PREFIX",
@@ -49,8 +39,11 @@ __all__ = [
     "BudgetExhausted",
     "BudgetUnavailable",
     "CallMeter",
+    "CounterError",
+    "CounterFull",
     "DailyTokenBudget",
     "Spending",
+    "TokenCounter",
     "Unlimited",
     "build_budget",
     "counter_key",
@@ -64,6 +57,8 @@ log = logging.getLogger("iris")
 
 Clock = Callable[[], float]
 DAY_S = 86_400
+# Counter items are keyed "llm-tokens#2026-12-01": never a cache key (64 hex digits).
+COUNTER_KEY_PREFIX = "llm-tokens#"
 # A day's counter stays this long after its day ends (for a look with get-item), then the
 # table's TTL deletes it.
 COUNTER_KEPT_S = 2 * DAY_S
@@ -96,6 +91,10 @@ def seconds_to_midnight(now: float) -> int:
     return DAY_S - int(now) % DAY_S
 
 
+def counter_key(day: str) -> str:
+    return f"{COUNTER_KEY_PREFIX}{day}"
+
+
 def worst_case_tokens(messages: Sequence[Mapping[str, str]], max_completion_tokens: int) -> int:
     """The most a call can cost: never fewer tokens than it is billed."""
     prompt = sum(
@@ -105,6 +104,38 @@ def worst_case_tokens(messages: Sequence[Mapping[str, str]], max_completion_toke
         for message in messages
     )
     return prompt + REPLY_PRIMING_TOKENS + max_completion_tokens
+
+
+class CounterError(Exception):
+    """A counter call that failed or answered garbage; `detail` is safe to log."""
+
+    def __init__(self, reason: str, *, timed_out: bool = False, **detail: Any) -> None:
+        super().__init__(f"token counter failed: {reason}")
+        self.reason = reason
+        self.timed_out = timed_out
+        self.detail = detail
+
+
+class CounterFull(Exception):
+    """The reservation does not fit: `total` tokens of the day are already counted."""
+
+    def __init__(self, total: int) -> None:
+        super().__init__(f"the day's counter holds {total} tokens")
+        self.total = total
+
+
+class TokenCounter(Protocol):
+    """The day's count (`iris.token_counter`: in DynamoDB, or in memory for local runs)."""
+
+    def reserve(self, day: str, tokens: int, budget: int, expires_at: int) -> int:
+        """Add `tokens` (<= `budget`) only if the day's total stays <= `budget`; the new total,
+        or CounterFull, or CounterError."""
+        ...
+
+    def settle(self, day: str, tokens: int, expires_at: int) -> int | None:
+        """Add `tokens` (negative: give back, never below 0); the new total, None when there
+        was less left to give back, or CounterError."""
+        ...
 
 
 class BudgetExhausted(Exception):
@@ -135,20 +166,28 @@ class BudgetUnavailable(Exception):
         self.reason = reason
 
 
-@dataclass
 class Spending:
     """One request's use of the budget: what its model calls were charged, and whether DynamoDB
-    may still be called (False once a call of the request timed out)."""
+    may still be called (False once a call of the request timed out).
 
-    may_wait: bool = True
-    tokens: int = 0
-    # True when an answer reported no usage, so its reservation was charged.
-    estimated: bool = False
+    A plain class, like the reservation below: a dataclass costs the cold start of every
+    container about half a millisecond to build.
+    """
+
+    __slots__ = ("estimated", "may_wait", "tokens")
+
+    def __init__(self, may_wait: bool = True) -> None:
+        self.may_wait = may_wait
+        self.tokens = 0
+        # True when an answer reported no usage, so its reservation was charged.
+        self.estimated = False
 
 
 class CallMeter:
     """One model call's reservation: `settle` it with the answer's usage, or `release` it when
     the upstream refused the call. Left alone (a timeout, a 5xx), the reservation stands."""
+
+    __slots__ = ()
 
     def settle(self, reported_tokens: int | None) -> None:
         """Outside a metered request: nothing to settle."""
@@ -306,14 +345,18 @@ class DailyTokenBudget:
             )
 
 
-@dataclass
 class _Reservation(CallMeter):
-    budget: DailyTokenBudget
-    spend: Spending
-    day: str
-    tokens: int
-    # The day's total once reserved; None when the call was let through without a reservation.
-    total: int | None
+    __slots__ = ("budget", "day", "spend", "tokens", "total")
+
+    def __init__(
+        self, budget: DailyTokenBudget, spend: Spending, day: str, tokens: int, total: int | None
+    ) -> None:
+        self.budget = budget
+        self.spend = spend
+        self.day = day
+        self.tokens = tokens
+        # The day's total once reserved; None when the call was let through unreserved.
+        self.total = total
 
     def settle(self, reported_tokens: int | None) -> None:
         charged = self.tokens if reported_tokens is None else reported_tokens
@@ -338,6 +381,9 @@ def build_budget(settings: Settings, clock: Clock = time.time) -> Budget:
     """The cap the settings ask for: in the cache table when there is one, else per process."""
     if settings.llm_provider != "openai" or settings.llm_daily_token_budget == 0:
         return Unlimited()
+    # Only a capped analyzer loads the counters: an offline /health never does.
+    from iris.token_counter import DynamoDBCounter, MemoryCounter
+
     counter: TokenCounter = (
         DynamoDBCounter(settings.cache_table) if settings.cache_table else MemoryCounter()
     )

@@ -1,4 +1,5 @@
-"""The day's token counter: reserve a call's worst case only while it fits, settle it after.
+"""The day's token counters (`iris.budget.TokenCounter`): reserve a call's worst case only while
+it fits, settle it after.
 
 One item per UTC day in the cache table (`pk = "llm-tokens#<day>"`, `tokens` (N), `expires_at`,
 its TTL). A reservation is one conditional UpdateItem: `ADD tokens :n` only while the day's
@@ -14,57 +15,14 @@ Flask-free; boto3 only through `lambda_kit.aws`.
 from __future__ import annotations
 
 import threading
-from typing import Any, Protocol
+from typing import Any
 
+from iris.budget import CounterError, CounterFull, counter_key
 from lambda_kit import aws
 
-__all__ = [
-    "COUNTER_KEY_PREFIX",
-    "CounterError",
-    "CounterFull",
-    "DynamoDBCounter",
-    "MemoryCounter",
-    "TokenCounter",
-    "counter_key",
-]
+__all__ = ["DynamoDBCounter", "MemoryCounter"]
 
-# Counter items are keyed "llm-tokens#2026-12-01": never a cache key (64 hex digits).
-COUNTER_KEY_PREFIX = "llm-tokens#"
 _CONDITION_FAILED = "ConditionalCheckFailedException"
-
-
-def counter_key(day: str) -> str:
-    return f"{COUNTER_KEY_PREFIX}{day}"
-
-
-class CounterError(Exception):
-    """A counter call that failed or answered garbage; `detail` is safe to log."""
-
-    def __init__(self, reason: str, *, timed_out: bool = False, **detail: Any) -> None:
-        super().__init__(f"token counter failed: {reason}")
-        self.reason = reason
-        self.timed_out = timed_out
-        self.detail = detail
-
-
-class CounterFull(Exception):
-    """The reservation does not fit: `total` tokens of the day are already counted."""
-
-    def __init__(self, total: int) -> None:
-        super().__init__(f"the day's counter holds {total} tokens")
-        self.total = total
-
-
-class TokenCounter(Protocol):
-    def reserve(self, day: str, tokens: int, budget: int, expires_at: int) -> int:
-        """Add `tokens` (<= `budget`) only if the day's total stays <= `budget`; the new total,
-        or CounterFull, or CounterError."""
-        ...
-
-    def settle(self, day: str, tokens: int, expires_at: int) -> int | None:
-        """Add `tokens` (negative: give back, never below 0); the new total, None when there
-        was less left to give back, or CounterError."""
-        ...
 
 
 class MemoryCounter:
