@@ -473,6 +473,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--only", choices=("iris", "spendsense"), help="measure one program (default both)"
     )
+    parser.add_argument(
+        "--daily-token-budget",
+        type=int,
+        default=DAILY_TOKEN_BUDGET,
+        help=f"IRIS_LLM_DAILY_TOKEN_BUDGET of the cold analyze (default {DAILY_TOKEN_BUDGET:,}, "
+        "the stacks' default; 0: no budget, nothing metered)",
+    )
     args = parser.parse_args(argv)
 
     print(f"Handler benchmark - Python {platform.python_version()} on {platform.machine()}")
@@ -494,7 +501,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def report_iris(args: argparse.Namespace) -> None:
     health_event = json.dumps(http_api_v2_event("GET", "/health"))
-    with deployed_shape() as settings:
+    with deployed_shape() as deployed:
+        settings = {**deployed, "IRIS_LLM_DAILY_TOKEN_BUDGET": str(args.daily_token_budget)}
         children: dict[str, Child] = {
             "handler": (HANDLER_CHILD, health_event, None, ()),
             "flask": (FLASK_CHILD, "", None, ()),
@@ -549,8 +557,8 @@ def report_iris(args: argparse.Namespace) -> None:
     print(f"  SDKs imported on the /health path ({', '.join(HEAVY_MODULES)}): {heavy or 'none'}")
     print()
     print(
-        "IRIS cold analyze, deployed shape (key in SSM, DynamoDB cache and token budget: moto "
-        "on loopback; LLM on loopback)"
+        "IRIS cold analyze, deployed shape (key in SSM, DynamoDB cache and a daily token budget "
+        f"of {args.daily_token_budget:,}: moto on loopback; LLM on loopback)"
     )
     measured = [("this checkout", cold["analyze"])]
     measured += [
