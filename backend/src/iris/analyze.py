@@ -89,7 +89,7 @@ class AnalysisService:
                     "init step failed; the first request retries it",
                     extra={"step": step, "code": error.code, **error.detail},
                 )
-            except Exception as error:  # ImportError (no boto3 locally) and the unforeseen
+            except Exception as error:  # ImportError (no AWS SDK locally) and the unforeseen
                 log.warning(
                     "init step failed; the first request retries it",
                     extra={"step": step, "error_type": type(error).__name__},

@@ -7,16 +7,18 @@ tokens), a few tokens a message, and the whole completion limit. After the call,
 is settled to the `usage.total_tokens` the answer reports; when it reports none, or the settle
 fails, the reservation stands (an overcount is safe). A call the upstream refused (a 4xx) gives
 its reservation back. So the day's total never passes the budget, whatever the number of
-containers, and a call that does not fit is refused: 429 `llm_budget_exhausted`.
+containers, and a call that does not fit is refused: 429 `llm_budget_exhausted`. (Counting after
+the call let each container overshoot by a call: PITFALLS 60.)
 
 A counter that cannot reserve (table missing, throttled, refused, garbled, unreachable, or a
 DynamoDB call of the request already timed out) lets no call through: 503
 `llm_budget_unavailable`, logged as `llm budget counter failed`, which the stack counts and
-alarms on. A team that prefers availability sets IRIS_LLM_BUDGET_FAIL_OPEN_CALLS_PER_CONTAINER:
-each container then makes at most that many calls without a reservation, ever.
+alarms on (PITFALLS 61). A team that prefers availability sets
+IRIS_LLM_BUDGET_FAIL_OPEN_CALLS_PER_CONTAINER: each container then makes at most that many calls
+without a reservation, ever.
 
 A container that was refused trusts that for VIEW_MAX_AGE_S, refusing calls that would not fit
-without asking the table again. Flask-free; boto3 only through `lambda_kit.aws`.
+without asking the table again. Flask-free; `iris.token_counter` loads only with a cap.
 """
 
 from __future__ import annotations

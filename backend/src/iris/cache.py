@@ -2,7 +2,7 @@
 
 The same text asked with the same model, prompt and limits gets the stored answer instead of
 a second (slow, paid) LLM call. The DynamoDB table outlives containers; any failure there
-(boto3 not installed included) costs a cache miss, never the request, and a read that timed
+(the AWS SDK not installed included) costs a cache miss, never the request, and a read that timed
 out is not followed by a write in the same request: one timeout per request at most.
 Flask-free; the DynamoDB client comes from `lambda_kit.aws` (at INIT when deployed).
 """

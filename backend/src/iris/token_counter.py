@@ -9,7 +9,7 @@ the counter still holds it (an operator may have lowered it meanwhile), so it ne
 
 An item whose `tokens` is not a number, or is negative, fails every reservation's condition and
 reads as `malformed_counter` (so does a fraction): the caller refuses rather than guess.
-Flask-free; boto3 only through `lambda_kit.aws`.
+Flask-free; botocore only through `lambda_kit.aws`.
 """
 
 from __future__ import annotations
