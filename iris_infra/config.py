@@ -101,6 +101,9 @@ SECRET_MAX_AGE_RANGE_SECONDS = (10, 3_600)
 # The most a day's LLM token budget may be (about $600 a day at gpt-4o-mini's output price);
 # the backend refuses more too (IRIS_LLM_DAILY_TOKEN_BUDGET).
 MAX_DAILY_TOKEN_BUDGET = 1_000_000_000
+# The most calls each container may make without a reservation while the budget's counter fails
+# (the backend refuses more too: IRIS_LLM_BUDGET_FAIL_OPEN_CALLS_PER_CONTAINER).
+MAX_FAIL_OPEN_CALLS_PER_CONTAINER = 100
 
 SECRET_KEYS = ("openaiApiKey", "apiKeys")
 # Stacks whose names start with this are production: stricter checks, louder warnings.
@@ -201,6 +204,9 @@ class StackConfig(ProgramConfig):
     disable_execute_api_endpoint: bool = False
     # Tokens the API function may spend on the model per UTC day, all containers together.
     llm_daily_token_budget: int = 1_000_000
+    # Calls each container may make without a reservation while the budget's counter fails;
+    # 0: none (every uncached analyze answers 503 llm_budget_unavailable meanwhile).
+    llm_budget_fail_open_calls_per_container: int = 0
     # Not an iris-infra key: `aws:region`, when the stack sets it, to check the region of
     # imageUri and certificateArn.
     aws_region: str | None = None
@@ -349,6 +355,16 @@ class StackConfig(ProgramConfig):
             0,
             MAX_DAILY_TOKEN_BUDGET,
             "(tokens per UTC day; 0 = no cap)",
+        )
+        check_range(
+            problems,
+            "llmBudgetFailOpenCallsPerContainer",
+            self.llm_budget_fail_open_calls_per_container,
+            0,
+            MAX_FAIL_OPEN_CALLS_PER_CONTAINER,
+            "(calls each container may make unreserved while the token counter fails; each "
+            "can cost openaiMaxTokens + 80,367 tokens: a 20,000-character text of 4-byte "
+            "characters)",
         )
         if not (self.warmup_interval_minutes == 0 or 1 <= self.warmup_interval_minutes <= 60):
             problems.append(

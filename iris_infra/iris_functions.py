@@ -89,6 +89,16 @@ def api_environment(
     authorizer did not pass (a route match is the gateway's only guard).
     """
     guard = {"IRIS_REQUIRE_AUTHORIZER": "true"} if config.api_keys is not None else {}
+    # Only when a team opted in: the backend's default is no call without a reservation.
+    fail_open = (
+        {
+            "IRIS_LLM_BUDGET_FAIL_OPEN_CALLS_PER_CONTAINER": str(
+                config.llm_budget_fail_open_calls_per_container
+            )
+        }
+        if config.llm_budget_fail_open_calls_per_container
+        else {}
+    )
     return {
         "IRIS_LLM_PROVIDER": "openai",
         "OPENAI_MODEL": config.openai_model,
@@ -102,4 +112,5 @@ def api_environment(
         "IRIS_CACHE_TTL_HOURS": str(config.cache_ttl_hours),
         **guard,
         "IRIS_LLM_DAILY_TOKEN_BUDGET": str(config.llm_daily_token_budget),
+        **fail_open,
     }

@@ -1,14 +1,16 @@
 """IRIS's own signals on top of the shared ones: the metrics its log lines give (analysis
 failures in total and by error code, cache hits and misses, LLM tokens spent, requests refused
-for the daily token budget), the alarms on them, its dashboard widgets, and what the shared
-alarms' texts name of its dependencies.
+for the daily token budget, failures of its counter), the alarms on them, its dashboard widgets,
+and what the shared alarms' texts name of its dependencies.
 
 The app logs one line per answered analysis, per failed one and per one refused for the budget
-(backend/src/iris/analyze.py), and one per model call counted (backend/src/iris/budget.py):
+(backend/src/iris/analyze.py), one per model call counted and one per failure of the budget's
+counter (backend/src/iris/budget.py):
   {"level": "INFO", "message": "analysis served", "cached": true, "model": "...", ...}
   {"level": "WARNING" or "ERROR", "message": "analysis failed", "code": "llm_timeout", ...}
   {"level": "WARNING", "message": "analysis refused", "code": "llm_budget_exhausted", ...}
   {"level": "INFO", "message": "llm tokens counted", "tokens": 612, "day_tokens": 80412, ...}
+  {"level": "WARNING", "message": "llm budget counter failed", "step": "reserve", ...}
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ ANALYSIS_FAILED = "analysis failed"
 ANALYSIS_SERVED = "analysis served"
 ANALYSIS_REFUSED = "analysis refused"
 TOKENS_COUNTED = "llm tokens counted"
+COUNTER_FAILED = "llm budget counter failed"
 BUDGET_EXHAUSTED_CODE = "llm_budget_exhausted"
 
 ANALYSIS_FAILURES = "AnalysisFailures"
@@ -42,6 +45,9 @@ LLM_TOKENS = "LlmTokens"
 # The day's running total after each count (the counter's UPDATED_NEW): what the 80 % alarm reads.
 LLM_DAY_TOKENS = "LlmDayTokens"
 BUDGET_REFUSALS = "BudgetRefusals"
+# Each failure of the budget's counter: a 503 llm_budget_unavailable, or a call let through on
+# llmBudgetFailOpenCallsPerContainer, or a settle that left a reservation standing.
+BUDGET_COUNTER_FAILURES = "BudgetCounterFailures"
 # The failure metric's dimension, from the line's `code` field (one series per error code).
 CODE_DIMENSION = "code"
 
@@ -77,6 +83,9 @@ LOG_METRICS = (
         "budget-refusals",
         BUDGET_REFUSALS,
         f'{{ $.message = "{ANALYSIS_REFUSED}" && $.code = "{BUDGET_EXHAUSTED_CODE}" }}',
+    ),
+    LogMetric(
+        "budget-counter-failures", BUDGET_COUNTER_FAILURES, f'{{ $.message = "{COUNTER_FAILED}" }}'
     ),
 )
 
@@ -145,7 +154,8 @@ def analysis_failures_spec(metric_namespace: str) -> AlarmSpec:
 
 
 def budget_alarm_specs(metric_namespace: str, log_group_name: str, budget: int) -> list[AlarmSpec]:
-    """80 % of the day's tokens spent, while there is time to act; and requests refused."""
+    """80 % of the day's tokens spent, while there is time to act; requests refused; and the
+    counter failing, which stops uncached analyses (or lets them through unreserved)."""
     warning = budget_warning_tokens(budget)
     raise_it = (
         "If the traffic is genuine, raise the cap: `pulumi config set llmDailyTokenBudget "
@@ -186,6 +196,26 @@ def budget_alarm_specs(metric_namespace: str, log_group_name: str, budget: int) 
                 "LLM tokens (UTC) are spent; cached texts are still answered. Look first at "
                 "the dashboard's 'LLM tokens per day' and the 'analysis refused' lines: "
                 f"{tail_command(log_group_name)}. {raise_it}"
+            ),
+        ),
+        AlarmSpec(
+            role="llm-budget-counter",
+            namespace=metric_namespace,
+            metric=BUDGET_COUNTER_FAILURES,
+            dimensions={},
+            statistic="Sum",
+            threshold=1,
+            periods=1,
+            datapoints=1,
+            description=(
+                "The daily token budget's counter (the llm-tokens#<day> item of the cache "
+                "table) failed: uncached analyses answer 503 llm_budget_unavailable, or, with "
+                "llmBudgetFailOpenCallsPerContainer, go ahead unreserved until each container's "
+                "allowance is spent. Look first at the 'llm budget counter failed' lines "
+                f"(reason, error_code): {tail_command(log_group_name)}. A missing table or "
+                "AccessDenied needs a deploy (`pulumi up`); throttling passes; "
+                "malformed_counter is an item edited by hand: set its tokens to a whole "
+                "number (README: LLM spend cap)."
             ),
         ),
     ]

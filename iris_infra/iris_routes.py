@@ -15,7 +15,8 @@ API_FUNCTION = "api"
 # What API Gateway answers IRIS's preflights with (HttpApiArgs' cors_*).
 CORS_ALLOW_METHODS = ("GET", "POST", "OPTIONS")
 CORS_ALLOW_HEADERS = ("content-type", "x-api-key")
-# Retry-After: when a browser may try again after a 429 llm_budget_exhausted.
+# Retry-After: when a browser may try again after a 429 llm_budget_exhausted (or a 503
+# llm_budget_unavailable).
 CORS_EXPOSE_HEADERS = ("x-request-id", "retry-after")
 CORS_MAX_AGE_SECONDS = 600
 

@@ -1,9 +1,9 @@
 """Real servers on 127.0.0.1 for the deployed shape: moto in server mode, and faulty endpoints.
 
-moto's `ThreadedMotoServer` plays SSM, DynamoDB and S3 over HTTP, as the functions reach them
-through `AWS_ENDPOINT_URL_SSM` / `AWS_ENDPOINT_URL_DYNAMODB` / `AWS_ENDPOINT_URL_S3`; a
-`FaultServer` takes one service's place and misbehaves the way real endpoints do. Both run
-without pytest, so the benchmark uses them too.
+moto's server app plays SSM, DynamoDB and S3 over HTTP, as the functions reach them through
+`AWS_ENDPOINT_URL_SSM` / `AWS_ENDPOINT_URL_DYNAMODB` / `AWS_ENDPOINT_URL_S3`; a `FaultServer`
+takes one service's place and misbehaves the way real endpoints do. Both run without pytest, so
+the benchmarks use them too.
 """
 
 from __future__ import annotations
@@ -17,7 +17,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import boto3
-from moto.server import ThreadedMotoServer
+from moto.moto_server.werkzeug_app import (
+    DomainDispatcherApplication,
+    MotoRequestHandler,
+    create_backend_app,
+)
+from werkzeug.serving import make_server
 
 REGION = "eu-west-1"
 FAULTS = ("refused", "silent", "5xx", "throttled", "not_json")
@@ -137,14 +142,31 @@ def fault_endpoint(service: str, fault: str) -> Iterator[FaultServer | None]:
 
 @contextmanager
 def moto_server() -> Iterator[str]:
-    """moto in server mode on 127.0.0.1; yields its base URL."""
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
+    """moto in server mode on 127.0.0.1, one request at a time; yields its base URL.
+
+    DynamoDB applies each write atomically; moto's ThreadedMotoServer does not: its UpdateItem
+    checks the condition, then writes, and two first writes of one item each create it, while
+    other requests' threads run in between (measured: a crowd of containers lost one of its
+    reservations). Serving one request at a time gives back the atomicity the tests rely on.
+    """
+    app = DomainDispatcherApplication(create_backend_app)
+    one_at_a_time = threading.Lock()
+
+    def atomic_app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        with one_at_a_time:
+            return list(app(environ, start_response))
+
+    server = make_server(
+        "127.0.0.1", 0, atomic_app, threaded=True, request_handler=MotoRequestHandler
+    )
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
     try:
-        yield f"http://{host}:{port}"
+        yield f"http://127.0.0.1:{server.server_port}"
     finally:
-        server.stop()
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
 
 
 def aws_client(service: str, endpoint: str) -> Any:

@@ -94,6 +94,10 @@ class Reply:
     chunked: bool = False
     # False: a completion without `usage`, as some OpenAI-compatible servers answer.
     usage: bool = True
+    # Bill every byte: each message's UTF-8 bytes plus 4 for its formatting, 3 to prime the
+    # reply, and the completion's bytes (a real tokenizer never counts more), rather than a
+    # token a word.
+    billed_in_bytes: bool = False
 
 
 PORTAL_PAGE = "<!doctype html><html><body><h1>Sign in to continue</h1></body></html>"
@@ -105,7 +109,8 @@ class OpenAIStub:
 
     `api_key`, `model_alias` and `model_snapshot` are what the test containers are configured
     with and what the stub answers; `error_messages` holds every upstream error text it sent.
-    Each recorded request has its `headers`, `json` and `received_at` (`time.monotonic()`).
+    Each recorded request has its `headers`, `json`, `received_at` (`time.monotonic()`) and,
+    when answered 200, the tokens `billed` for it (reported in `usage` or not).
     """
 
     base_url: str
@@ -139,6 +144,8 @@ class OpenAIStub:
                 f"Bearer {self.accepted_key}"
             ):
                 reply = Reply(status=401)
+            if reply.status == 200 and reply.page is None:
+                self.requests[-1]["billed"] = total_tokens(reply, sent)
             headers = {"x-request-id": f"req_{len(self.requests):032x}", **reply.headers}
         if reply.delay_s:
             time.sleep(reply.delay_s)
@@ -177,7 +184,10 @@ def total_tokens(reply: Reply, sent: dict[str, Any]) -> int:
 
 
 def _token_counts(reply: Reply, sent: dict[str, Any]) -> tuple[int, int]:
-    """(prompt, completion) tokens, counted as one token a word."""
+    """(prompt, completion) tokens, counted as one token a word, or as bytes."""
+    if reply.billed_in_bytes:
+        prompt_tokens = 3 + sum(len(m["content"].encode()) + 4 for m in sent["messages"])
+        return prompt_tokens, len((reply.content or "").encode())
     prompt_tokens = sum(len(m["content"].split()) for m in sent["messages"])
     return prompt_tokens, len((reply.content or "").split())
 

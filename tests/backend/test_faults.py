@@ -394,14 +394,21 @@ def test_the_logged_warning_of_a_silent_table_names_the_timeout(
     assert not [entry for entry in logs() if entry["message"] == "cache write failed"]
 
 
-# DynamoDB (the token budget's counter): a fault costs the cap's precision, never the request
+# DynamoDB (the token budget's counter): a fault stops uncached analyses with the contract's 503
+# and no model call, unless the team opted into an allowance; never a 500, one timeout at most
 
 BUDGET = "1000000"
+# What each fault reads as: a 200 that is not DynamoDB's answer holds no count.
+COUNTER_FAULT_REASONS = {"not_json": "malformed_counter", "silent": "earlier_timeout"}
 
 
-# The budget is counted only around a model call, which a key no header can carry never makes.
+def counter_failures(logs: Any) -> list[dict[str, Any]]:
+    return [line for line in logs() if line["message"] == "llm budget counter failed"]
+
+
+# The budget reserves only around a model call, which a key no header can carry never makes.
 @pytest.mark.parametrize(("fault", "canary"), cells(FAULTS, USABLE))
-def test_a_dynamodb_fault_leaves_the_budget_unchecked_and_the_analysis_made(
+def test_a_dynamodb_fault_stops_the_model_call_with_its_own_503(
     fault: str, start: Any, deployed: Deployed, openai_api: Any, logs: Any
 ) -> None:
     with fault_endpoint("dynamodb", fault) as server:
@@ -415,28 +422,48 @@ def test_a_dynamodb_fault_leaves_the_budget_unchecked_and_the_analysis_made(
         ).container
         answer, elapsed = analyze(container, "budget blind")
 
-    assert (answer.status, answer.body["cached"]) == (200, False)
-    assert len(openai_api.requests) == 1
+    assert_contract_error(answer, 503, "llm_budget_unavailable")
+    assert answer.headers["retry-after"] == "30"
+    assert openai_api.requests == []
     # One timeout per request at most, the cache's and the counter's together.
     assert elapsed < DYNAMODB_CALL_S + SLACK_S
-    unchecked = [(line["step"], line["reason"]) for line in logs() if line.get("budget_unchecked")]
-    if fault == "silent":
-        # The cache's read timed out: neither the check nor the count nor the write is tried.
-        assert unchecked == [("check", "earlier_timeout"), ("count", "earlier_timeout")]
-        assert server is not None and server.targets == ["DynamoDB_20120810.GetItem"]
-        return
-    assert [step for step, _ in unchecked] == ["check", "count"]
+    (failed,) = counter_failures(logs)
+    assert (failed["step"], failed["admitted"]) == ("reserve", False)
+    assert failed["reason"] == COUNTER_FAULT_REASONS.get(fault, "call_failed")
     if server is not None:
-        assert server.targets == [
-            "DynamoDB_20120810.GetItem",
-            "DynamoDB_20120810.GetItem",
-            "DynamoDB_20120810.UpdateItem",
-            "DynamoDB_20120810.PutItem",
-        ]
+        # After the cache's read timed out, the counter is not even asked.
+        reserved = [] if fault == "silent" else ["DynamoDB_20120810.UpdateItem"]
+        assert server.targets == ["DynamoDB_20120810.GetItem", *reserved]
+
+
+@pytest.mark.parametrize(("fault", "canary"), cells(FAULTS, USABLE))
+def test_with_an_allowance_a_dynamodb_fault_lets_the_call_through_unreserved(
+    fault: str, start: Any, deployed: Deployed, openai_api: Any, logs: Any
+) -> None:
+    with fault_endpoint("dynamodb", fault) as server:
+        dynamodb_url = server.url if server else closed_port_url()
+        container = start(
+            **deployed.environment(
+                OPENAI_BASE_URL=openai_api.base_url,
+                AWS_ENDPOINT_URL_DYNAMODB=dynamodb_url,
+                IRIS_LLM_DAILY_TOKEN_BUDGET=BUDGET,
+                IRIS_LLM_BUDGET_FAIL_OPEN_CALLS_PER_CONTAINER="1",
+            )
+        ).container
+        answer, elapsed = analyze(container, "budget blind")
+        refused, _ = analyze(container, "allowance spent")
+
+    assert (answer.status, answer.body["cached"]) == (200, False)
+    assert_contract_error(refused, 503, "llm_budget_unavailable")
+    assert len(openai_api.requests) == 1
+    assert elapsed < DYNAMODB_CALL_S + SLACK_S
+    failed = [(line["step"], line.get("admitted")) for line in counter_failures(logs)]
+    # The unreserved call is counted once the counter answers: here it never does.
+    assert failed == [("reserve", True), ("count", None), ("reserve", False)]
 
 
 @pytest.mark.parametrize("canary", USABLE.values(), ids=USABLE.keys())
-def test_a_garbled_counter_item_leaves_the_budget_unchecked(
+def test_a_garbled_counter_item_stops_the_model_call(
     start: Any, deployed: Deployed, openai_api: Any, logs: Any
 ) -> None:
     """The counter item itself holds garbage (a string where the count should be)."""
@@ -453,14 +480,11 @@ def test_a_garbled_counter_item_leaves_the_budget_unchecked(
 
     answer, _ = analyze(container, "garbled counter")
 
-    assert (answer.status, answer.body["cached"]) == (200, False)
-    unchecked = [line for line in logs() if line.get("budget_unchecked")]
-    assert [(line["step"], line["reason"]) for line in unchecked] == [
-        ("check", "malformed_counter"),
-        ("count", "call_failed"),
-    ]
-    assert unchecked[1]["error_code"] == "ValidationException"
-    assert len(deployed.cached_items()) == 2, "the analysis is still cached"
+    assert_contract_error(answer, 503, "llm_budget_unavailable")
+    assert openai_api.requests == []
+    (failed,) = counter_failures(logs)
+    assert (failed["step"], failed["reason"]) == ("reserve", "malformed_counter")
+    assert len(deployed.cached_items()) == 1, "only the garbled item: nothing was analyzed"
 
 
 # The OpenAI endpoint: 502 or 504, nothing cached

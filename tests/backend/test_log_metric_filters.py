@@ -15,6 +15,8 @@ from typing import Any
 
 import pytest
 
+from iris.budget import worst_case_tokens
+from iris.llm import SYSTEM_PROMPT
 from iris_infra.iris_observability import CODE_DIMENSION, LOG_METRICS
 from tests.backend.openai_stub import Reply, total_tokens
 from tests.events import http_api_v2_event
@@ -208,8 +210,10 @@ def test_each_counted_call_publishes_its_tokens_and_the_days_running_total(
 def test_a_refused_request_counts_as_a_refusal_not_as_a_failure(
     openai_container: Any, logs: Any
 ) -> None:
-    container = openai_container(IRIS_LLM_DAILY_TOKEN_BUDGET="1")
-    assert container.analyze({"text": "spend it all"}).status == 200
+    # Room for the first call's worst case, and once it is settled, not for a second one.
+    messages = [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": "x"}]
+    container = openai_container(IRIS_LLM_DAILY_TOKEN_BUDGET=str(worst_case_tokens(messages, 300)))
+    assert container.analyze({"text": "x"}).status == 200
     refused = container.analyze({"text": "one too many"})
     assert refused.status == 429
 
@@ -217,16 +221,23 @@ def test_a_refused_request_counts_as_a_refusal_not_as_a_failure(
     assert [selected_by(line) for line in lines if selected_by(line)] == [{"budget-refusals"}]
 
 
-def test_an_unchecked_budget_counts_nowhere(
-    openai_container: Any, cache_table: Any, logs: Any
+@pytest.mark.parametrize("allowance", ["0", "1"], ids=["default", "opted-in"])
+def test_each_failure_of_the_budgets_counter_counts_once_and_only_as_that(
+    openai_container: Any, cache_table: Any, logs: Any, allowance: str
 ) -> None:
+    """By default the failed counter's 503 is neither an analysis failure nor a refusal for a
+    spent budget; with an allowance, the unreserved call and its failed count are one each."""
     cache_table.client.delete_table(TableName=cache_table.name)
     container = openai_container(
-        IRIS_CACHE_TABLE=cache_table.name, IRIS_LLM_DAILY_TOKEN_BUDGET="100000"
+        IRIS_CACHE_TABLE=cache_table.name,
+        IRIS_LLM_DAILY_TOKEN_BUDGET="100000",
+        IRIS_LLM_BUDGET_FAIL_OPEN_CALLS_PER_CONTAINER=allowance,
     )
-    assert container.analyze({"text": "no table"}).status == 200
+    answer = container.analyze({"text": "no table"})
+    assert answer.status == (503 if allowance == "0" else 200)
 
-    lines = logs()
-    unchecked = [line for line in lines if line.get("budget_unchecked")]
-    assert [line["step"] for line in unchecked] == ["check", "count"]
-    assert [selected_by(line) for line in lines if selected_by(line)] == [{"cache-misses"}]
+    counted = [selected_by(line) for line in logs() if selected_by(line)]
+    if allowance == "0":
+        assert counted == [{"budget-counter-failures"}]
+    else:
+        assert counted == [{"budget-counter-failures"}] * 2 + [{"cache-misses"}]

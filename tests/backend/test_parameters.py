@@ -136,12 +136,13 @@ def test_an_access_error_names_the_code_and_never_the_value(
     assert VALUE not in str(raised.value) and VALUE not in repr(raised.value)
 
 
-def test_without_boto3_the_error_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_without_the_sdk_the_error_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
     forget_secure_parameters()
     aws.forget_clients()
-    monkeypatch.setitem(sys.modules, "boto3", None)
+    for module in ("boto3", "botocore", "botocore.session", "botocore.exceptions"):
+        monkeypatch.setitem(sys.modules, module, None)
 
-    with pytest.raises(SecureParameterError, match="boto3 is not installed") as error:
+    with pytest.raises(SecureParameterError, match="the AWS SDK is not installed") as error:
         read_secure_parameter(NAME)
 
     assert error.value.name == NAME

@@ -17,6 +17,7 @@ from iris_infra.config import (
     IMAGE_URI_FORM,
     LOG_RETENTION_DAYS,
     MAX_DAILY_TOKEN_BUDGET,
+    MAX_FAIL_OPEN_CALLS_PER_CONTAINER,
     MIN_TIMEOUT_SECONDS,
     NOT_KEYS,
     OPENAI_MARGIN_SECONDS,
@@ -139,6 +140,16 @@ def test_raw_text_values_are_parsed_like_pulumi_hands_them_over():
         ),
         ({"llmDailyTokenBudget": 10**10}, "llmDailyTokenBudget=10000000000 is out of range"),
         ({"llmDailyTokenBudget": "1e6"}, "llmDailyTokenBudget='1e6' is not a whole number"),
+        (
+            {"llmBudgetFailOpenCallsPerContainer": 101},
+            "llmBudgetFailOpenCallsPerContainer=101 is out of range; allowed 0-100 (calls each "
+            "container may make unreserved while the token counter fails",
+        ),
+        ({"llmBudgetFailOpenCallsPerContainer": -1}, "llmBudgetFailOpenCallsPerContainer=-1 is"),
+        (
+            {"llmBudgetFailOpenCallsPerContainer": "some"},
+            "llmBudgetFailOpenCallsPerContainer='some' is not a whole number",
+        ),
         ({"secretMaxAgeSeconds": 3601}, "secretMaxAgeSeconds=3601 is out of range; allowed 10-"),
         ({"secretMaxAgeSeconds": "soon"}, "secretMaxAgeSeconds='soon' is not a whole number"),
         ({"openaiMaxTokens": 0}, "openaiMaxTokens=0 is out of range; allowed 1-16384"),
@@ -663,3 +674,18 @@ def test_the_token_budget_is_what_the_function_accepts_and_each_stack_has_its_ow
     budgets = {stack: stack_config(stack).llm_daily_token_budget for stack in ("dev", "prod")}
     assert budgets == {"dev": 250_000, "prod": 5_000_000}
     assert StackConfig.__dataclass_fields__["llm_daily_token_budget"].default == 1_000_000
+
+
+def test_the_fail_open_allowance_is_what_the_function_accepts_and_off_by_default() -> None:
+    """IRIS_LLM_BUDGET_FAIL_OPEN_CALLS_PER_CONTAINER outside the backend's range would stop it
+    at INIT; by default no call goes unreserved, on the stack as in the backend."""
+    from iris.settings import MAX_FAIL_OPEN_CALLS_PER_CONTAINER as BACKEND_MAX
+    from iris.settings import Settings
+
+    assert MAX_FAIL_OPEN_CALLS_PER_CONTAINER == BACKEND_MAX
+    assert StackConfig.__dataclass_fields__["llm_budget_fail_open_calls_per_container"].default == 0
+    assert Settings().llm_budget_fail_open_calls_per_container == 0
+    config = StackConfig.from_raw(
+        "x", {"openaiApiKey": "k", "llmBudgetFailOpenCallsPerContainer": str(BACKEND_MAX)}
+    )
+    assert config.llm_budget_fail_open_calls_per_container == BACKEND_MAX

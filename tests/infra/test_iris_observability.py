@@ -13,7 +13,7 @@ CONFIG = stack_file_config("prod", alarmEmail="oncall@example.com")
 PUBLISHED = {(metric.name, frozenset(metric.dimensions)) for metric in LOG_METRICS}
 ROLES = ["api-5xx", "function-errors", "function-throttles", "function-duration",
          "analysis-failures"]  # fmt: skip
-BUDGET_ROLES = ["llm-budget-80-percent", "llm-budget-refusals"]
+BUDGET_ROLES = ["llm-budget-80-percent", "llm-budget-refusals", "llm-budget-counter"]
 
 
 def specs_of(config=CONFIG):
@@ -77,6 +77,24 @@ def test_the_budget_alarms_watch_the_metrics_the_log_filters_publish():
     # Any refused request.
     assert (refusals.metric, refusals.statistic, refusals.threshold) == ("BudgetRefusals", "Sum", 1)
     assert "aws logs tail /aws/lambda/iris-prod" in refusals.description
+
+
+def test_any_failure_of_the_budgets_counter_alarms() -> None:
+    """Each `llm budget counter failed` line counts once (test_log_metric_filters.py): one in a
+    five-minute period is a 503 llm_budget_unavailable, or a call let through unreserved."""
+    alarm = specs_of()["llm-budget-counter"]
+    assert (alarm.namespace, alarm.dimensions) == ("IRIS/prod", {})
+    assert (alarm.metric, frozenset()) in PUBLISHED
+    assert (alarm.metric, alarm.statistic, alarm.threshold) == ("BudgetCounterFailures", "Sum", 1)
+    assert (alarm.periods, alarm.datapoints, alarm.treat_missing_data) == (1, 1, "notBreaching")
+    for named in (
+        "503 llm_budget_unavailable",
+        "llmBudgetFailOpenCallsPerContainer",
+        "aws logs tail /aws/lambda/iris-prod",
+        "malformed_counter",
+    ):
+        assert named in alarm.description
+    assert len(alarm.description) <= 1024  # CloudWatch's limit on an alarm's description
 
 
 def widgets(budget=0):

@@ -8,6 +8,7 @@ import re
 
 from iris_infra.iris_observability import (
     ANALYSIS_FAILURES,
+    BUDGET_COUNTER_FAILURES,
     BUDGET_REFUSALS,
     CACHE_HITS,
     CACHE_MISSES,
@@ -60,6 +61,7 @@ def test_failures_are_counted_in_total_and_by_code_and_cache_answers_both_ways()
         (LLM_TOKENS, ()),
         (LLM_DAY_TOKENS, ()),
         (BUDGET_REFUSALS, ()),
+        (BUDGET_COUNTER_FAILURES, ()),
     }
 
 

@@ -137,6 +137,17 @@ def test_the_api_function_gets_settings_and_parameter_names_only(
     }
 
 
+@pytest.mark.parametrize(("allowance", "variable"), [(0, None), (3, "3")])
+def test_the_fail_open_allowance_reaches_the_function_only_when_a_team_opted_in(
+    mocks, resolve, stack_config, allowance, variable
+):
+    build(resolve, stack_config("dev", llmBudgetFailOpenCallsPerContainer=allowance))
+    variables = mocks.resource(FUNCTION, "iris-api-function-function").inputs["environment"][
+        "variables"
+    ]
+    assert variables.get("IRIS_LLM_BUDGET_FAIL_OPEN_CALLS_PER_CONTAINER") == variable
+
+
 @pytest.mark.parametrize(("api_keys", "required"), [(None, None), (API_KEYS_SENTINEL, "true")])
 def test_the_api_function_requires_the_authorizer_exactly_when_api_keys_are_set(
     mocks, resolve, stack_config, api_keys, required
@@ -615,6 +626,7 @@ def test_prod_fully_operated_declares_releases_alarms_and_dashboard(prod_operate
         "iris-prod-analysis-failures",
         "iris-prod-llm-budget-80-percent",
         "iris-prod-llm-budget-refusals",
+        "iris-prod-llm-budget-counter",
     }
     for alarm in alarms:
         assert alarm.inputs["alarmActions"] == [topic.outputs["arn"]]

@@ -22,7 +22,7 @@ from typing import Any
 from flask import Blueprint, current_app, request
 from werkzeug.exceptions import BadRequest
 
-from iris.budget import Budget, BudgetExhausted, build_budget
+from iris.budget import Budget, BudgetExhausted, BudgetUnavailable, build_budget
 from iris.cache import Cache, build_cache, cache_key
 from iris.errors import ApiError
 from iris.llm import (
@@ -89,7 +89,7 @@ class AnalysisService:
                     "init step failed; the first request retries it",
                     extra={"step": step, "code": error.code, **error.detail},
                 )
-            except Exception as error:  # ImportError (no boto3 locally) and the unforeseen
+            except Exception as error:  # ImportError (no AWS SDK locally) and the unforeseen
                 log.warning(
                     "init step failed; the first request retries it",
                     extra={"step": step, "error_type": type(error).__name__},
@@ -100,8 +100,9 @@ class AnalysisService:
         a cached one is complete by construction.
 
         `deadline` (a `time.monotonic()` value) is when the analyzer must have answered.
-        A cached text is answered whatever the budget; an uncached one past it raises
-        BudgetExhausted.
+        A cached text is answered whatever the budget; an uncached one raises BudgetExhausted
+        when its model call does not fit the day's budget, BudgetUnavailable when the budget's
+        counter cannot reserve it.
         """
         key = cache_key(self._identity, text)
         lookup = self.cache.get(key)
@@ -138,19 +139,22 @@ def analyze() -> dict[str, Any]:
         level = logging.ERROR if needs_operator else logging.WARNING
         log.log(level, "analysis failed", extra={"code": error.code, **error.detail})
         raise ApiError(error.status, error.code, error.message) from None
-    except BudgetExhausted as refusal:
-        # One line per refused request: the stack counts them and alarms on them.
+    except (BudgetExhausted, BudgetUnavailable) as refusal:
+        # One line per refused request: the stack counts the spent budget's and alarms on them.
+        detail = (
+            {"day_tokens": refusal.day_tokens, "budget": refusal.budget}
+            if isinstance(refusal, BudgetExhausted)
+            else {"reason": refusal.reason}
+        )
         log.warning(
             "analysis refused",
-            extra={
-                "code": refusal.code,
-                "day_tokens": refusal.day_tokens,
-                "budget": refusal.budget,
-                "retry_after_s": refusal.retry_after_s,
-            },
+            extra={"code": refusal.code, "retry_after_s": refusal.retry_after_s, **detail},
         )
         raise ApiError(
-            429, refusal.code, refusal.message, {"Retry-After": str(refusal.retry_after_s)}
+            refusal.status,
+            refusal.code,
+            refusal.message,
+            {"Retry-After": str(refusal.retry_after_s)},
         ) from None
     # One line per answered analysis: the stack's dashboard counts cache hits from it.
     log.info(

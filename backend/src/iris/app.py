@@ -8,7 +8,6 @@ import uuid
 from flask import Flask, Response, g, request
 
 from iris.analyze import SERVICE_EXTENSION, AnalysisService, analyze_bp
-from iris.authorizer_context import require_authorizer_context
 from iris.errors import register_error_handlers
 from iris.health import health_bp
 from iris.logs import configure_logging, request_id_var
@@ -41,6 +40,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     register_error_handlers(app)
     app.before_request(_assign_request_id)
     if settings.require_authorizer:
+        # Imported only here: a stack without apiKeys never loads it.
+        from iris.authorizer_context import require_authorizer_context
+
         # After the request id, so that the 401 and its log line carry it.
         app.before_request(require_authorizer_context)
     app.after_request(_tag_and_log_response)

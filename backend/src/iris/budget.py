@@ -1,57 +1,58 @@
-"""The daily LLM token budget: one counter per UTC day, shared by every container.
+"""The daily LLM token budget: one counter per UTC day, shared by every container, never passed.
 
-Each answered model call adds what it cost (`usage.total_tokens`, or an estimate when the
-answer does not say) to the day's counter item in the cache table, atomically (UpdateItem ADD),
-and gets the running total back. Before a call, a request consults its container's view of that
-total, read again when it is VIEW_MAX_AGE_S old, before every call once it is past
-FRESH_READ_SHARE of the budget, and refreshed for free by each of the container's own counts.
-Once the total reaches the budget, uncached analyses are refused until the next UTC midnight.
+Before each model call (each attempt, retries included) the request reserves the call's worst
+case on the day's counter (`iris.token_counter`), atomically and only while it fits the budget:
+the prompt's UTF-8 bytes (a byte-level BPE token is at least one byte, so never fewer than its
+tokens), a few tokens a message, and the whole completion limit. After the call, the reservation
+is settled to the `usage.total_tokens` the answer reports; when it reports none, or the settle
+fails, the reservation stands (an overcount is safe). A call the upstream refused (a 4xx) gives
+its reservation back. So the day's total never passes the budget, whatever the number of
+containers, and a call that does not fit is refused: 429 `llm_budget_exhausted`. (Counting after
+the call let each container overshoot by a call: PITFALLS 60.)
 
-Why the overshoot is bounded: a container serves one request at a time, and every count it
-makes brings its view up to date. So once the counter holds the budget, each container makes at
-most one more model call (the one already in flight, or one started on a view read before the
-counter passed FRESH_READ_SHARE): the day ends below budget + containers x the most one call
-can cost.
+A counter that cannot reserve (table missing, throttled, refused, garbled, unreachable, or a
+DynamoDB call of the request already timed out) lets no call through: 503
+`llm_budget_unavailable`, logged as `llm budget counter failed`, which the stack counts and
+alarms on (PITFALLS 61). A team that prefers availability sets
+IRIS_LLM_BUDGET_FAIL_OPEN_CALLS_PER_CONTAINER: each container then makes at most that many calls
+without a reservation, ever.
 
-A counter that fails costs only precision: the call is made and logged as `budget_unchecked`.
-After a DynamoDB call of the request timed out (the cache's read included), the request makes no
-other: one timeout per request at most. Flask-free; boto3 only through `lambda_kit.aws`.
+A container that was refused trusts that for VIEW_MAX_AGE_S, refusing calls that would not fit
+without asking the table again. Flask-free; `iris.token_counter` loads only with a cap.
 """
 
 from __future__ import annotations
 
 import logging
-import math
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass
 from typing import Any, Protocol
 
 from iris.settings import Settings
-from lambda_kit import aws
 
 __all__ = [
     "COUNTER_KEY_PREFIX",
-    "FRESH_READ_SHARE",
+    "UNAVAILABLE_RETRY_AFTER_S",
     "VIEW_MAX_AGE_S",
     "Budget",
     "BudgetExhausted",
+    "BudgetUnavailable",
+    "CallMeter",
     "CounterError",
+    "CounterFull",
     "DailyTokenBudget",
-    "DynamoDBCounter",
-    "MemoryCounter",
     "Spending",
     "TokenCounter",
     "Unlimited",
     "build_budget",
-    "count_tokens",
     "counter_key",
-    "estimate_tokens",
+    "meter_call",
     "seconds_to_midnight",
     "utc_day",
+    "worst_case_tokens",
 ]
 
 log = logging.getLogger("iris")
@@ -63,19 +64,23 @@ COUNTER_KEY_PREFIX = "llm-tokens#"
 # A day's counter stays this long after its day ends (for a look with get-item), then the
 # table's TTL deletes it.
 COUNTER_KEPT_S = 2 * DAY_S
-# How old a container's view of the day's total may be before a request reads it again; also how
-# long an emergency change of the counter item takes to reach a container that was refusing.
+# How long a refused container trusts the total it was refused on; also how long an emergency
+# change of the counter item takes to reach it.
 VIEW_MAX_AGE_S = 10.0
-# Past this share of the budget, every request reads the total before calling the model.
-FRESH_READ_SHARE = 0.8
-# A call whose answer has no usage: its completion limit plus the prompt at about four bytes of
-# UTF-8 a token (an overestimate for English; non-Latin scripts take more bytes a character).
-BYTES_PER_TOKEN = 4
+# Chat formatting around each message's content (OpenAI counts 3, and the role's own token)
+# and the tokens that prime the reply (3); counted generously.
 MESSAGE_OVERHEAD_TOKENS = 4
+REPLY_PRIMING_TOKENS = 3
+# What a 503 llm_budget_unavailable asks a client to wait: throttling passes in seconds.
+UNAVAILABLE_RETRY_AFTER_S = 30
 
-REFUSED_MESSAGE = (
+EXHAUSTED_MESSAGE = (
     "This service has used its language-model budget for today (UTC); cached texts are still "
     "answered. Try again after midnight UTC."
+)
+UNAVAILABLE_MESSAGE = (
+    "This service cannot check its language-model budget right now, so it makes no model call; "
+    "cached texts are still answered. Try again shortly."
 )
 
 
@@ -92,18 +97,19 @@ def counter_key(day: str) -> str:
     return f"{COUNTER_KEY_PREFIX}{day}"
 
 
-def estimate_tokens(messages: Sequence[Mapping[str, str]], max_completion_tokens: int) -> int:
-    """What a call may have cost when its answer does not say: never less than it did."""
+def worst_case_tokens(messages: Sequence[Mapping[str, str]], max_completion_tokens: int) -> int:
+    """The most a call can cost: never fewer tokens than it is billed."""
     prompt = sum(
-        math.ceil(len(message["content"].encode("utf-8", "replace")) / BYTES_PER_TOKEN)
+        len(message.get("role", "").encode("utf-8"))
+        + len(message["content"].encode("utf-8", "surrogatepass"))
         + MESSAGE_OVERHEAD_TOKENS
         for message in messages
     )
-    return prompt + max_completion_tokens
+    return prompt + REPLY_PRIMING_TOKENS + max_completion_tokens
 
 
 class CounterError(Exception):
-    """A counter call that failed; `detail` is safe to log."""
+    """A counter call that failed or answered garbage; `detail` is safe to log."""
 
     def __init__(self, reason: str, *, timed_out: bool = False, **detail: Any) -> None:
         super().__init__(f"token counter failed: {reason}")
@@ -112,138 +118,116 @@ class CounterError(Exception):
         self.detail = detail
 
 
+class CounterFull(Exception):
+    """The reservation does not fit: `total` tokens of the day are already counted."""
+
+    def __init__(self, total: int) -> None:
+        super().__init__(f"the day's counter holds {total} tokens")
+        self.total = total
+
+
 class TokenCounter(Protocol):
-    def total(self, day: str) -> int:
-        """The day's tokens so far (0 before its first count), or CounterError."""
+    """The day's count (`iris.token_counter`: in DynamoDB, or in memory for local runs)."""
+
+    def reserve(self, day: str, tokens: int, budget: int, expires_at: int) -> int:
+        """Add `tokens` (<= `budget`) only if the day's total stays <= `budget`; the new total,
+        or CounterFull, or CounterError."""
         ...
 
-    def add(self, day: str, tokens: int, expires_at: int) -> int:
-        """Add atomically and return the new total, or CounterError."""
+    def settle(self, day: str, tokens: int, expires_at: int) -> int | None:
+        """Add `tokens` (negative: give back, never below 0); the new total, None when there
+        was less left to give back, or CounterError."""
         ...
-
-
-class MemoryCounter:
-    """One process's counter: for local runs without a table (and the simulations in tests)."""
-
-    def __init__(self) -> None:
-        self._days: dict[str, int] = {}
-        self._lock = threading.Lock()
-
-    def total(self, day: str) -> int:
-        with self._lock:
-            return self._days.get(day, 0)
-
-    def add(self, day: str, tokens: int, expires_at: int) -> int:
-        with self._lock:
-            self._days[day] = self._days.get(day, 0) + tokens
-            return self._days[day]
-
-
-class DynamoDBCounter:
-    """The day's item in the cache table: `pk`, `tokens` (N) and `expires_at`, its TTL."""
-
-    def __init__(self, table_name: str) -> None:
-        self.table_name = table_name
-
-    def total(self, day: str) -> int:
-        try:
-            answer = aws.client("dynamodb").get_item(
-                TableName=self.table_name,
-                Key={"pk": {"S": counter_key(day)}},
-                ConsistentRead=True,
-                # Present in every real answer, found or not: a 200 without it (a proxy's
-                # page) is garbage, not a day with nothing spent yet.
-                ReturnConsumedCapacity="TOTAL",
-            )
-        except aws.call_failures() as error:
-            raise _call_failed(error) from None
-        if "ConsumedCapacity" not in answer:
-            raise CounterError("malformed_answer")
-        item = answer.get("Item")
-        return 0 if not item else _tokens(item)
-
-    def add(self, day: str, tokens: int, expires_at: int) -> int:
-        try:
-            answer = aws.client("dynamodb").update_item(
-                TableName=self.table_name,
-                Key={"pk": {"S": counter_key(day)}},
-                UpdateExpression="ADD #tokens :tokens SET #expires_at = :expires_at",
-                ExpressionAttributeNames={"#tokens": "tokens", "#expires_at": "expires_at"},
-                ExpressionAttributeValues={
-                    ":tokens": {"N": str(tokens)},
-                    ":expires_at": {"N": str(expires_at)},
-                },
-                ReturnValues="UPDATED_NEW",
-            )
-        except aws.call_failures() as error:
-            raise _call_failed(error) from None
-        return _tokens(answer.get("Attributes"))
-
-
-def _call_failed(error: Exception) -> CounterError:
-    return CounterError("call_failed", timed_out=aws.is_timeout(error), **aws.failure_detail(error))
-
-
-def _tokens(item: Any) -> int:
-    try:
-        return int(item["tokens"]["N"])
-    except (KeyError, TypeError, ValueError):
-        raise CounterError("malformed_counter") from None
 
 
 class BudgetExhausted(Exception):
-    """The day's budget is spent: the request is answered 429 without a model call."""
+    """The call does not fit what is left of today's budget: 429 without a model call."""
 
+    status = 429
     code = "llm_budget_exhausted"
-    message = REFUSED_MESSAGE
+    message = EXHAUSTED_MESSAGE
 
-    def __init__(self, day_tokens: int, budget: int, retry_after_s: int) -> None:
+    def __init__(self, day_tokens: int | None, budget: int, retry_after_s: int) -> None:
         super().__init__(self.message)
+        # None when the call alone is larger than the budget: the day's total was not asked.
         self.day_tokens = day_tokens
         self.budget = budget
         self.retry_after_s = retry_after_s
 
 
-@dataclass
+class BudgetUnavailable(Exception):
+    """The counter could not reserve the call: 503 without a model call."""
+
+    status = 503
+    code = "llm_budget_unavailable"
+    message = UNAVAILABLE_MESSAGE
+    retry_after_s = UNAVAILABLE_RETRY_AFTER_S
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(self.message)
+        self.reason = reason
+
+
 class Spending:
-    """One request's use of the budget: what its model calls cost, and whether DynamoDB may
-    still be called (False once a call of the request timed out)."""
+    """One request's use of the budget: what its model calls were charged, and whether DynamoDB
+    may still be called (False once a call of the request timed out).
 
-    may_wait: bool = True
-    tokens: int = 0
-    estimated: bool = False
+    A plain class, like the reservation below: a dataclass costs the cold start of every
+    container about half a millisecond to build.
+    """
+
+    __slots__ = ("estimated", "may_wait", "tokens")
+
+    def __init__(self, may_wait: bool = True) -> None:
+        self.may_wait = may_wait
+        self.tokens = 0
+        # True when an answer reported no usage, so its reservation was charged.
+        self.estimated = False
 
 
-# The request's Spending while its analyzer runs: the analyzer reports each call's cost to it.
-_spending: ContextVar[Spending | None] = ContextVar("iris_llm_spending", default=None)
+class CallMeter:
+    """One model call's reservation: `settle` it with the answer's usage, or `release` it when
+    the upstream refused the call. Left alone (a timeout, a 5xx), the reservation stands."""
 
+    __slots__ = ()
 
-def count_tokens(
-    reported: int | None, *, messages: Sequence[Mapping[str, str]], max_completion_tokens: int
-) -> None:
-    """Charge one answered model call to the running request: `usage.total_tokens` when the
-    answer gave it, else an estimate. Outside a metered request it does nothing."""
-    spend = _spending.get()
-    if spend is None:
-        return
-    if reported is None:
-        spend.tokens += estimate_tokens(messages, max_completion_tokens)
-        spend.estimated = True
-    else:
-        spend.tokens += reported
+    def settle(self, reported_tokens: int | None) -> None:
+        """Outside a metered request: nothing to settle."""
+
+    def release(self) -> None:
+        """Outside a metered request: nothing to give back."""
 
 
 class Budget(Protocol):
     def spending(self, *, may_wait: bool = True) -> AbstractContextManager[Spending]:
-        """Admit a request (or raise BudgetExhausted), meter its calls, count them at the end.
+        """Meter the model calls of one request (`meter_call`).
 
         `may_wait=False` after one of the request's DynamoDB calls timed out.
         """
         ...
 
 
+# The running request's budget and Spending, while its analyzer runs.
+_metering: ContextVar[tuple[DailyTokenBudget, Spending] | None] = ContextVar(
+    "iris_llm_metering", default=None
+)
+
+
+def meter_call(messages: Sequence[Mapping[str, str]], max_completion_tokens: int) -> CallMeter:
+    """Reserve one model call's worst case for the running request, before it is made.
+
+    Raises BudgetExhausted or BudgetUnavailable; outside a metered request (no cap) it reserves
+    nothing.
+    """
+    metering = _metering.get()
+    if metering is None:
+        return CallMeter()
+    budget, spend = metering
+    return budget.reserve(spend, worst_case_tokens(messages, max_completion_tokens))
+
+
 class Unlimited:
-    """No cap (budget 0, or an offline analyzer): no check, no count, no DynamoDB call."""
+    """No cap (budget 0, or an offline analyzer): no reservation, no DynamoDB call."""
 
     @contextmanager
     def spending(self, *, may_wait: bool = True) -> Iterator[Spending]:
@@ -251,100 +235,163 @@ class Unlimited:
 
 
 class DailyTokenBudget:
-    """`budget` tokens a UTC day for all containers together, counted in `counter`."""
+    """`budget` tokens a UTC day for all containers together, counted in `counter`.
 
-    def __init__(self, budget: int, counter: TokenCounter, clock: Clock = time.time) -> None:
+    `fail_open_calls`: how many calls this container may make, in its whole life, when the
+    counter cannot reserve them (0: none).
+    """
+
+    def __init__(
+        self,
+        budget: int,
+        counter: TokenCounter,
+        clock: Clock = time.time,
+        fail_open_calls: int = 0,
+    ) -> None:
         self.budget = budget
         self._counter = counter
         self._clock = clock
-        self._fresh_read_from = FRESH_READ_SHARE * budget
-        self._view: _View | None = None
+        self.fail_open_calls_left = fail_open_calls
+        self._refused: tuple[str, int, float] | None = None
+        self._lock = threading.Lock()
 
     @contextmanager
     def spending(self, *, may_wait: bool = True) -> Iterator[Spending]:
-        spend = self.admit(may_wait=may_wait)
-        metering = _spending.set(spend)
+        spend = Spending(may_wait=may_wait)
+        token = _metering.set((self, spend))
         try:
             yield spend
         finally:
-            _spending.reset(metering)
-            self.count(spend)
+            _metering.reset(token)
 
-    def admit(self, *, may_wait: bool = True) -> Spending:
-        """A Spending for a request that may call the model, or BudgetExhausted."""
-        if not may_wait:
-            _unchecked("check", "earlier_timeout")
-            return Spending(may_wait=False)
+    def reserve(self, spend: Spending, tokens: int) -> CallMeter:
+        """A reservation of `tokens` on today's counter; BudgetExhausted when it does not fit,
+        BudgetUnavailable when the counter cannot tell (unless this container may fail open)."""
         now = self._clock()
         day = utc_day(now)
-        view = self._view
-        if view is None or self._needs_read(view, day, now):
-            try:
-                view = self._remember(day, self._counter.total(day), now)
-            except CounterError as error:
-                _unchecked("check", error.reason, **error.detail)
-                return Spending(may_wait=not error.timed_out)
-        if view.tokens >= self.budget:
-            raise BudgetExhausted(view.tokens, self.budget, seconds_to_midnight(now))
-        return Spending()
-
-    def count(self, spend: Spending) -> None:
-        """Add what the request's calls cost to the day's counter; never raises."""
-        if spend.tokens <= 0:
-            return
+        if tokens > self.budget:
+            # Not even a whole day's budget would hold it.
+            raise BudgetExhausted(None, self.budget, seconds_to_midnight(now))
+        refused = self._refused
+        if refused is not None and refused[0] == day and 0 <= now - refused[2] < VIEW_MAX_AGE_S:
+            if refused[1] + tokens > self.budget:
+                raise BudgetExhausted(refused[1], self.budget, seconds_to_midnight(now))
+        expires_at = _expires_at(now)
         if not spend.may_wait:
-            _unchecked("count", "earlier_timeout", tokens=spend.tokens)
-            return
-        now = self._clock()
-        day = utc_day(now)
-        expires_at = int(now) + seconds_to_midnight(now) + COUNTER_KEPT_S
+            return self._unreserved(spend, day, tokens, "earlier_timeout")
         try:
-            total = self._counter.add(day, spend.tokens, expires_at)
+            total = self._counter.reserve(day, tokens, self.budget, expires_at)
+        except CounterFull as full:
+            self._refused = (day, full.total, now)
+            raise BudgetExhausted(full.total, self.budget, seconds_to_midnight(now)) from None
         except CounterError as error:
             spend.may_wait = not error.timed_out
-            _unchecked("count", error.reason, tokens=spend.tokens, **error.detail)
-            return
-        self._remember(day, total, now)
-        # The stack's metric filters read this line: tokens per day, and the 80 % alarm.
-        log.info(
-            "llm tokens counted",
-            extra={
-                "tokens": spend.tokens,
-                "day_tokens": total,
-                "budget": self.budget,
-                "estimated": spend.estimated,
-            },
+            return self._unreserved(spend, day, tokens, error.reason, **error.detail)
+        self._refused = None
+        return _Reservation(self, spend, day, tokens, total)
+
+    def _unreserved(
+        self, spend: Spending, day: str, tokens: int, reason: str, **detail: Any
+    ) -> CallMeter:
+        with self._lock:
+            admitted = self.fail_open_calls_left > 0
+            if admitted:
+                self.fail_open_calls_left -= 1
+        _counter_failed(
+            "reserve",
+            reason,
+            admitted=admitted,
+            fail_open_calls_left=self.fail_open_calls_left,
+            **detail,
         )
+        if not admitted:
+            raise BudgetUnavailable(reason)
+        return _Reservation(self, spend, day, tokens, None)
 
-    def _needs_read(self, view: _View, day: str, now: float) -> bool:
-        if view.day != day or not 0 <= now - view.read_at < VIEW_MAX_AGE_S:
-            return True
-        return self._fresh_read_from <= view.tokens < self.budget
+    def settle(self, reservation: _Reservation, charged: int) -> None:
+        """Bring the counter from the reservation to what the call was charged; never raises.
 
-    def _remember(self, day: str, tokens: int, now: float) -> _View:
-        self._view = _View(day, tokens, now)
-        return self._view
+        A call made without a reservation (failing open) is added now, if the counter answers.
+        """
+        spend = reservation.spend
+        held, total = reservation.tokens, reservation.total
+        step = "settle"
+        if total is None:
+            # Failing open: nothing is held yet; count what the call cost, if the counter answers.
+            held, step = 0, "count"
+        counted = held
+        if charged != held and spend.may_wait:
+            try:
+                settled = self._counter.settle(
+                    reservation.day, charged - held, _expires_at(self._clock())
+                )
+            except CounterError as error:
+                spend.may_wait = not error.timed_out
+                _counter_failed(step, error.reason, tokens=charged, **error.detail)
+            else:
+                # None: the counter was lowered meanwhile; the reservation is gone with it.
+                counted = charged
+                total = settled if settled is not None else total
+        elif charged != held:
+            _counter_failed(step, "earlier_timeout", tokens=charged)
+        if counted > 0 and total is not None:
+            # The stack's metric filters read this line: tokens per day, and the 80 % alarm.
+            log.info(
+                "llm tokens counted",
+                extra={
+                    "tokens": counted,
+                    "day_tokens": total,
+                    "budget": self.budget,
+                    "estimated": spend.estimated,
+                },
+            )
 
 
-@dataclass(frozen=True)
-class _View:
-    day: str
-    tokens: int
-    read_at: float
+class _Reservation(CallMeter):
+    __slots__ = ("budget", "day", "spend", "tokens", "total")
+
+    def __init__(
+        self, budget: DailyTokenBudget, spend: Spending, day: str, tokens: int, total: int | None
+    ) -> None:
+        self.budget = budget
+        self.spend = spend
+        self.day = day
+        self.tokens = tokens
+        # The day's total once reserved; None when the call was let through unreserved.
+        self.total = total
+
+    def settle(self, reported_tokens: int | None) -> None:
+        charged = self.tokens if reported_tokens is None else reported_tokens
+        self.spend.tokens += charged
+        self.spend.estimated = self.spend.estimated or reported_tokens is None
+        self.budget.settle(self, charged)
+
+    def release(self) -> None:
+        self.budget.settle(self, 0)
 
 
-def _unchecked(step: str, reason: str, **detail: Any) -> None:
-    log.warning(
-        "llm budget unchecked",
-        extra={"budget_unchecked": True, "step": step, "reason": reason, **detail},
-    )
+def _expires_at(now: float) -> int:
+    return int(now) + seconds_to_midnight(now) + COUNTER_KEPT_S
+
+
+def _counter_failed(step: str, reason: str, **detail: Any) -> None:
+    # One line per failure at any step; the stack counts them and alarms on them.
+    log.warning("llm budget counter failed", extra={"step": step, "reason": reason, **detail})
 
 
 def build_budget(settings: Settings, clock: Clock = time.time) -> Budget:
     """The cap the settings ask for: in the cache table when there is one, else per process."""
     if settings.llm_provider != "openai" or settings.llm_daily_token_budget == 0:
         return Unlimited()
+    # Only a capped analyzer loads the counters: an offline /health never does.
+    from iris.token_counter import DynamoDBCounter, MemoryCounter
+
     counter: TokenCounter = (
         DynamoDBCounter(settings.cache_table) if settings.cache_table else MemoryCounter()
     )
-    return DailyTokenBudget(settings.llm_daily_token_budget, counter, clock)
+    return DailyTokenBudget(
+        settings.llm_daily_token_budget,
+        counter,
+        clock,
+        fail_open_calls=settings.llm_budget_fail_open_calls_per_container,
+    )

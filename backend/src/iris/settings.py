@@ -27,6 +27,9 @@ LLM_BUDGET_S = 28.0
 # The most tokens a day's LLM budget may be (about $600 a day at gpt-4o-mini's output price):
 # a larger number is a typo, not a cap.
 MAX_DAILY_TOKEN_BUDGET = 1_000_000_000
+# The most calls a container may make without a reservation when the budget's counter fails:
+# the cap's worst case grows by this x containers x the most one call costs.
+MAX_FAIL_OPEN_CALLS_PER_CONTAINER = 100
 
 # Lambda's synchronous payload limit is 6 MB, and a binary body grows by a third in base64.
 MAX_BODY_LIMIT_BYTES = 4_000_000
@@ -67,6 +70,8 @@ class Settings:
     require_authorizer: bool = False
     # Tokens all containers together may spend on the model per UTC day; 0 = no cap.
     llm_daily_token_budget: int = 0
+    # Calls a container may make, in its life, when the budget's counter cannot reserve them.
+    llm_budget_fail_open_calls_per_container: int = 0
 
     def __post_init__(self) -> None:
         problems = []
@@ -110,6 +115,13 @@ class Settings:
             problems.append(
                 f"IRIS_LLM_DAILY_TOKEN_BUDGET={self.llm_daily_token_budget} is out of range; "
                 f"allowed 0-{MAX_DAILY_TOKEN_BUDGET} (0 = no cap)"
+            )
+        fail_open = self.llm_budget_fail_open_calls_per_container
+        if not 0 <= fail_open <= MAX_FAIL_OPEN_CALLS_PER_CONTAINER:
+            problems.append(
+                f"IRIS_LLM_BUDGET_FAIL_OPEN_CALLS_PER_CONTAINER={fail_open} is out of range; "
+                f"allowed 0-{MAX_FAIL_OPEN_CALLS_PER_CONTAINER} (0 = no call without a "
+                "reservation)"
             )
         try:
             # Frozen: the normalised name ("debug" -> "DEBUG") is set the dataclass way.
@@ -176,5 +188,10 @@ class Settings:
             require_authorizer=flag("IRIS_REQUIRE_AUTHORIZER"),
             llm_daily_token_budget=number(
                 "IRIS_LLM_DAILY_TOKEN_BUDGET", int, defaults["llm_daily_token_budget"].default
+            ),
+            llm_budget_fail_open_calls_per_container=number(
+                "IRIS_LLM_BUDGET_FAIL_OPEN_CALLS_PER_CONTAINER",
+                int,
+                defaults["llm_budget_fail_open_calls_per_container"].default,
             ),
         )

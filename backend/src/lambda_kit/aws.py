@@ -1,8 +1,10 @@
-"""AWS clients for one container: one boto3 session, one client per service, bounded calls.
+"""AWS clients for one container: one botocore session, one client per service, bounded calls.
 
-boto3 is imported on first use, so a local offline run never pays for it; deployed, the app asks
-for its clients at INIT, where Lambda gives the CPU a burst. Endpoints come from the SDK's own
-settings (`AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_SSM`, `AWS_ENDPOINT_URL_DYNAMODB`).
+botocore is imported on first use, so a local offline run never pays for it; deployed, the app
+asks for its clients at INIT, where Lambda gives the CPU a burst. botocore's own session, not
+boto3's: the same clients without `import boto3` and its resource layer, which every cold start
+would pay (as SpendSense's S3 download measured). Endpoints come from the SDK's own settings
+(`AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_SSM`, `AWS_ENDPOINT_URL_DYNAMODB`).
 
 Every call is one attempt with short timeouts: botocore's defaults (60 s timeouts, retries with
 back-off) would let one stuck dependency outlast API Gateway's 30 s. Where a second attempt is
@@ -37,21 +39,21 @@ _clients: dict[str, Any] = {}
 def client(service: str) -> Any:
     """The container's client for `service` ("ssm" or "dynamodb"), created once.
 
-    Raises ImportError where boto3 is not installed (the Lambda base image ships it; a local
-    run may not have it).
+    Raises ImportError where botocore is not installed (the Lambda base image ships it with
+    boto3; a local run may not have it).
     """
     found = _clients.get(service)
     if found is not None:
         return found
     with _lock:
         if service not in _clients:
-            import boto3
+            import botocore.session
             from botocore.config import Config
 
             global _session
             if _session is None:
-                _session = boto3.session.Session()
-            _clients[service] = _session.client(
+                _session = botocore.session.get_session()
+            _clients[service] = _session.create_client(
                 service,
                 config=Config(
                     connect_timeout=CONNECT_TIMEOUT_S,
@@ -71,7 +73,7 @@ def forget_clients() -> None:
 
 
 def call_failures() -> tuple[type[Exception], ...]:
-    """What a bounded call may raise and a caller survive: botocore's errors, or boto3 missing."""
+    """What a bounded call may raise and a caller survive: botocore's errors, or no botocore."""
     try:
         from botocore.exceptions import BotoCoreError, ClientError
     except ImportError:

@@ -21,7 +21,8 @@ UNAUTHORIZED_MESSAGE = (
     "This route needs a valid API key, checked by the API's authorizer: send it in the "
     "X-API-Key header."
 )
-_SLASHES = re.compile(r"/+")
+# (A pattern `re` compiles and caches at the first guarded request, not at every cold start.)
+_SLASHES = r"/+"
 
 
 def authorizer_ran(event: Any) -> bool:
@@ -35,7 +36,7 @@ def is_guarded_path(path: str, prefix: str) -> bool:
     percent-decoded any number of times: no spelling of a guarded path escapes the check."""
     prefix = prefix.lower()
     while True:  # Each decoding that changes the path shortens it: this ends.
-        normal = _SLASHES.sub("/", path).lower()
+        normal = re.sub(_SLASHES, "/", path).lower()
         if normal == prefix or normal.startswith(prefix + "/"):
             return True
         decoded = unquote(path)

@@ -30,7 +30,8 @@ REDACTED = "[redacted]"
 MIN_SECRET_CHARS = 8
 # The runs of visible ASCII inside a secret: an exception's repr escapes what lies between
 # them (b'Bearer sk-...\r\n'), so the whole value would not match there.
-_VISIBLE_RUN = re.compile(rf"[!-~]{{{MIN_SECRET_CHARS},}}")
+# (A pattern `re` compiles and caches at the first secret, not at every cold start.)
+_VISIBLE_RUN = rf"[!-~]{{{MIN_SECRET_CHARS},}}"
 _PLAIN_TYPES = (int, float, bool, type(None))
 
 _secrets_lock = threading.Lock()
@@ -40,7 +41,7 @@ _secret_pattern: re.Pattern[str] | None = None
 
 def register_secret(value: str) -> None:
     """Mask `value` (and each long visible run inside it) in every log record from now on."""
-    pieces = {value.strip(), *_VISIBLE_RUN.findall(value)}
+    pieces = {value.strip(), *re.findall(_VISIBLE_RUN, value)}
     pieces = {piece for piece in pieces if len(piece) >= MIN_SECRET_CHARS}
     global _secret_pattern
     with _secrets_lock:

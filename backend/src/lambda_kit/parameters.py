@@ -89,9 +89,9 @@ def forget_secure_parameters() -> None:
 
 
 def _read(name: str, attempts: int) -> str:
-    # The Lambda base image ships boto3; a local run may not have it installed.
+    # The Lambda base image ships boto3 and botocore; a local run may not have them installed.
     no_boto3 = SecureParameterError(
-        name, "boto3 is not installed (pip install boto3, or set the value itself)"
+        name, "the AWS SDK is not installed (pip install boto3, or set the value itself)"
     )
     try:
         from botocore.exceptions import BotoCoreError, ClientError
