@@ -12,7 +12,8 @@ SPENDSENSE_DB := spendsense/data/spendsense.db
 # pytest workers (pytest-xdist); the suite runs in about 3 minutes on 2 cores with 2.
 TEST_WORKERS ?= 2
 
-.PHONY: run run-spendsense test bench smoke check clean spendsense-db deployer-policy boundary-policy
+.PHONY: run run-spendsense test bench smoke check clean spendsense-db deployer-policy boundary-policy \
+	openapi browser
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required (the Lambda base image runs 3.11); got " + sys.version' \
@@ -76,6 +77,10 @@ boundary-policy: $(VENV)/.check-installed $(POLICY_PROGRAM_DB)
 
 bench: $(VENV)/.dev-installed
 	$(BIN)/python benchmarks/handler_bench.py $(BENCH_ARGS)
+
+# SpendSense's OpenAPI document from FastAPI's own generator; a test holds the committed file to it.
+openapi: $(VENV)/.local-installed
+	$(BIN)/python spendsense/scripts/openapi.py --out docs/openapi/spendsense.json
 
 # SpendSense's sample database, the same bytes every run (standard library only, so no .venv).
 spendsense-db:

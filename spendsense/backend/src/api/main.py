@@ -16,8 +16,20 @@ from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
+from pydantic import WithJsonSchema
 from starlette.exceptions import HTTPException
 
+from api.openapi import (
+    AS_OF_SCHEMA,
+    DESCRIPTION,
+    GUARDED,
+    HEALTH_RESPONSES,
+    INSIGHT_DOCS,
+    USER_ID_SCHEMA,
+    Stats,
+    describe,
+    guarded_responses,
+)
 from spendsense_core import stats
 from spendsense_core.answers import Insight, answer_insight, answer_stats
 from spendsense_core.asgi import JsonSafetyNet
@@ -51,8 +63,11 @@ def create_app(database: Database, origins: tuple[str, ...] = ()) -> FastAPI:
     """The app over `database`; `origins` adds CORS (local runs only)."""
     # Only the contract's routes: no docs pages, and no redirect from a trailing slash (a
     # non-JSON 307); such paths are 404 not_found, as the gateway's exact routes make them.
+    # app.openapi() still generates the document (docs/openapi/spendsense.json).
     app = FastAPI(
         title="SpendSense",
+        version="0.1.0",
+        description=DESCRIPTION,
         openapi_url=None,
         docs_url=None,
         redoc_url=None,
@@ -62,16 +77,42 @@ def create_app(database: Database, origins: tuple[str, ...] = ()) -> FastAPI:
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _invalid_query)
 
-    @app.get("/health")
+    @app.get(
+        "/health",
+        response_model=None,
+        responses=HEALTH_RESPONSES,
+        operation_id="health",
+        summary="Liveness probe",
+    )
     async def health() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get(stats.PATH)
+    @app.get(
+        stats.PATH,
+        response_model=None,
+        responses=guarded_responses(Stats, insight=False),
+        operation_id="stats",
+        summary="Database stats",
+        description="Counts and date range over the whole database.",
+        openapi_extra=GUARDED,
+    )
     async def database_stats() -> dict[str, Any]:
         return answer_stats(database)
 
     for path, insight in INSIGHTS:
-        app.add_api_route(path, _insight_route(database, insight), methods=["GET"])
+        documented = INSIGHT_DOCS[path]
+        app.add_api_route(
+            path,
+            _insight_route(database, insight),
+            methods=["GET"],
+            response_model=None,
+            responses=guarded_responses(documented.answer, insight=True),
+            operation_id=documented.operation_id,
+            summary=documented.summary,
+            description=documented.description,
+            openapi_extra=GUARDED,
+        )
+    describe(app)
 
     # Added first, so it sits inside CORS: a 500 carries the CORS headers too.
     app.add_middleware(JsonSafetyNet)
@@ -88,8 +129,8 @@ def _insight_route(
     # Async, so no worker thread is started for it: a query takes milliseconds, and Lambda
     # sends a container one request at a time.
     async def route(
-        user_id: Annotated[str, Query(min_length=1)],
-        as_of: Annotated[str | None, Query()] = None,
+        user_id: Annotated[str, Query(min_length=1, json_schema_extra=USER_ID_SCHEMA)],
+        as_of: Annotated[str | None, Query(), WithJsonSchema(AS_OF_SCHEMA)] = None,
     ) -> dict[str, Any]:
         return answer_insight(database, insight, user_id, as_of)
 
