@@ -46,7 +46,19 @@ run-spendsense: $(VENV)/.local-installed | $(SPENDSENSE_DB)
 test: $(VENV)/.dev-installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	@$(HAVE_BROWSER) || echo "make test: $(CHROMIUM) or $(CHROMEDRIVER) is missing, so the browser test (tests/frontend/) is skipped; \`make browser\` installs them"
 	$(BIN)/python -m pytest -n $(TEST_WORKERS)
+
+# make browser: the distribution's Chromium and its driver, which the browser test drives (nothing
+# is downloaded when it runs); as root, or through sudo. .ci/run runs it before make test.
+CHROMIUM := /usr/bin/chromium
+CHROMEDRIVER := /usr/bin/chromedriver
+HAVE_BROWSER := test -x $(CHROMIUM) -a -x $(CHROMEDRIVER)
+AS_ROOT := $(if $(filter 0,$(shell id -u)),,sudo)
+browser:
+	@if $(HAVE_BROWSER); then echo "browser: $(CHROMIUM) and $(CHROMEDRIVER) are installed"; else \
+		$(AS_ROOT) apt-get update -qq && \
+		$(AS_ROOT) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; fi
 
 # make smoke URL=<base url> [API_KEY=<key>] [ORIGIN=<origin>] [TIMEOUT=<seconds>]
 # make smoke STACK=<stack>: the stack's apiUrl and first corsOrigins, read with the Pulumi CLI.
