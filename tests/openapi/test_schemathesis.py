@@ -29,7 +29,7 @@ from tests.local_apis import local_apis, start_local_api
 
 DOCS = PROJECT_DIR / "docs" / "openapi"
 SEED = 20250630
-MAX_EXAMPLES = 20
+MAX_EXAMPLES = 10
 API_KEY = "fuzz-key-6a1d94c2e0b7f358"
 FUZZ_TIMEOUT_S = 300
 
