@@ -21,8 +21,8 @@ REPOSITORY_ROOT = str(Path(__file__).resolve().parent.parent)
 if REPOSITORY_ROOT not in sys.path:
     sys.path.insert(0, REPOSITORY_ROOT)
 
-from spendsense_infra.config import SpendSenseConfig  # noqa: E402
-from spendsense_infra.stack import build_stack  # noqa: E402
+from iris_infra.apps.spendsense.config import SpendSenseConfig  # noqa: E402
+from iris_infra.apps.spendsense.stack import build_stack  # noqa: E402
 
 for name, value in build_stack(SpendSenseConfig.from_pulumi()).exports().items():
     pulumi.export(name, value)

@@ -19,9 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from iris_infra.config import ConfigError
-from iris_infra.plan import SECRET_SHOWN, UNKNOWN_SHOWN, Plan, PlannedResource, is_secret_value
-from iris_infra.plan import run_program as run_under_mocks
+from iris_infra.config.errors import ConfigError
 from stack_check.files import (
     SECRET_PLACEHOLDER,
     StackFileError,
@@ -29,6 +27,8 @@ from stack_check.files import (
     stack_file_name,
     stack_names,
 )
+from stack_check.plan import SECRET_SHOWN, UNKNOWN_SHOWN, Plan, PlannedResource, is_secret_value
+from stack_check.plan import run_program as run_under_mocks
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 

@@ -8,10 +8,10 @@ every role of the stack carries (`make boundary-policy`).
 
 The deployer's policy grants what deploy/deployer-actions.yaml lists for the resource types the
 stack's plan declares (so a stack without customDomain gets no Route 53 or ACM write, one
-without alarmEmail no SNS), each action on the stack's own names (iris_infra.names) or, where
-AWS generates the ids, on what carries the stack's tag. Roles may be created and changed only
-with the stack's boundary, which the deployer can neither remove nor edit: a stolen deploy role
-cannot mint a role stronger than a function of its stack.
+without alarmEmail no SNS), each action on the stack's own names (iris_infra.components.names)
+or, where AWS generates the ids, on what carries the stack's tag. Roles may be created and
+changed only with the stack's boundary, which the deployer can neither remove nor edit: a stolen
+deploy role cannot mint a role stronger than a function of its stack.
 """
 
 from __future__ import annotations
@@ -27,12 +27,12 @@ from typing import Any
 
 import yaml
 
-from iris_infra.config import ConfigError
-from iris_infra.names import STACK_TAG, StackNames
-from iris_infra.plan import PlannedResource
-from iris_infra.plan import run_program as run_under_mocks
+from iris_infra.components.names import STACK_TAG, StackNames
+from iris_infra.config.errors import ConfigError
 from stack_check.check import PROGRAMS, Program
 from stack_check.files import SECRET_PLACEHOLDER, StackFileError, read_engine_config
+from stack_check.plan import PlannedResource
+from stack_check.plan import run_program as run_under_mocks
 
 ACTIONS_FILE = Path(__file__).resolve().parents[1] / "deploy" / "deployer-actions.yaml"
 VERSION = "2012-10-17"

@@ -43,7 +43,7 @@ def test_the_base_image_runs_the_projects_python() -> None:
 
 
 def test_the_image_runs_the_lambda_handler() -> None:
-    # The authorizer function overrides this with authorizer.handler (iris_infra.stack).
+    # The authorizer function overrides this with authorizer.handler (iris_infra.apps.iris.stack).
     assert read_dockerfile().command == ["lambda_handler.handler"]
 
 

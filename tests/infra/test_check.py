@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from iris_infra.plan import Plan, PlannedResource
 from spendsense.scripts import make_db
 from stack_check.check import PROGRAMS, StackCheck, check_stack, main, render
+from stack_check.plan import Plan, PlannedResource
 from tests.infra.conftest import PROJECT_DIR
 
 MAKE = shutil.which("make")

@@ -11,21 +11,23 @@ import pulumi
 import pytest
 import yaml
 
-from iris_infra.config import (
-    API_GATEWAY_TIMEOUT_SECONDS,
+from iris_infra.apps.iris.config import (
     CONFIG_KEYS,
-    IMAGE_URI_FORM,
-    LOG_RETENTION_DAYS,
     MAX_DAILY_TOKEN_BUDGET,
     MAX_FAIL_OPEN_CALLS_PER_CONTAINER,
-    MIN_TIMEOUT_SECONDS,
     NOT_KEYS,
     OPENAI_MARGIN_SECONDS,
     SECRET_KEYS,
     SECRET_MAX_AGE_RANGE_SECONDS,
-    ConfigError,
     StackConfig,
 )
+from iris_infra.config.checks import (
+    API_GATEWAY_TIMEOUT_SECONDS,
+    IMAGE_URI_FORM,
+    LOG_RETENTION_DAYS,
+    MIN_TIMEOUT_SECONDS,
+)
+from iris_infra.config.errors import ConfigError
 from tests.infra.stack_files import read_stack_settings
 
 VALID = {"openaiApiKey": "sk-test"}
@@ -361,7 +363,7 @@ def test_keys_the_authorizer_can_match_are_accepted(api_keys):
 
 def test_the_config_and_the_authorizer_share_one_parser():
     import authorizer
-    from iris_infra import config
+    from iris_infra.apps.iris import config
     from lambda_kit import api_keys
 
     assert authorizer.parse_keys is api_keys.parse_keys

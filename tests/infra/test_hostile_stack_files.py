@@ -16,8 +16,9 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from iris_infra.config import CONFIG_KEYS, ConfigError, StackConfig
-from iris_infra.key_suggestions import is_misspelt_namespace
+from iris_infra.apps.iris.config import CONFIG_KEYS, StackConfig
+from iris_infra.config.errors import ConfigError
+from iris_infra.config.suggestions import is_misspelt_namespace
 from stack_check import safe_yaml
 from stack_check.files import (
     SECRET_PLACEHOLDER,

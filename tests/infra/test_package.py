@@ -1,4 +1,4 @@
-"""The program's modules: every one postpones annotations (so hints such as
+"""The program's modules: every one with code postpones annotations (so hints such as
 `pulumi.Input[str] | None` never run at import time), and none reads YAML itself."""
 
 from __future__ import annotations
@@ -9,12 +9,20 @@ from pathlib import Path
 import pytest
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
-MODULES = sorted([*(PROJECT_DIR / "iris_infra").glob("*.py"), PROJECT_DIR / "__main__.py"])
+MODULES = sorted(
+    [
+        *(PROJECT_DIR / "iris_infra").rglob("*.py"),
+        PROJECT_DIR / "__main__.py",
+        PROJECT_DIR / "spendsense" / "__main__.py",
+    ]
+)
 
 
 @pytest.mark.parametrize("path", MODULES, ids=lambda path: path.relative_to(PROJECT_DIR).as_posix())
 def test_every_module_postpones_annotations(path: Path) -> None:
     tree = ast.parse(path.read_text(encoding="utf-8"))
+    if ast.get_docstring(tree) is not None and len(tree.body) == 1:
+        pytest.skip("a package's docstring alone")
     future_imports = {
         alias.name
         for node in tree.body

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from iris_infra.secrets import Secrets, SecretsArgs
+from iris_infra.components.secrets import Secrets, SecretsArgs
 
 PARAMETER = "aws:ssm/parameter:Parameter"
 

@@ -11,7 +11,7 @@ import pulumi
 import pytest
 
 from iris_infra import ConfigError, build_stack
-from iris_infra.config import PLATFORMS
+from iris_infra.config.checks import PLATFORMS
 from tests.infra.conftest import (
     ACCOUNT_ID,
     API_KEYS_SENTINEL,

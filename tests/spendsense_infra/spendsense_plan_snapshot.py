@@ -17,10 +17,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-from iris_infra.plan import run_program
 from spendsense.scripts import make_db
 from stack_check.check import PROGRAMS, _plan_lines
 from stack_check.files import read_engine_config
+from stack_check.plan import run_program
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 PROGRAM = PROGRAMS["spendsense"]

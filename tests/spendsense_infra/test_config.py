@@ -17,9 +17,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from iris_infra.config import LOG_RETENTION_DAYS, MAX_CONCURRENCY, ConfigError
-from spendsense.scripts import make_db
-from spendsense_infra.config import (
+from iris_infra.apps.spendsense.config import (
     CONFIG_KEYS,
     DOWNLOAD_DEADLINE_S,
     MAX_DATABASE_MB,
@@ -33,7 +31,10 @@ from spendsense_infra.config import (
     TMP_HEADROOM_MB,
     SpendSenseConfig,
 )
-from spendsense_infra.routes import DEPLOYMENTS
+from iris_infra.apps.spendsense.routes import DEPLOYMENTS
+from iris_infra.config.checks import LOG_RETENTION_DAYS, MAX_CONCURRENCY
+from iris_infra.config.errors import ConfigError
+from spendsense.scripts import make_db
 from stack_check.files import read_engine_config
 from tests.spendsense_infra.conftest import DATA_SENTINEL, spendsense_config
 
@@ -96,7 +97,7 @@ def test_the_dev_stack_file_validates_with_the_database_make_writes(tmp_path, mo
     # Relative to the program's directory, where `make spendsense-db` writes it.
     assert raw["databaseFile"] == "data/spendsense.db"
     assert PROGRAM_DIR / raw["databaseFile"] == make_db.DEFAULT_OUT
-    monkeypatch.setattr("spendsense_infra.config.PROGRAM_DIR", tmp_path)
+    monkeypatch.setattr("iris_infra.apps.spendsense.config.PROGRAM_DIR", tmp_path)
     make_db.write_database(tmp_path / "data" / "spendsense.db")
     config = SpendSenseConfig.from_raw("dev", raw)
     assert config.cors_origins == ("http://localhost:5173", "http://127.0.0.1:5173")

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import pulumi
 
-from iris_infra.authorizer_function import (
+from iris_infra.apps.iris.config import StackConfig
+from iris_infra.components.authorizer_function import (
     authorizer_function_args as shared_authorizer_function_args,
 )
-from iris_infra.cache_table import CacheTable
-from iris_infra.config import StackConfig
-from iris_infra.function import FunctionArgs
-from iris_infra.secrets import Secrets
+from iris_infra.components.cache_table import CacheTable
+from iris_infra.components.function import FunctionArgs
+from iris_infra.components.secrets import Secrets
 
 # The image's build context and Dockerfile, relative to the project.
 IMAGE_CONTEXT = "backend"

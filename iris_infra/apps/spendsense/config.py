@@ -1,5 +1,6 @@
-"""SpendSense's stack configuration: read once, typed, and validated before any resource is
-declared, with the checks it shares with IRIS's (iris_infra.config)."""
+"""SpendSense's stack configuration: every `spendsense-infra:` setting, read once, typed, and
+validated before any resource is declared, with the checks it shares with every program
+(iris_infra.config)."""
 
 from __future__ import annotations
 
@@ -13,32 +14,28 @@ from typing import Any, ClassVar
 
 import pulumi
 
-from iris_infra.config import (
+from iris_infra.apps.spendsense.routes import DEPLOYMENTS, INSIGHT_PATHS
+from iris_infra.config.checks import (
     EPHEMERAL_STORAGE_RANGE_MB,
     MEMORY_RANGE_MB,
-    ConfigError,
-    ConfigKeys,
-    ProgramConfig,
     alarm_email_problems,
     architecture_problems,
     check_range,
-    construct,
     key_problems,
     log_retention_problems,
     origin_problems,
     provisioned_concurrency_problems,
     stack_name_problems,
     timeout_problems,
-    with_secret_outputs,
 )
-from iris_infra.config import (
-    MAX_STACK_NAME_LENGTH as SHARED_MAX_STACK_NAME_LENGTH,
-)
-from spendsense_infra.routes import DEPLOYMENTS, INSIGHT_PATHS
+from iris_infra.config.checks import MAX_STACK_NAME_LENGTH as SHARED_MAX_STACK_NAME_LENGTH
+from iris_infra.config.errors import ConfigError, construct
+from iris_infra.config.keys import ConfigKeys
+from iris_infra.config.program import ProgramConfig, with_secret_outputs
 
 PROJECT = "spendsense-infra"
 # Where Pulumi runs the program: a relative databaseFile starts here.
-PROGRAM_DIR = Path(__file__).resolve().parent.parent / "spendsense"
+PROGRAM_DIR = Path(__file__).resolve().parents[3] / "spendsense"
 
 # The database file is checked by the backend's own loader, in the functions' task root
 # (spendsense/backend/src, standard library only): what the stack uploads is what they open.

@@ -10,31 +10,34 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from iris_infra.alarms import AlarmedFunction, Alarms, AlarmsArgs, api_alarm_spec
-from iris_infra.alarms import function_alarm_specs as alarm_specs_of
-from iris_infra.authorizer_function import AUTHORIZER_TIMEOUT_SECONDS, authorizer_function_args
-from iris_infra.container_image import ContainerImage, ContainerImageArgs
-from iris_infra.dashboard import Dashboard, DashboardArgs, DashboardFunction
-from iris_infra.data_bucket import DatabaseBucket, DatabaseBucketArgs
-from iris_infra.function import (
+from iris_infra.apps.spendsense import routes as spendsense_routes
+from iris_infra.apps.spendsense.config import SpendSenseConfig
+from iris_infra.apps.spendsense.routes import API_FUNCTION, function_names, routes
+from iris_infra.components.alarms import AlarmedFunction, Alarms, AlarmsArgs, api_alarm_spec
+from iris_infra.components.alarms import function_alarm_specs as alarm_specs_of
+from iris_infra.components.authorizer_function import (
+    AUTHORIZER_TIMEOUT_SECONDS,
+    authorizer_function_args,
+)
+from iris_infra.components.container_image import ContainerImage, ContainerImageArgs
+from iris_infra.components.dashboard import Dashboard, DashboardArgs, DashboardFunction
+from iris_infra.components.data_bucket import DatabaseBucket, DatabaseBucketArgs
+from iris_infra.components.function import (
     Function,
     FunctionArgs,
     log_group_name_of,
     permissions_boundary_of,
 )
-from iris_infra.http_api import (
+from iris_infra.components.http_api import (
     ApiKeyAuthorizerArgs,
     ApiTarget,
     HttpApi,
     HttpApiArgs,
     access_log_group_name_of,
 )
-from iris_infra.names import slug
-from iris_infra.release import Release, ReleaseArgs
-from iris_infra.secrets import Secrets, SecretsArgs
-from spendsense_infra import routes as spendsense_routes
-from spendsense_infra.config import SpendSenseConfig
-from spendsense_infra.routes import API_FUNCTION, function_names, routes
+from iris_infra.components.names import slug
+from iris_infra.components.release import Release, ReleaseArgs
+from iris_infra.components.secrets import Secrets, SecretsArgs
 
 HEALTH_PATH = "/health"
 DATABASE_KEY = "spendsense.db"

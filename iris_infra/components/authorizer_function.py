@@ -13,7 +13,7 @@ from collections.abc import Mapping
 
 import pulumi
 
-from iris_infra.function import FunctionArgs
+from iris_infra.components.function import FunctionArgs
 
 AUTHORIZER_COMMAND = "authorizer.handler"
 # It only compares a header with a cached parameter: small and quick is enough.
