@@ -233,7 +233,9 @@ def child_environment(src: Path = BACKEND_SRC, **settings: str) -> dict[str, str
             ("IRIS_", "OPENAI_", "SPENDSENSE_", "DB_PATH", "PYTHON", "AWS_ENDPOINT_URL")
         )
     }
-    return {**env, "PYTHONPATH": str(src), **settings}
+    # The task root, then the handler kit the image copies beside it (a backend of its own time
+    # given with --src may hold its kit inside, which then comes first).
+    return {**env, "PYTHONPATH": os.pathsep.join([str(src), str(REPO)]), **settings}
 
 
 def run_child(
@@ -372,9 +374,9 @@ def spendsense_shape() -> Iterator[dict[str, str]]:
 
 
 def spendsense_environment(settings: dict[str, str]) -> dict[str, str]:
-    """The image's task root holds SpendSense's src and the handler kit (here: IRIS's src)."""
+    """The image's task root holds SpendSense's src and the handler kit (lambda_kit/)."""
     env = child_environment(**settings)
-    return {**env, "PYTHONPATH": os.pathsep.join([str(SPENDSENSE_SRC), str(BACKEND_SRC)])}
+    return {**env, "PYTHONPATH": os.pathsep.join([str(SPENDSENSE_SRC), str(REPO)])}
 
 
 def spendsense_children(settings: dict[str, str]) -> dict[str, Child]:

@@ -5,18 +5,8 @@ problems of one value, each naming the key, the value and what is allowed."""
 from __future__ import annotations
 
 import re
-import sys
-from pathlib import Path
 
 from iris_infra.components.names import STACK_NAME_PATTERN
-
-# apiKeys is parsed and checked by the authorizer's own module, in the function's task root
-# (backend/src, stdlib only), imported from this source tree as local_api does: not a copy.
-_TASK_ROOT = str(Path(__file__).resolve().parents[2] / "backend" / "src")
-if _TASK_ROOT not in sys.path:
-    sys.path.append(_TASK_ROOT)
-
-from lambda_kit.api_keys import key_problems  # noqa: E402, F401 (re-exported)
 
 # The image platform follows the function's architecture: a mismatch dies with "exec format error".
 PLATFORMS = {"arm64": "linux/arm64", "x86_64": "linux/amd64"}

@@ -24,7 +24,6 @@ from iris_infra.config.checks import (
     domain_name_flaw,
     hosted_zone_id_problems,
     image_uri_problems,
-    key_problems,
     log_retention_problems,
     origin_problems,
     provisioned_concurrency_problems,
@@ -34,6 +33,7 @@ from iris_infra.config.checks import (
 from iris_infra.config.errors import ConfigError, construct
 from iris_infra.config.keys import ConfigKeys
 from iris_infra.config.program import ProgramConfig, with_secret_outputs
+from lambda_kit.api_keys import key_problems
 
 PROJECT = "iris-infra"
 

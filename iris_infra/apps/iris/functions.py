@@ -14,11 +14,11 @@ from iris_infra.components.cache_table import CacheTable
 from iris_infra.components.function import FunctionArgs
 from iris_infra.components.secrets import Secrets
 
-# The image's build context and Dockerfile, relative to the project.
-IMAGE_CONTEXT = "backend"
+# The image's build context and Dockerfile, relative to the project (the repository root). The
+# root is the context, for the handler kit the image shares with SpendSense's (lambda_kit/); the
+# Dockerfile's own ignore file keeps the rest of the tree out of it.
+IMAGE_CONTEXT = "."
 IMAGE_DOCKERFILE = "backend/Dockerfile"
-
-# The authorizer only compares a header with a cached parameter: small and quick is enough.
 
 # The daily LLM token counters share the cache table, keyed "llm-tokens#<YYYY-MM-DD>" (a cache
 # key is 64 hex digits); the API function may update these items and no other.

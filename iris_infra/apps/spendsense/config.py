@@ -21,7 +21,6 @@ from iris_infra.config.checks import (
     alarm_email_problems,
     architecture_problems,
     check_range,
-    key_problems,
     log_retention_problems,
     origin_problems,
     provisioned_concurrency_problems,
@@ -32,6 +31,7 @@ from iris_infra.config.checks import MAX_STACK_NAME_LENGTH as SHARED_MAX_STACK_N
 from iris_infra.config.errors import ConfigError, construct
 from iris_infra.config.keys import ConfigKeys
 from iris_infra.config.program import ProgramConfig, with_secret_outputs
+from lambda_kit.api_keys import key_problems
 
 PROJECT = "spendsense-infra"
 # Where Pulumi runs the program: a relative databaseFile starts here.

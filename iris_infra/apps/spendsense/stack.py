@@ -48,7 +48,8 @@ AUTHORIZER_CACHE_TTL_SECONDS = 300
 THROTTLE_BURST_LIMIT = 20
 THROTTLE_RATE_LIMIT = 10
 # The repository's root is the build context (the image takes the handler kit from outside
-# spendsense/); both paths start at spendsense/, where Pulumi runs the program.
+# spendsense/), and the Dockerfile's own ignore file keeps the rest of the tree out of it; both
+# paths start at spendsense/, where Pulumi runs the program.
 IMAGE_CONTEXT = ".."
 IMAGE_DOCKERFILE = "backend/Dockerfile"
 
