@@ -19,18 +19,18 @@ $(BIN)/python:
 		|| { echo "Set PYTHON to a Python 3.11 interpreter, e.g. make PYTHON=/usr/bin/python3.11"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 
-$(VENV)/.local-installed: $(BIN)/python backend/requirements.txt local_api/requirements.txt \
+$(VENV)/.local-installed: $(BIN)/python pyproject.toml backend/requirements.txt local_api/requirements.txt \
 		spendsense/backend/requirements.txt
 	$(BIN)/python -m pip install --quiet -r local_api/requirements.txt
 	touch $@
 
-$(VENV)/.dev-installed: $(BIN)/python requirements.txt requirements-dev.txt backend/requirements.txt local_api/requirements.txt stack_check/requirements.txt \
+$(VENV)/.dev-installed: $(BIN)/python pyproject.toml requirements.txt requirements-dev.txt backend/requirements.txt local_api/requirements.txt stack_check/requirements.txt \
 		spendsense/backend/requirements.txt
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
 	touch $@ $(VENV)/.local-installed $(VENV)/.check-installed
 
 # Quiet, and to stderr: `make check > plan.txt` holds the plan only.
-$(VENV)/.check-installed: $(BIN)/python requirements.txt stack_check/requirements.txt
+$(VENV)/.check-installed: $(BIN)/python pyproject.toml requirements.txt stack_check/requirements.txt
 	@$(BIN)/python -m pip install --quiet -r stack_check/requirements.txt >&2
 	@touch $@
 
@@ -75,15 +75,16 @@ boundary-policy: $(VENV)/.check-installed $(POLICY_PROGRAM_DB)
 	@$(BIN)/python -m stack_check.deployer_policy$(if $(PROGRAM), --program '$(PROGRAM)') --stack '$(STACK)' --boundary
 
 bench: $(VENV)/.dev-installed
-	$(BIN)/python benchmarks/handler_bench.py $(BENCH_ARGS)
+	$(BIN)/python -m benchmarks.handler_bench $(BENCH_ARGS)
 
-# SpendSense's sample database, the same bytes every run (standard library only, so no .venv).
+# SpendSense's sample database, the same bytes every run (standard library only, so no .venv;
+# the schema comes from the functions' task root).
 spendsense-db:
-	$(PYTHON) spendsense/scripts/make_db.py --out spendsense/data/spendsense.db
+	PYTHONPATH=spendsense/backend/src $(PYTHON) spendsense/scripts/make_db.py --out spendsense/data/spendsense.db
 
 # Quiet, and to stderr, like .check-installed: a target that prints JSON may need it first.
 $(SPENDSENSE_DB):
-	@$(PYTHON) spendsense/scripts/make_db.py --out $@ >&2
+	@PYTHONPATH=spendsense/backend/src $(PYTHON) spendsense/scripts/make_db.py --out $@ >&2
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

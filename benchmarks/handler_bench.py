@@ -25,8 +25,8 @@ Flask), and against the baseline of that plus a boto3 S3 client.
 
 Warm: per-request latency in one process, `handler` versus calling the Flask WSGI app directly.
 
-Run with `make bench` (`--only spendsense` or `--only iris` for one program); not part of the
-test suite.
+Run with `make bench` (`--only spendsense` or `--only iris` for one program), or
+`python -m benchmarks.handler_bench` from the repository root; not part of the test suite.
 """
 
 from __future__ import annotations
@@ -51,7 +51,11 @@ REPO = Path(__file__).resolve().parents[1]
 BACKEND_SRC = REPO / "backend" / "src"
 SPENDSENSE_SRC = REPO / "spendsense" / "backend" / "src"
 MAKE_DB = REPO / "spendsense" / "scripts" / "make_db.py"
-sys.path[:0] = [str(BACKEND_SRC), str(REPO)]
+# The warm figures import IRIS's `lambda_handler` in this process: its task root goes on the path
+# as the image lays it out (a local emulation of a Lambda task root). The handler kit and the
+# tests' helpers are found from the repository root, where this runs as a module
+# (`python -m benchmarks.handler_bench`, as make bench runs it).
+sys.path.insert(0, str(BACKEND_SRC))
 
 from pytest_httpserver import HTTPServer  # noqa: E402
 

@@ -1,12 +1,13 @@
 """SpendSense's stack configuration: every `spendsense-infra:` setting, read once, typed, and
 validated before any resource is declared, with the checks it shares with every program
-(iris_infra.config)."""
+(iris_infra.config). The database file is checked by the backend's own loader
+(spendsense_core, installed from the functions' task root): what the stack uploads is what
+they open."""
 
 from __future__ import annotations
 
 import math
 import shlex
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,24 +33,13 @@ from iris_infra.config.errors import ConfigError, construct
 from iris_infra.config.keys import ConfigKeys
 from iris_infra.config.program import ProgramConfig, with_secret_outputs
 from lambda_kit.api_keys import key_problems
-
-PROJECT = "spendsense-infra"
-# Where Pulumi runs the program: a relative databaseFile starts here.
-PROGRAM_DIR = Path(__file__).resolve().parents[3] / "spendsense"
-
-# The database file is checked by the backend's own loader, in the functions' task root
-# (spendsense/backend/src, standard library only): what the stack uploads is what they open.
-_TASK_ROOT = str(PROGRAM_DIR / "backend" / "src")
-if _TASK_ROOT not in sys.path:
-    sys.path.append(_TASK_ROOT)
-
-from spendsense_core.deadlines import (  # noqa: E402
+from spendsense_core.deadlines import (
     CHECK_DEADLINE_S,
     QUERY_DEADLINE_S,
     UPLOAD_CHECK_DEADLINE_S,
 )
-from spendsense_core.s3_copy import DOWNLOAD_DEADLINE_S  # noqa: E402
-from spendsense_core.schema import (  # noqa: E402
+from spendsense_core.s3_copy import DOWNLOAD_DEADLINE_S
+from spendsense_core.schema import (
     ASSET_TYPES,
     CENTS,
     COLUMN_KINDS,
@@ -58,7 +48,12 @@ from spendsense_core.schema import (  # noqa: E402
     MAX_TOTAL_CENTS,
     MIN_DAY,
 )
-from spendsense_core.sqlite_file import WAL_FIX, LoadError, check_upload  # noqa: E402
+from spendsense_core.sqlite_file import WAL_FIX, LoadError, check_upload
+
+PROJECT = "spendsense-infra"
+# Where Pulumi runs the program: a relative databaseFile starts here.
+# (The project is installed editable, so this module is in the repository's own tree.)
+PROGRAM_DIR = Path(__file__).resolve().parents[3] / "spendsense"
 
 SECRET_KEYS = ("apiKeys",)
 NOT_KEYS = ("stack",)

@@ -1,0 +1,139 @@
+"""The repository's layout holds: the project's packages are installed (pyproject.toml), not found
+by editing sys.path, and a program runs wherever Pulumi runs it."""
+
+from __future__ import annotations
+
+import ast
+import json
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+PYPROJECT = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
+# What is not product code: the tests, and what tools keep beside the tree.
+NOT_PRODUCT = ("tests", ".venv", ".cache", ".git", ".mirror")
+# The only sys.path edits, each emulating a Lambda task root for a local run (and saying so):
+# the local stand-in for the HTTP API, and the benchmark that calls IRIS's handler in-process.
+TASK_ROOT_EMULATIONS = {"local_api/__init__.py", "benchmarks/handler_bench.py"}
+
+
+def product_files(suffix: str = ".py") -> list[Path]:
+    return sorted(
+        path
+        for path in REPO.rglob(f"*{suffix}")
+        if path.relative_to(REPO).parts[0] not in NOT_PRODUCT and "__pycache__" not in path.parts
+    )
+
+
+def edits_sys_path(tree: ast.AST) -> bool:
+    """Whether the module assigns to sys.path or calls a method of it that changes it."""
+
+    def is_sys_path(node: ast.AST) -> bool:
+        while isinstance(node, ast.Subscript):
+            node = node.value
+        return (
+            isinstance(node, ast.Attribute)
+            and node.attr == "path"
+            and isinstance(node.value, ast.Name)
+            and node.value.id == "sys"
+        )
+
+    for node in ast.walk(tree):
+        targets = (
+            node.targets
+            if isinstance(node, ast.Assign)
+            else [node.target]
+            if isinstance(node, ast.AugAssign)
+            else []
+        )
+        if any(is_sys_path(target) for target in targets):
+            return True
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr in ("insert", "append", "extend", "remove", "clear", "pop")
+            and is_sys_path(node.func.value)
+        ):
+            return True
+    return False
+
+
+def test_no_sys_path_edit_but_the_task_root_emulations() -> None:
+    edited = {
+        path.relative_to(REPO).as_posix()
+        for path in product_files()
+        if edits_sys_path(ast.parse(path.read_text(encoding="utf-8")))
+    }
+
+    assert edited == TASK_ROOT_EMULATIONS
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "import sys\nsys.path.insert(0, 'x')",
+        "import sys\nsys.path.append('x')",
+        "import sys\nsys.path[:0] = ['x']",
+        "import sys\nsys.path += ['x']",
+    ],
+)
+def test_the_check_sees_every_form_of_sys_path_edit(source: str) -> None:
+    assert edits_sys_path(ast.parse(source))
+
+
+def test_every_package_of_the_project_is_installed() -> None:
+    """pyproject.toml names every package under the installed roots, and maps spendsense_core
+    from the SpendSense functions' task root: a package it missed would import from a checkout
+    and not from an install."""
+    setuptools = PYPROJECT["tool"]["setuptools"]
+    directories = {"spendsense_core": REPO / "spendsense" / "backend" / "src" / "spendsense_core"}
+    for root in ("iris_infra", "lambda_kit", "local_api", "smoke", "stack_check"):
+        directories[root] = REPO / root
+    found = {
+        ".".join((top, *init.parent.relative_to(directory).parts))
+        for top, directory in directories.items()
+        for init in directory.rglob("__init__.py")
+    }
+
+    assert set(setuptools["packages"]) == found
+    assert setuptools["package-dir"] == {
+        "spendsense_core": "spendsense/backend/src/spendsense_core"
+    }
+
+
+def test_the_programs_requirements_install_the_project() -> None:
+    """requirements.txt (what `pulumi up` runs with, and what every venv target of the Makefile
+    installs, through stack_check's and the dev requirements) installs the project itself."""
+    lines = (REPO / "requirements.txt").read_text(encoding="utf-8").splitlines()
+    assert "-e ." in lines
+    for chained in ("stack_check/requirements.txt", "requirements-dev.txt"):
+        text = (REPO / chained).read_text(encoding="utf-8")
+        assert "-r ../requirements.txt" in text or "-r requirements.txt" in text, chained
+    assert "-e ." in (REPO / "local_api" / "requirements.txt").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("program_dir", [".", "spendsense"])
+def test_each_program_imports_its_wiring_where_pulumi_runs_it(program_dir: str) -> None:
+    """Pulumi runs a program's __main__.py with the project's virtualenv, in the program's own
+    directory: from there, in an isolated interpreter (no current directory or PYTHONPATH on
+    the path), the program's imports resolve to this tree through the install alone."""
+    probe = (
+        "import json, iris_infra.apps.iris.stack, iris_infra.apps.spendsense.stack, lambda_kit; "
+        "print(json.dumps([iris_infra.__file__, lambda_kit.__file__]))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-I", "-c", probe],
+        cwd=REPO / program_dir,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+    assert result.returncode == 0, result.stderr
+    for module_file in json.loads(result.stdout):
+        assert Path(module_file).is_relative_to(REPO)
