@@ -1,9 +1,11 @@
 """The repository's layout holds: the project's packages are installed (pyproject.toml), not found
-by editing sys.path, and a program runs wherever Pulumi runs it."""
+by editing sys.path, a program runs wherever Pulumi runs it, and no module of the project
+imports, however indirectly, one that imports it."""
 
 from __future__ import annotations
 
 import ast
+import graphlib
 import json
 import subprocess
 import sys
@@ -137,3 +139,86 @@ def test_each_program_imports_its_wiring_where_pulumi_runs_it(program_dir: str) 
     assert result.returncode == 0, result.stderr
     for module_file in json.loads(result.stdout):
         assert Path(module_file).is_relative_to(REPO)
+
+
+# Where the project's modules live, each directory a root of module names: the installed
+# packages at the repository's root, and each image's task root (whose modules import each
+# other as top-level modules, and the handler kit from the root). A module's import is looked
+# up in its own task root first, then at the repository's root.
+TASK_ROOTS = (REPO / "backend" / "src", REPO / "spendsense" / "backend" / "src")
+ROOT_PACKAGES = ("iris_infra", "stack_check", "local_api", "smoke", "lambda_kit", "benchmarks")
+
+
+def module_files() -> dict[tuple[Path, str], Path]:
+    """(root, dotted name) -> file, for every module of the project."""
+    modules = {}
+    places = [(REPO, REPO / package) for package in ROOT_PACKAGES]
+    places += [(root, root) for root in TASK_ROOTS]
+    for root, directory in places:
+        for path in directory.rglob("*.py"):
+            if "__pycache__" in path.parts:
+                continue
+            parts = path.relative_to(root).with_suffix("").parts
+            name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+            modules[(root, name)] = path
+    return modules
+
+
+def import_graph() -> dict[str, set[str]]:
+    """Module -> the project's modules it imports anywhere in its code (a function's own
+    imports too: a cycle deferred into a function is a cycle all the same)."""
+    modules = module_files()
+
+    def resolve(root: Path, name: str) -> tuple[Path, str] | None:
+        for place in (root, REPO):
+            if (place, name) in modules:
+                return place, name
+        return None
+
+    def label(key: tuple[Path, str]) -> str:
+        return f"{key[0].relative_to(REPO).as_posix()}:{key[1]}" if key[0] != REPO else key[1]
+
+    graph: dict[str, set[str]] = {}
+    for (root, name), path in modules.items():
+        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        imported: set[tuple[Path, str]] = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            candidates: list[str] = []
+            if isinstance(node, ast.Import):
+                candidates = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
+                    base = ".".join([*anchor, *([base] if base else [])])
+                # `from a import b`: the module a.b when there is one, else a.
+                candidates = [
+                    f"{base}.{alias.name}" if resolve(root, f"{base}.{alias.name}") else base
+                    for alias in node.names
+                ]
+            for candidate in candidates:
+                found = resolve(root, candidate)
+                if found is not None and found != (root, name):
+                    imported.add(found)
+        graph[label((root, name))] = {label(key) for key in imported}
+    return graph
+
+
+def test_no_import_cycle_among_the_projects_modules() -> None:
+    graph = import_graph()
+
+    try:
+        graphlib.TopologicalSorter(graph).prepare()
+    except graphlib.CycleError as error:
+        pytest.fail(f"import cycle: {' -> '.join(error.args[1])}")
+
+
+def test_the_cycle_check_finds_a_cycle_deferred_into_a_function(tmp_path: Path) -> None:
+    """The graph counts an import inside a function, as iris.health's of iris.app was."""
+    graph = import_graph()
+    assert "backend/src:iris.settings" in graph["backend/src:iris.health"]
+    assert "lambda_kit" in graph["backend/src:lambda_handler"]
+    with pytest.raises(graphlib.CycleError):
+        graphlib.TopologicalSorter(
+            {**graph, "lambda_kit": {"backend/src:lambda_handler"}}
+        ).prepare()
