@@ -81,8 +81,9 @@ def plan_stack(program_name: str, stack: str, project_dir: Path | None = None) -
         engine = read_engine_config(stack, directory)
     except StackFileError as error:
         raise PolicyError(str(error)) from None
-    if engine.problems:
-        raise PolicyError("; ".join(engine.problems))
+    problems = [*engine.problems, *program.unread_key_problems(engine.values)]
+    if problems:
+        raise PolicyError("; ".join(problems))
     values = dict(engine.values)
     secret_keys = set(engine.secret_keys)
     for key in PROGRAM_SECRETS[program_name]:

@@ -1,5 +1,5 @@
 """The `<project>:` config keys of a settings dataclass (its fields, camelCased), read from the
-running stack or taken from raw values, each parsed as its field's type."""
+running stack with `pulumi.Config` or taken from raw values, each parsed as its field's type."""
 
 from __future__ import annotations
 
@@ -9,10 +9,8 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 import pulumi
-from pulumi.runtime.config import CONFIG as ENGINE_CONFIG
-from pulumi.runtime.config import get_config, get_config_env
 
-from iris_infra.config.suggestions import is_misspelt_namespace, unknown_key_problem
+from iris_infra.config.suggestions import unknown_key_problem
 
 
 def key_of(name: str) -> str:
@@ -63,20 +61,18 @@ class ConfigKeys:
                     values[name] = parsed
         return values
 
-    def read_engine(self) -> tuple[dict[str, Any], dict[str, Any]]:
-        """The running stack's raw values by key, and those of the secret keys alone.
+    def read_pulumi(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The running stack's raw values by key (None when not set), and those of the secret
+        keys alone, read with pulumi.Config.
 
-        A misspelt key (memoryMB) is there by name with no value: its value, maybe a secret,
-        is not read.
+        A secret is read as text too, to be checked like any other value (apiKeys' keys can
+        only be checked so), and is then kept only as a secret Output (`secret_outputs`).
+        pulumi.Config looks keys up by name: a key the program does not read (`memoryMB`) is
+        never seen here, and `make check` refuses it, reading the stack's files (stack_check).
         """
         config = pulumi.Config(self.project)
-        raw: dict[str, Any] = {
-            key: config.get(key) for key in self.keys if key not in self.secret_keys
-        }
-        secrets = {key: get_config(config.full_key(key)) for key in self.secret_keys}
-        raw.update(secrets)
-        raw.update(dict.fromkeys(key for key in self._engine_keys() if key not in raw))
-        return raw, secrets
+        raw = {key: config.get(key) for key in self.keys}
+        return raw, {key: raw[key] for key in self.secret_keys}
 
     def secret_outputs(self, secrets: Mapping[str, Any]) -> dict[str, pulumi.Output[Any]]:
         """Field name -> secret Output for each secret that is set."""
@@ -85,19 +81,6 @@ class ConfigKeys:
             for key, value in secrets.items()
             if value is not None
         }
-
-    def _engine_keys(self) -> list[str]:
-        """Every key of this project the engine handed the program, without the namespace, and
-        every whole key in a namespace that looks like a misspelling of a known one.
-
-        The CLI passes the stack's config as JSON in PULUMI_CONFIG; mocks and inline Automation
-        API programs set it in the runtime's config map instead. pulumi.Config can only look
-        keys up.
-        """
-        prefix = f"{self.project}:"
-        keys = {*ENGINE_CONFIG.get(), *get_config_env()}
-        own = sorted(key.removeprefix(prefix) for key in keys if key.startswith(prefix))
-        return own + sorted(key for key in keys if is_misspelt_namespace(key, self.project))
 
     def _parse(self, key: str, value: Any, problems: list[str]) -> Any:
         """One raw value as the field's type, or None after recording why it cannot be."""

@@ -14,6 +14,7 @@ import pytest
 
 from spendsense.scripts import make_db
 from stack_check.check import PROGRAMS, StackCheck, check_stack, main, render
+from stack_check.files import read_engine_config
 from stack_check.plan import Plan, PlannedResource
 from tests.infra.conftest import PROJECT_DIR
 
@@ -370,3 +371,21 @@ def test_a_misspelt_spendsense_namespace_or_key_is_named_with_the_key_it_meant(t
         "Pulumi.dev.yaml: spendsense-infr:apiMemoryMb is in no namespace this program reads "
         "(spendsense-infra, aws, docker, pulumi): did you mean spendsense-infra:apiMemoryMb",
     ]
+
+
+@pytest.mark.parametrize(
+    ("program", "stack"),
+    [
+        (name, path.name.removeprefix("Pulumi.").removesuffix(".yaml"))
+        for name, program in sorted(PROGRAMS.items())
+        for path in sorted(program.directory.glob("Pulumi.*.yaml"))
+    ],
+)
+def test_every_committed_stack_file_sets_only_keys_its_program_reads(program, stack):
+    """Under `pulumi up` the program reads its keys by name and never sees a misspelt one; this
+    test (which CI's deploy jobs wait for) refuses one in a committed stack file beforehand."""
+    engine = read_engine_config(stack, PROGRAMS[program].directory)
+
+    assert PROGRAMS[program].unread_key_problems(engine.values) == []
+    misspelt = {**engine.values, f"{PROGRAMS[program].project}:memoryMB": "2048"}
+    assert PROGRAMS[program].unread_key_problems(misspelt)

@@ -279,8 +279,9 @@ def fuzz_dir(tmp_path_factory) -> Path:
 
 
 def program_raw(values: dict[str, str]) -> dict[str, str | None]:
-    """What the program reads from these engine values (ConfigKeys.read_engine): its own keys
-    without the namespace, and a misspelt namespace's keys whole, without their value."""
+    """What make check validates of these engine values, in this process: the program's own
+    keys without the namespace (from_raw names an unknown one, as make check does), and a
+    misspelt namespace's keys whole, without their value."""
     raw: dict[str, str | None] = {
         key.removeprefix("iris-infra:"): value
         for key, value in values.items()

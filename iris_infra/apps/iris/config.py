@@ -128,7 +128,7 @@ class StackConfig(ProgramConfig):
         The secrets are checked as plain text first, like every other value (apiKeys' keys
         can only be checked so), then kept only as secret Outputs.
         """
-        raw, secrets = _KEYS.read_engine()
+        raw, secrets = _KEYS.read_pulumi()
         checked = cls.from_raw(
             pulumi.get_stack(), raw, aws_region=pulumi.Config("aws").get("region")
         )

@@ -134,7 +134,7 @@ class SpendSenseConfig(ProgramConfig):
     def from_pulumi(cls) -> SpendSenseConfig:
         """The running stack's configuration; apiKeys is checked as text, then kept only as a
         secret Output."""
-        raw, secrets = _KEYS.read_engine()
+        raw, secrets = _KEYS.read_pulumi()
         checked = cls.from_raw(pulumi.get_stack(), raw)
         return with_secret_outputs(checked, _KEYS, secrets)
 
