@@ -48,6 +48,8 @@ _MODULE_OF = {
     "ReleaseArgs": "components.release",
     "Route": "components.routes",
     "Secrets": "components.secrets",
+    "SecretParameter": "components.secrets",
+    "SecretValue": "components.secrets",
     "SecretsArgs": "components.secrets",
     "StackConfig": "apps.iris.config",
     "StackOutputs": "apps.iris.stack",

@@ -1,81 +1,86 @@
 """Config secrets as SSM SecureStrings: functions get parameter names, never the values.
 
-Each parameter's `version` (SSM counts every change of the value) is an output too: a function
-that carries it in its configuration gets fresh containers whenever the secret changes.
+Any number of named secrets, one parameter each (`<prefix>/<name>`), each named by the app that
+declares it. Each parameter's `version` (SSM counts every change of the value) is an output
+too: a function that carries it in its configuration gets fresh containers whenever the secret
+changes.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
 
+SECRET_NAME = re.compile(r"[a-z0-9]+(-[a-z0-9]+)*")
+
+
+@dataclass(frozen=True)
+class SecretValue:
+    value: pulumi.Input[str]
+    # The parameter's description: what the secret is and who reads it.
+    description: str
+
 
 @dataclass(frozen=True)
 class SecretsArgs:
     parameter_prefix: str
-    # None for a stack whose functions call no model.
-    openai_api_key: pulumi.Input[str] | None = None
-    api_keys: pulumi.Input[str] | None = None
-    # Whose secrets these are, as the parameters' descriptions name it.
-    owner: str = "IRIS"
+    # A name (lower-case words joined by '-': `openai-api-key`) -> the secret. The name ends
+    # both the parameter's name and its resource's logical name (`<component>-<name>`).
+    secrets: Mapping[str, SecretValue]
+
+
+@dataclass(frozen=True)
+class SecretParameter:
+    """One secret's parameter: its name (what a function is given), its ARN (what a function's
+    role may read) and its version (what changes with the value)."""
+
+    name: pulumi.Output[str]
+    arn: pulumi.Output[str]
+    version: pulumi.Output[int]
 
 
 class Secrets(pulumi.ComponentResource):
-    openai_api_key_parameter_name: pulumi.Output[str] | None
-    openai_api_key_parameter_arn: pulumi.Output[str] | None
-    openai_api_key_parameter_version: pulumi.Output[int] | None
-    api_keys_parameter_name: pulumi.Output[str] | None
-    api_keys_parameter_arn: pulumi.Output[str] | None
-    api_keys_parameter_version: pulumi.Output[int] | None
+    # The parameter of each secret, by its name.
+    parameters: dict[str, SecretParameter]
 
     def __init__(
         self, name: str, args: SecretsArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
+        for secret_name in args.secrets:
+            if not SECRET_NAME.fullmatch(secret_name):
+                raise ValueError(
+                    f"secret name {secret_name!r} cannot name a parameter; use lower-case "
+                    "letters and digits in words joined by '-', e.g. openai-api-key"
+                )
         super().__init__("iris:index:Secrets", name, {}, opts)
         child = pulumi.ResourceOptions(parent=self)
 
-        self.openai_api_key_parameter_name = None
-        self.openai_api_key_parameter_arn = None
-        self.openai_api_key_parameter_version = None
-        if args.openai_api_key is not None:
-            # The OpenAI key, read by the API function once per container.
-            openai_api_key = _secure_string(
-                f"{name}-openai-api-key",
-                f"{args.parameter_prefix}/openai-api-key",
-                args.openai_api_key,
-                f"OpenAI API key of the {args.owner} analysis function",
+        self.parameters = {}
+        for secret_name, secret in args.secrets.items():
+            # Read only by the functions whose roles name its ARN, once per container.
+            parameter = _secure_string(
+                f"{name}-{secret_name}",
+                f"{args.parameter_prefix}/{secret_name}",
+                secret.value,
+                secret.description,
                 child,
             )
-            self.openai_api_key_parameter_name = openai_api_key.name
-            self.openai_api_key_parameter_arn = openai_api_key.arn
-            self.openai_api_key_parameter_version = openai_api_key.version
-
-        self.api_keys_parameter_name = None
-        self.api_keys_parameter_arn = None
-        self.api_keys_parameter_version = None
-        if args.api_keys is not None:
-            # The accepted X-API-Key values, read only by the authorizer function.
-            api_keys = _secure_string(
-                f"{name}-api-keys",
-                f"{args.parameter_prefix}/api-keys",
-                args.api_keys,
-                f"Comma-separated X-API-Key values accepted by the {args.owner} authorizer",
-                child,
+            self.parameters[secret_name] = SecretParameter(
+                parameter.name, parameter.arn, parameter.version
             )
-            self.api_keys_parameter_name = api_keys.name
-            self.api_keys_parameter_arn = api_keys.arn
-            self.api_keys_parameter_version = api_keys.version
 
         self.register_outputs(
             {
-                "openai_api_key_parameter_name": self.openai_api_key_parameter_name,
-                "openai_api_key_parameter_arn": self.openai_api_key_parameter_arn,
-                "openai_api_key_parameter_version": self.openai_api_key_parameter_version,
-                "api_keys_parameter_name": self.api_keys_parameter_name,
-                "api_keys_parameter_arn": self.api_keys_parameter_arn,
-                "api_keys_parameter_version": self.api_keys_parameter_version,
+                f"{secret_name}-parameter": {
+                    "name": outputs.name,
+                    "arn": outputs.arn,
+                    "version": outputs.version,
+                }
+                for secret_name, outputs in self.parameters.items()
             }
         )
 

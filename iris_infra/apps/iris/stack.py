@@ -80,11 +80,7 @@ def build_stack(config: StackConfig) -> StackOutputs:
     )
     secrets = Secrets(
         "iris-secrets",
-        SecretsArgs(
-            parameter_prefix=config.parameter_prefix,
-            openai_api_key=config.openai_api_key,
-            api_keys=config.api_keys,
-        ),
+        SecretsArgs(parameter_prefix=config.parameter_prefix, secrets=functions.secrets_of(config)),
     )
     cache = CacheTable(
         "iris-cache",
@@ -208,22 +204,12 @@ def _authorizer(
     permissions_boundary: pulumi.Input[str],
 ) -> ApiKeyAuthorizerArgs | None:
     """With apiKeys, the authorizer function and its release; None without."""
-    if (
-        secrets.api_keys_parameter_name is None
-        or secrets.api_keys_parameter_arn is None
-        or secrets.api_keys_parameter_version is None
-    ):
+    keys_parameter = secrets.parameters.get(functions.API_KEYS)
+    if keys_parameter is None:
         return None
     function = Function(
         "iris-authorizer-function",
-        functions.authorizer_function_args(
-            config,
-            image_uri,
-            secrets.api_keys_parameter_name,
-            secrets.api_keys_parameter_arn,
-            secrets.api_keys_parameter_version,
-            permissions_boundary,
-        ),
+        functions.authorizer_function_args(config, image_uri, keys_parameter, permissions_boundary),
     )
     # Released like the API (it runs the same image): a bad image reaches it only through a new
     # version, and a rollback moves its `live` too.
