@@ -23,7 +23,7 @@ from pathlib import Path
 
 from pytest_httpserver import HTTPServer
 
-from benchmarks.handler_bench import quiet_servers
+from benchmarks.children import quiet_servers
 from tests.backend.crowd import (
     BACKEND_SRC,
     container_environment,

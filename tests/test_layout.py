@@ -1,6 +1,6 @@
 """The repository's layout holds: the project's packages are installed (pyproject.toml), not found
-by editing sys.path, a program runs wherever Pulumi runs it, and no module of the project
-imports, however indirectly, one that imports it."""
+by editing sys.path, a program runs wherever Pulumi runs it, no module of the project imports,
+however indirectly, one that imports it, and no product file is too long to read whole."""
 
 from __future__ import annotations
 
@@ -222,3 +222,40 @@ def test_the_cycle_check_finds_a_cycle_deferred_into_a_function(tmp_path: Path) 
         graphlib.TopologicalSorter(
             {**graph, "lambda_kit": {"backend/src:lambda_handler"}}
         ).prepare()
+
+
+# A product file (code and its configuration, not prose: docs/ and the READMEs are pages, held
+# to their own shape) stays short enough to read whole.
+MAX_LINES = 400
+
+
+def product_text_files() -> list[str]:
+    """The repository's files (tracked, and new ones not ignored) outside tests/, but prose."""
+    listed = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.splitlines()
+    return sorted(
+        path
+        for path in listed
+        if path.split("/")[0] not in NOT_PRODUCT
+        and not path.endswith(".md")
+        and (REPO / path).is_file()
+    )
+
+
+def test_no_product_file_is_longer_than_the_limit() -> None:
+    too_long = {}
+    for path in product_text_files():
+        try:
+            lines = len((REPO / path).read_text(encoding="utf-8").splitlines())
+        except UnicodeDecodeError:
+            continue
+        if lines > MAX_LINES:
+            too_long[path] = lines
+
+    assert too_long == {}, f"split these by concern (at most {MAX_LINES} lines each)"
+    assert "iris_infra/apps/iris/config.py" in product_text_files()
