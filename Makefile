@@ -93,4 +93,4 @@ $(SPENDSENSE_DB):
 	@PYTHONPATH=spendsense/backend/src $(PYTHON) spendsense/scripts/make_db.py --out $@ >&2
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info
