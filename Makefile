@@ -20,18 +20,18 @@ $(BIN)/python:
 		|| { echo "Set PYTHON to a Python 3.11 interpreter, e.g. make PYTHON=/usr/bin/python3.11"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 
-$(VENV)/.local-installed: $(BIN)/python backend/requirements.txt local_api/requirements.txt \
+$(VENV)/.local-installed: $(BIN)/python pyproject.toml backend/requirements.txt local_api/requirements.txt \
 		spendsense/backend/requirements.txt
 	$(BIN)/python -m pip install --quiet -r local_api/requirements.txt
 	touch $@
 
-$(VENV)/.dev-installed: $(BIN)/python requirements.txt requirements-dev.txt backend/requirements.txt local_api/requirements.txt stack_check/requirements.txt \
+$(VENV)/.dev-installed: $(BIN)/python pyproject.toml requirements.txt requirements-dev.txt backend/requirements.txt local_api/requirements.txt stack_check/requirements.txt \
 		spendsense/backend/requirements.txt
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
 	touch $@ $(VENV)/.local-installed $(VENV)/.check-installed
 
 # Quiet, and to stderr: `make check > plan.txt` holds the plan only.
-$(VENV)/.check-installed: $(BIN)/python requirements.txt stack_check/requirements.txt
+$(VENV)/.check-installed: $(BIN)/python pyproject.toml requirements.txt stack_check/requirements.txt
 	@$(BIN)/python -m pip install --quiet -r stack_check/requirements.txt >&2
 	@touch $@
 
@@ -70,37 +70,44 @@ smoke: export SMOKE_API_KEY = $(value API_KEY)
 smoke:
 	$(PYTHON) -m smoke $(if $(APP),--app '$(APP)' )$(if $(URL),--url '$(URL)',--stack '$(STACK)')$(if $(ORIGIN), --origin '$(ORIGIN)')$(if $(TIMEOUT), --timeout '$(TIMEOUT)')$(if $(USER_ID), --user-id '$(USER_ID)')
 
+# The SpendSense stack files a target plans: STACK's, or (make check without STACK) every one.
+SPENDSENSE_STACK_FILES = $(if $(filter-out file,$(origin STACK)),spendsense/Pulumi.$(STACK).yaml,$(wildcard spendsense/Pulumi.*.yaml))
+# With PROGRAM=spendsense, the sample database when one of the stack files $(1) uploads it
+# (databaseFile: data/spendsense.db): written first if missing, as run-spendsense does.
+SAMPLE_DB_IF_PLANNED = $(if $(filter spendsense,$(PROGRAM)),$(if $(shell grep -lsE '^[[:space:]]*spendsense-infra:databaseFile:[[:space:]]*"?data/spendsense\.db"?[[:space:]]*$$' $(1)),$(SPENDSENSE_DB)))
+
 # make check [PROGRAM=spendsense] [STACK=<stack>] [PLACEHOLDER_SECRETS=1]: every Pulumi.<stack>.yaml (or the one
 # given) validated and planned under Pulumi's mocks; no Pulumi CLI, login or AWS credentials.
 # The plan goes to stdout, so `make check STACK=dev > plan.txt` on two commits diffs them.
-check: $(VENV)/.check-installed
+check: $(VENV)/.check-installed | $(call SAMPLE_DB_IF_PLANNED,$(SPENDSENSE_STACK_FILES))
 	@$(BIN)/python -m stack_check$(if $(PROGRAM), --program '$(PROGRAM)')$(if $(filter-out file,$(origin STACK)), --stack '$(STACK)')$(if $(PLACEHOLDER_SECRETS), --placeholder-secrets)
 
 # make deployer-policy [PROGRAM=spendsense] STACK=<stack> [STATE_BUCKET=<bucket>|none]: the JSON
 # policy of the role that runs pulumi up/refresh/destroy on that stack, on stdout and nothing
 # else (`> policy.json`); make boundary-policy: the permissions boundary its roles carry. Both
 # from the stack's own plan and names, offline.
-POLICY_PROGRAM_DB = $(if $(filter spendsense,$(PROGRAM)),$(SPENDSENSE_DB))
-deployer-policy: $(VENV)/.check-installed $(POLICY_PROGRAM_DB)
+POLICY_PROGRAM_DB = $(call SAMPLE_DB_IF_PLANNED,spendsense/Pulumi.$(STACK).yaml)
+deployer-policy: $(VENV)/.check-installed | $(POLICY_PROGRAM_DB)
 	@$(BIN)/python -m stack_check.deployer_policy$(if $(PROGRAM), --program '$(PROGRAM)') --stack '$(STACK)'$(if $(STATE_BUCKET), --state-bucket '$(STATE_BUCKET)')
 
-boundary-policy: $(VENV)/.check-installed $(POLICY_PROGRAM_DB)
+boundary-policy: $(VENV)/.check-installed | $(POLICY_PROGRAM_DB)
 	@$(BIN)/python -m stack_check.deployer_policy$(if $(PROGRAM), --program '$(PROGRAM)') --stack '$(STACK)' --boundary
 
 bench: $(VENV)/.dev-installed
-	$(BIN)/python benchmarks/handler_bench.py $(BENCH_ARGS)
+	$(BIN)/python -m benchmarks.handler_bench $(BENCH_ARGS)
 
 # SpendSense's OpenAPI document from FastAPI's own generator; a test holds the committed file to it.
 openapi: $(VENV)/.local-installed
 	$(BIN)/python spendsense/scripts/openapi.py --out docs/openapi/spendsense.json
 
-# SpendSense's sample database, the same bytes every run (standard library only, so no .venv).
+# SpendSense's sample database, the same bytes every run (standard library only, so no .venv;
+# the schema comes from the functions' task root).
 spendsense-db:
-	$(PYTHON) spendsense/scripts/make_db.py --out spendsense/data/spendsense.db
+	PYTHONPATH=spendsense/backend/src $(PYTHON) spendsense/scripts/make_db.py --out spendsense/data/spendsense.db
 
 # Quiet, and to stderr, like .check-installed: a target that prints JSON may need it first.
 $(SPENDSENSE_DB):
-	@$(PYTHON) spendsense/scripts/make_db.py --out $@ >&2
+	@PYTHONPATH=spendsense/backend/src $(PYTHON) spendsense/scripts/make_db.py --out $@ >&2
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info

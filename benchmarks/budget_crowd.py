@@ -6,8 +6,10 @@ bills every byte it is sent (each message's UTF-8 bytes, the reply's bytes: neve
 real tokenizer's count), once with `usage` in its answers and once without. Every text is 20,000
 rare CJK characters (four bytes each), a different one per request, so nothing is cached.
 
-    python benchmarks/budget_crowd.py [--containers 10] [--budget 250000] [--texts-each 4]
+    python -m benchmarks.budget_crowd [--containers 10] [--budget 250000] [--texts-each 4]
                                       [--src <other checkout>/backend/src]
+
+(from the repository root, where the tests' helpers it runs the containers with are).
 
 Prints, for each upstream: calls served and refused, tokens billed, what the counter holds, and
 billed / budget. Not part of the test suite.
@@ -16,25 +18,21 @@ billed / budget. Not part of the test suite.
 from __future__ import annotations
 
 import argparse
-import sys
 import uuid
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(REPO / "backend" / "src"), str(REPO)]
+from pytest_httpserver import HTTPServer
 
-from pytest_httpserver import HTTPServer  # noqa: E402
-
-from benchmarks.handler_bench import quiet_servers  # noqa: E402
-from tests.backend.crowd import (  # noqa: E402
+from benchmarks.children import quiet_servers
+from tests.backend.crowd import (
     BACKEND_SRC,
     container_environment,
     rare_cjk_text,
     run_crowd,
     worst_case,
 )
-from tests.backend.loopback import aws_client, create_deployed_resources, moto_server  # noqa: E402
-from tests.backend.openai_stub import OpenAIStub  # noqa: E402
+from tests.backend.loopback import aws_client, create_deployed_resources, moto_server
+from tests.backend.openai_stub import OpenAIStub
 
 
 def crowd_spending(args: argparse.Namespace, usage: bool) -> dict[str, int]:

@@ -15,18 +15,18 @@ waits for is modelled as INIT + first x 1769/1024: an invocation gets memory/176
 With `--baseline-src DIR` (repeatable), other checkouts' backend/src are measured in the same
 rounds, cold /health and cold analyze alike.
 
-SpendSense cold start, in the deployed shape: the sample database one object version in S3
-(moto in server mode on loopback, reached through AWS_ENDPOINT_URL_S3), downloaded at INIT. Each
-fresh interpreter reports INIT (the import of the function's entry point) and its first and
-second weekly-recap request, for the single API function (`handler`, 2048 MB) and one insight
-function (`insights.weekly_recap`, 1024 MB), modelled as INIT + first x max(1, 1769/memory) (a
-single thread uses one vCPU at most), against a fresh `import fastapi; fastapi.FastAPI()` (and
-Flask), and against the baseline of that plus a boto3 S3 client.
+SpendSense cold start (benchmarks.spendsense_bench), in the deployed shape: the sample database
+one object version in S3 (moto in server mode on loopback, reached through AWS_ENDPOINT_URL_S3),
+downloaded at INIT. Each fresh interpreter reports INIT (the import of the function's entry
+point) and its first and second weekly-recap request, for the single API function (`handler`,
+2048 MB) and one insight function (`insights.weekly_recap`, 1024 MB), modelled as INIT + first x
+max(1, 1769/memory) (a single thread uses one vCPU at most), against a fresh `import fastapi;
+fastapi.FastAPI()` (and Flask), and against the baseline of that plus a boto3 S3 client.
 
 Warm: per-request latency in one process, `handler` versus calling the Flask WSGI app directly.
 
-Run with `make bench` (`--only spendsense` or `--only iris` for one program); not part of the
-test suite.
+Run with `make bench` (`--only spendsense` or `--only iris` for one program), or
+`python -m benchmarks.handler_bench` from the repository root; not part of the test suite.
 """
 
 from __future__ import annotations
@@ -35,59 +35,53 @@ import argparse
 import contextlib
 import io
 import json
-import logging
 import os
 import platform
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
-REPO = Path(__file__).resolve().parents[1]
-BACKEND_SRC = REPO / "backend" / "src"
-SPENDSENSE_SRC = REPO / "spendsense" / "backend" / "src"
-MAKE_DB = REPO / "spendsense" / "scripts" / "make_db.py"
-sys.path[:0] = [str(BACKEND_SRC), str(REPO)]
+from benchmarks.children import (
+    BACKEND_SRC,
+    COLD_RUNS,
+    COLD_WARMUPS,
+    FLASK_CHILD,
+    MODELLED_MEMORY_MB,
+    Child,
+    child_environment,
+    cold_starts,
+    import_child,
+    modelled_ms,
+    quiet_servers,
+)
+from benchmarks.spendsense_bench import report_spendsense, spendsense_children, spendsense_shape
+
+# The warm figures import IRIS's `lambda_handler` in this process: its task root goes on the path
+# as the image lays it out (a local emulation of a Lambda task root). The handler kit and the
+# tests' helpers are found from the repository root, where this runs as a module
+# (`python -m benchmarks.handler_bench`, as make bench runs it).
+sys.path.insert(0, str(BACKEND_SRC))
 
 from pytest_httpserver import HTTPServer  # noqa: E402
 
 from tests.backend.loopback import (  # noqa: E402
-    REGION,
-    aws_client,
     create_deployed_resources,
     moto_server,
 )
 from tests.backend.openai_stub import OPENAI_KEY, OpenAIStub  # noqa: E402
 from tests.events import LambdaContext, http_api_v2_event  # noqa: E402
 
-COLD_RUNS = 15
-COLD_WARMUPS = 2
 WARM_CALLS = 2_000
 WARM_WARMUPS = 200
 COLD_TARGET_RATIO = 1.3
 ANALYZE_TARGET_RATIO = 3.0
-# Lambda gives an invocation memory/1769 MB of a vCPU; INIT runs with a burst.
-FULL_VCPU_MB = 1769
-MODELLED_MEMORY_MB = 1024
 HEAVY_MODULES = ("openai", "boto3", "botocore", "httpx", "httpx2", "pydantic")
 KEY_PARAMETER = "/iris/bench/openai-api-key"
 CACHE_TABLE = "iris-bench-analysis-cache"
 # The stacks' default llmDailyTokenBudget: deployed, every uncached analyze is metered.
 DAILY_TOKEN_BUDGET = 1_000_000
-# SpendSense: the stack's default memory sizes, and the targets of its cold start.
-API_MEMORY_MB = 2048
-INSIGHT_MEMORY_MB = 1024
-SPENDSENSE_TARGET_RATIO = 1.3
-INSIGHT_TARGET_RATIO = 0.6
-SPENDSENSE_BUCKET = "spendsense-bench-data"
-SPENDSENSE_OBJECT = "spendsense.db"
-SPENDSENSE_USER = "u-001"
-INSIGHT_PATH = "/api/insights/weekly-recap"
-INSIGHT_HEAVY_MODULES = ("fastapi", "starlette", "pydantic", "api.main")
 
 # Each child prints one JSON line last: milliseconds from its first line to the answer.
 HANDLER_CHILD = f"""
@@ -146,157 +140,6 @@ second_ms = analyze(f"Second text of run {run}.")
 print(json.dumps({"init_ms": init_ms, "first_ms": first_ms, "second_ms": second_ms}))
 """
 
-FLASK_CHILD = """
-import time
-started = time.perf_counter()
-import flask
-app = flask.Flask(__name__)
-elapsed = (time.perf_counter() - started) * 1000
-import json
-print(json.dumps({"ms": elapsed, "heavy": []}))
-"""
-
-
-# INIT (the entry point's import: the database download), then two weekly-recap requests.
-SPENDSENSE_CHILD = """
-import time
-started = time.perf_counter()
-import importlib, json, sys
-entry = importlib.import_module(sys.argv[1])
-init_ms = (time.perf_counter() - started) * 1000
-event = json.loads(sys.stdin.read())
-
-class Context:
-    function_name = "spendsense-bench"
-    aws_request_id = "00000000-0000-0000-0000-000000000000"
-    invoked_function_arn = "arn:aws:lambda:eu-west-1:123456789012:function:spendsense-bench"
-    def get_remaining_time_in_millis(self):
-        return 29_000
-
-def weekly_recap():
-    begun = time.perf_counter()
-    answer = entry.handler(event, Context())
-    elapsed = (time.perf_counter() - begun) * 1000
-    body = json.loads(answer["body"])
-    assert answer["statusCode"] == 200 and "spentCents" in body, answer
-    return elapsed
-
-first_ms = weekly_recap()
-second_ms = weekly_recap()
-heavy = sorted(name for name in sys.argv[2:] if name in sys.modules)
-print(json.dumps({"init_ms": init_ms, "first_ms": first_ms, "second_ms": second_ms,
-                  "heavy": heavy}))
-"""
-
-FASTAPI_CHILD = """
-import time
-started = time.perf_counter()
-import fastapi
-app = fastapi.FastAPI()
-elapsed = (time.perf_counter() - started) * 1000
-import json
-print(json.dumps({"ms": elapsed, "heavy": []}))
-"""
-
-# What any FastAPI function that reads its data from S3 pays before its first request.
-FASTAPI_S3_CHILD = """
-import time
-started = time.perf_counter()
-import fastapi
-app = fastapi.FastAPI()
-import boto3
-s3 = boto3.session.Session().client("s3")
-elapsed = (time.perf_counter() - started) * 1000
-import json
-print(json.dumps({"ms": elapsed, "heavy": []}))
-"""
-
-
-def import_child(module: str) -> str:
-    return f"""
-import time
-started = time.perf_counter()
-import {module}
-elapsed = (time.perf_counter() - started) * 1000
-import json
-print(json.dumps({{"ms": elapsed, "heavy": []}}))
-"""
-
-
-def child_environment(src: Path = BACKEND_SRC, **settings: str) -> dict[str, str]:
-    """This shell's environment without IRIS, OpenAI, SpendSense or AWS endpoint settings, plus
-    `settings`: without them the IRIS handler starts offline."""
-    env = {
-        name: value
-        for name, value in os.environ.items()
-        if not name.startswith(
-            ("IRIS_", "OPENAI_", "SPENDSENSE_", "DB_PATH", "PYTHON", "AWS_ENDPOINT_URL")
-        )
-    }
-    return {**env, "PYTHONPATH": str(src), **settings}
-
-
-def run_child(
-    code: str, stdin: str = "", env: dict[str, str] | None = None, args: tuple[str, ...] = ()
-) -> tuple[dict[str, Any], float]:
-    """(the child's report, whole-process ms) of one fresh interpreter."""
-    started = time.perf_counter()
-    result = subprocess.run(
-        [sys.executable, "-c", code, *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        env=env or child_environment(),
-        cwd=REPO,
-        check=False,
-    )
-    wall_ms = (time.perf_counter() - started) * 1000
-    if result.returncode != 0:
-        raise SystemExit(f"benchmark child failed:\n{result.stdout}{result.stderr}")
-    return json.loads(result.stdout.strip().splitlines()[-1]), wall_ms
-
-
-# (code, stdin, environment or None for the default, command-line arguments)
-Child = tuple[str, str, dict[str, str] | None, tuple[str, ...]]
-
-
-def cold_starts(
-    children: dict[str, Child], runs: int = COLD_RUNS, warmups: int = COLD_WARMUPS
-) -> dict[str, dict[str, Any]]:
-    """Median of every figure each child reports, and of its wall ms; the children run
-    interleaved, round by round, so a busy moment weighs on all of them alike."""
-    samples: dict[str, list[tuple[dict[str, Any], float]]] = {name: [] for name in children}
-    for round_number in range(warmups + runs):
-        for name, (code, stdin, env, args) in children.items():
-            sample = run_child(code, stdin, env, args)
-            if round_number >= warmups:
-                samples[name].append(sample)
-    medians = {}
-    for name, runs in samples.items():
-        figures = {
-            key: statistics.median(report[key] for report, _ in runs)
-            for key, value in runs[0][0].items()
-            if isinstance(value, float | int)
-        }
-        figures["wall_ms"] = statistics.median(wall for _, wall in runs)
-        figures["heavy"] = sorted({m for report, _ in runs for m in report.get("heavy", [])})
-        medians[name] = figures
-    return medians
-
-
-@contextlib.contextmanager
-def quiet_servers() -> Iterator[None]:
-    """Keeps the loopback servers' request lines off the report: moto's server and the LLM's
-    are both werkzeug servers, which log every request at INFO on stderr (werkzeug adds its
-    own handler when nothing else handles its logger). Warnings and errors still show."""
-    logger = logging.getLogger("werkzeug")
-    level = logger.level
-    logger.setLevel(logging.WARNING)
-    try:
-        yield
-    finally:
-        logger.setLevel(level)
-
 
 @contextlib.contextmanager
 def deployed_shape() -> Iterator[dict[str, str]]:
@@ -329,86 +172,6 @@ def deployed_shape() -> Iterator[dict[str, str]]:
     finally:
         llm.clear()
         llm.stop()
-
-
-@contextlib.contextmanager
-def spendsense_shape() -> Iterator[dict[str, str]]:
-    """The sample database as one object version in a versioned bucket of moto's S3 on
-    loopback; yields the settings a deployed SpendSense function would have, pointed at it
-    (and a TMPDIR of its own for the downloaded copies)."""
-    credentials = {"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench"}
-    os.environ.update(credentials)
-    with tempfile.TemporaryDirectory(prefix="spendsense-bench-") as scratch:
-        database = Path(scratch) / SPENDSENSE_OBJECT
-        subprocess.run(
-            [sys.executable, str(MAKE_DB), "--out", str(database)],
-            check=True,
-            capture_output=True,
-        )
-        downloads = Path(scratch) / "tmp"
-        downloads.mkdir()
-        with quiet_servers(), moto_server() as aws_url:
-            s3 = aws_client("s3", aws_url)
-            s3.create_bucket(
-                Bucket=SPENDSENSE_BUCKET,
-                CreateBucketConfiguration={"LocationConstraint": REGION},
-            )
-            s3.put_bucket_versioning(
-                Bucket=SPENDSENSE_BUCKET, VersioningConfiguration={"Status": "Enabled"}
-            )
-            version = s3.put_object(
-                Bucket=SPENDSENSE_BUCKET, Key=SPENDSENSE_OBJECT, Body=database.read_bytes()
-            )["VersionId"]
-            yield {
-                **credentials,
-                "AWS_REGION": REGION,
-                "AWS_DEFAULT_REGION": REGION,
-                "AWS_ENDPOINT_URL_S3": aws_url,
-                "SPENDSENSE_DB_BUCKET": SPENDSENSE_BUCKET,
-                "SPENDSENSE_DB_KEY": SPENDSENSE_OBJECT,
-                "SPENDSENSE_DB_VERSION": version,
-                "TMPDIR": str(downloads),
-            }
-
-
-def spendsense_environment(settings: dict[str, str]) -> dict[str, str]:
-    """The image's task root holds SpendSense's src and the handler kit (here: IRIS's src)."""
-    env = child_environment(**settings)
-    return {**env, "PYTHONPATH": os.pathsep.join([str(SPENDSENSE_SRC), str(BACKEND_SRC)])}
-
-
-def spendsense_children(settings: dict[str, str]) -> dict[str, Child]:
-    event = json.dumps(
-        http_api_v2_event(
-            "GET",
-            INSIGHT_PATH,
-            query=f"user_id={SPENDSENSE_USER}",
-            route_key=f"GET {INSIGHT_PATH}",
-        )
-    )
-    env = spendsense_environment(settings)
-    return {
-        "spendsense_api": (SPENDSENSE_CHILD, event, env, ("handler", *INSIGHT_HEAVY_MODULES)),
-        "spendsense_insight": (
-            SPENDSENSE_CHILD,
-            event,
-            env,
-            ("insights.weekly_recap", *INSIGHT_HEAVY_MODULES),
-        ),
-        "fastapi": (FASTAPI_CHILD, "", None, ()),
-        "fastapi_s3": (FASTAPI_S3_CHILD, "", child_environment(**settings), ()),
-    }
-
-
-def cpu_factor(memory_mb: int) -> float:
-    """How much slower than here an invocation runs: it gets memory/1769 of a vCPU, and one
-    thread never more than one."""
-    return max(1.0, FULL_VCPU_MB / memory_mb)
-
-
-def modelled_ms(figures: dict[str, Any], memory_mb: int = MODELLED_MEMORY_MB) -> float:
-    """INIT (with its CPU burst) plus the first request at the function's share of a vCPU."""
-    return figures["init_ms"] + figures["first_ms"] * cpu_factor(memory_mb)
 
 
 def median_us(call: Callable[[], object]) -> float:
@@ -586,43 +349,6 @@ def report_iris(args: argparse.Namespace) -> None:
     print(f"  {'handler(v2 GET /health)':40} {warm['handler']:8.1f} us")
     print(f"  {'Flask WSGI app called directly':40} {warm['wsgi']:8.1f} us")
     print(f"  {'overhead of Mangum + a2wsgi':40} {warm['handler'] - warm['wsgi']:8.1f} us")
-
-
-def report_spendsense(cold: dict[str, dict[str, Any]]) -> None:
-    fastapi_ms, flask_ms = cold["fastapi"]["ms"], cold["flask"]["ms"]
-    baseline_ms = cold["fastapi_s3"]["ms"]
-    api_ms = modelled_ms(cold["spendsense_api"], API_MEMORY_MB)
-    print()
-    print(
-        "SpendSense cold weekly-recap, deployed shape (the sample database, one S3 object "
-        "version: moto on loopback)"
-    )
-    print(f"  {'import fastapi + FastAPI()':54} {fastapi_ms:8.1f} ms")
-    print(f"  {'import flask + Flask(__name__)':54} {flask_ms:8.1f} ms")
-    print(f"  {'baseline: import fastapi + FastAPI() + boto3 S3 client':54} {baseline_ms:8.1f} ms")
-    functions = [
-        ("API function (handler)", "spendsense_api", API_MEMORY_MB),
-        ("insight function (insights.weekly_recap)", "spendsense_insight", INSIGHT_MEMORY_MB),
-    ]
-    for label, name, memory_mb in functions:
-        figures = cold[name]
-        modelled = modelled_ms(figures, memory_mb)
-        factor = cpu_factor(memory_mb)
-        print(f"  {label}, {memory_mb} MB")
-        print(f"    {'INIT (import, database download)':52} {figures['init_ms']:8.1f} ms")
-        print(f"    {'first weekly-recap':52} {figures['first_ms']:8.1f} ms")
-        print(f"    {'second weekly-recap':52} {figures['second_ms']:8.1f} ms")
-        print(f"    {f'modelled: INIT + first x {factor:.2f}':52} {modelled:8.1f} ms")
-        print(f"    {'ratio to import fastapi + FastAPI()':52} {modelled / fastapi_ms:8.2f}x")
-        print(f"    {'ratio to import flask + Flask(__name__)':52} {modelled / flask_ms:8.2f}x")
-        if name == "spendsense_api":
-            ratio, target, of = modelled / baseline_ms, SPENDSENSE_TARGET_RATIO, "the baseline"
-        else:
-            ratio, target, of = modelled / api_ms, INSIGHT_TARGET_RATIO, "the API function"
-        verdict = "ok" if ratio <= target else "over target"
-        print(f"    {f'ratio to {of}':52} {ratio:8.2f}x   (target <= {target:g}: {verdict})")
-        loaded = ", ".join(figures["heavy"]) or "none"
-        print(f"    FastAPI modules loaded ({', '.join(INSIGHT_HEAVY_MODULES)}): {loaded}")
 
 
 if __name__ == "__main__":

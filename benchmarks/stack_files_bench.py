@@ -7,24 +7,20 @@ Each run gets an address-space limit (--memory-mb) and a time limit (--timeout),
 that expands an alias bomb stops there instead of taking the machine; such a run shows
 `killed`. Not part of the test suite:
 
-    .venv/bin/python benchmarks/stack_files_bench.py [--only NAME ...]
+    .venv/bin/python -m benchmarks.stack_files_bench [--only NAME ...]
 """
 
 from __future__ import annotations
 
 import argparse
 import subprocess
-import sys
 import tempfile
 import time
 import tracemalloc
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-
-from stack_check.files import StackFileError, read_document  # noqa: E402
-from tests.infra.hostile_stack_files import GOOD, HOSTILE, project, run_check  # noqa: E402
+from stack_check.files import StackFileError, read_document
+from tests.infra.hostile_stack_files import GOOD, HOSTILE, project, run_check
 
 
 def read_alone(path: Path) -> tuple[float, float]:

@@ -16,8 +16,11 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 IRIS_TASK_ROOT = PROJECT_DIR / "backend" / "src"
 SPENDSENSE_TASK_ROOT = PROJECT_DIR / "spendsense" / "backend" / "src"
 
-# The Lambda task roots: their modules import each other as top-level modules. SpendSense's
-# functions also import the handler kit from IRIS's (the image copies it into its own root).
+# The one sys.path edit of the project, and why: it emulates the Lambda task roots for local
+# runs. Deployed, each image lays its code out in its task root (/var/task), on the path of the
+# runtime, and its modules import each other as top-level modules (`from server import app`);
+# here both task roots go on the path (their top-level names differ). The handler kit both
+# images copy into their task roots is the project's own top-level `lambda_kit`, installed.
 for _root in (SPENDSENSE_TASK_ROOT, IRIS_TASK_ROOT):
     if str(_root) not in sys.path:
         sys.path.insert(0, str(_root))

@@ -1,8 +1,9 @@
 """The repository's programs as the local API serves them: IRIS and SpendSense.
 
 Each names its Pulumi project (for the stack's settings), its route table (the stack's own,
-`iris_infra.iris_routes` and `spendsense_infra.routes`), the entry point of each function the
-table reaches, its authorizer, and what the stack adds to the functions' environment.
+`iris_infra.apps.iris.routes` and `iris_infra.apps.spendsense.routes`), the entry point of each
+function the table reaches, its authorizer, and what the stack adds to the functions'
+environment.
 """
 
 from __future__ import annotations
@@ -15,13 +16,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
-from iris_infra import iris_routes
-from iris_infra.routes import Route
+from iris_infra.apps.iris import routes as iris_routes
+from iris_infra.apps.spendsense import routes as spendsense_routes
+from iris_infra.components.routes import Route
 from local_api import IRIS_TASK_ROOT, PROJECT_DIR, SPENDSENSE_TASK_ROOT
 from local_api.cors import CorsPolicy
 from local_api.gateway import LambdaHandler, LocalHttpApi
 from local_api.stack import IRIS_NAMESPACE
-from spendsense_infra import routes as spendsense_routes
 
 SPENDSENSE_DIR = PROJECT_DIR / "spendsense"
 SAMPLE_DATABASE = SPENDSENSE_DIR / "data" / "spendsense.db"
@@ -45,7 +46,8 @@ class LocalApp:
     # The stack's `deployment` values, its default first; empty for a program of one shape.
     deployments: tuple[str, ...] = ()
     authorizer_module: str = "authorizer"
-    # The module with the stack's CORS_* answers: iris_infra.iris_routes, spendsense_infra.routes.
+    # The module with the stack's CORS_* answers: iris_infra.apps.iris.routes or
+    # iris_infra.apps.spendsense.routes.
     cors_rules: ModuleType = iris_routes
 
     def cors(self, origins: tuple[str, ...]) -> CorsPolicy:

@@ -3,8 +3,8 @@
 With CORS configured, the gateway answers preflights itself (no route, no authorizer, no
 function), adds the configured headers to every other answer for an allowed origin, and
 ignores any CORS header the function returns. Each app's lists are its stack's own
-(`iris_infra.iris_routes`, `spendsense_infra.routes`: plain data, no Pulumi); IRIS's are the
-defaults.
+(`iris_infra.apps.iris.routes`, `iris_infra.apps.spendsense.routes`: plain data, no Pulumi);
+IRIS's are the defaults.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from werkzeug.datastructures import Headers
 
-from iris_infra.iris_routes import (
+from iris_infra.apps.iris.routes import (
     CORS_ALLOW_HEADERS,
     CORS_ALLOW_METHODS,
     CORS_EXPOSE_HEADERS,

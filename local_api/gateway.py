@@ -1,10 +1,10 @@
 """A stack's HTTP API as a WSGI app: its route table, CORS answers and X-API-Key authorizer.
 
 Requests are handled the way API Gateway handles them: a preflight is answered by the gateway
-itself; the route is picked from the stack's table (`iris_infra.routes.match_route`); guarded
-routes call the authorizer first (401 without a key, 403 when it says no); everything else
-becomes a payload 2.0 event for the route's function, whose result becomes the response, with
-the gateway's CORS headers in place of any the function set.
+itself; the route is picked from the stack's table (`iris_infra.components.routes.match_route`);
+guarded routes call the authorizer first (401 without a key, 403 when it says no); everything
+else becomes a payload 2.0 event for the route's function, whose result becomes the response,
+with the gateway's CORS headers in place of any the function set.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import Any
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Request, Response
 
-from iris_infra.routes import Route, match_route, path_parameters, route_problems
+from iris_infra.components.routes import Route, match_route, path_parameters, route_problems
 from local_api.cors import CorsPolicy, is_preflight
 from local_api.events import (
     LambdaContext,

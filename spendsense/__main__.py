@@ -10,19 +10,10 @@ validated before anything is declared.
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pulumi
 
-# The shared components and SpendSense's infra code live at the repository's root, beside the
-# project directory Pulumi runs this program in.
-REPOSITORY_ROOT = str(Path(__file__).resolve().parent.parent)
-if REPOSITORY_ROOT not in sys.path:
-    sys.path.insert(0, REPOSITORY_ROOT)
-
-from spendsense_infra.config import SpendSenseConfig  # noqa: E402
-from spendsense_infra.stack import build_stack  # noqa: E402
+from iris_infra.apps.spendsense.config import SpendSenseConfig
+from iris_infra.apps.spendsense.stack import build_stack
 
 for name, value in build_stack(SpendSenseConfig.from_pulumi()).exports().items():
     pulumi.export(name, value)

@@ -19,9 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from iris_infra.config import ConfigError
-from iris_infra.plan import SECRET_SHOWN, UNKNOWN_SHOWN, Plan, PlannedResource, is_secret_value
-from iris_infra.plan import run_program as run_under_mocks
+from iris_infra.apps.iris.config import CONFIG_KEYS as IRIS_CONFIG_KEYS
+from iris_infra.apps.spendsense.config import CONFIG_KEYS as SPENDSENSE_CONFIG_KEYS
+from iris_infra.config.errors import ConfigError
+from iris_infra.config.suggestions import unknown_key_problems
 from stack_check.files import (
     SECRET_PLACEHOLDER,
     StackFileError,
@@ -29,6 +30,8 @@ from stack_check.files import (
     stack_file_name,
     stack_names,
 )
+from stack_check.plan import SECRET_SHOWN, UNKNOWN_SHOWN, Plan, PlannedResource, is_secret_value
+from stack_check.plan import run_program as run_under_mocks
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 
@@ -36,17 +39,26 @@ PROJECT_DIR = Path(__file__).resolve().parents[1]
 @dataclass(frozen=True)
 class Program:
     """A Pulumi program of the repository: where its Pulumi.yaml and stack files are, its
-    project name, and the secrets a stack cannot deploy without (--placeholder-secrets stands
-    in for them)."""
+    project name, the keys of that namespace it reads, and the secrets a stack cannot deploy
+    without (--placeholder-secrets stands in for them)."""
 
     project: str
     directory: Path
+    config_keys: tuple[str, ...]
     required_secrets: tuple[str, ...] = ()
+
+    def unread_key_problems(self, keys: Iterable[str]) -> list[str]:
+        """One problem per whole key (`namespace:name`) of a stack's config that the program
+        does not read, with the key it most likely meant: a misspelt key or namespace would
+        leave its setting at the default without a word. The program reads its config with
+        pulumi.Config, which looks keys up by name, so only the stack's files show such a key:
+        this check is make check's (and the deployer policy's)."""
+        return unknown_key_problems(keys, self.project, self.config_keys)
 
 
 PROGRAMS = {
-    "iris": Program("iris-infra", PROJECT_DIR, ("openaiApiKey",)),
-    "spendsense": Program("spendsense-infra", PROJECT_DIR / "spendsense"),
+    "iris": Program("iris-infra", PROJECT_DIR, IRIS_CONFIG_KEYS, ("openaiApiKey",)),
+    "spendsense": Program("spendsense-infra", PROJECT_DIR / "spendsense", SPENDSENSE_CONFIG_KEYS),
 }
 INDENT = "  "
 # Structures up to this long stay on their key's line; longer ones get a line per item.
@@ -88,13 +100,16 @@ def check_stack(
                 values[f"{project}:{key}"] = secret_placeholder
                 secret_keys.add(f"{project}:{key}")
                 placeholders.append(key)
+    unread = [f"{file_name}: {problem}" for problem in program.unread_key_problems(values)]
     try:
         plan = run_under_mocks(
             project_dir, stack, values, tuple(sorted(secret_keys)), project=project
         )
     except ConfigError as error:
-        problems = (*engine.problems, *(f"{file_name}: {problem}" for problem in error.problems))
-        return StackCheck(stack, problems, None, tuple(placeholders))
+        refused = (f"{file_name}: {problem}" for problem in error.problems)
+        return StackCheck(stack, (*engine.problems, *unread, *refused), None, tuple(placeholders))
+    if unread:
+        return StackCheck(stack, (*engine.problems, *unread), None, tuple(placeholders))
     return StackCheck(stack, engine.problems, plan, tuple(placeholders))
 
 

@@ -11,8 +11,8 @@ from typing import Any
 
 import yaml
 
-from iris_infra.config import PROJECT, SECRET_KEYS
-from iris_infra.key_suggestions import closest, shown_key
+from iris_infra.apps.iris.config import PROJECT, SECRET_KEYS
+from iris_infra.config.suggestions import closest, shown_key
 from stack_check.safe_yaml import YamlRefused, load_file
 
 PROJECT_FILE = "Pulumi.yaml"

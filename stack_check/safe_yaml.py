@@ -38,7 +38,7 @@ from yaml.composer import Composer
 from yaml.constructor import SafeConstructor
 from yaml.resolver import Resolver
 
-from iris_infra.key_suggestions import shown_key
+from iris_infra.config.suggestions import shown_key
 
 # Pulumi's stack files are a few hundred bytes; see the module's docstring.
 MAX_FILE_BYTES = 64 * 1024

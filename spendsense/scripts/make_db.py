@@ -3,9 +3,11 @@
 Four users over six months (2025-01-01 to 2025-06-30): accounts of every type, salaries,
 rent, bills, everyday spending on debit and credit, a few refunds, and budgets.
 
-    python spendsense/scripts/make_db.py [--out spendsense/data/spendsense.db]
+    PYTHONPATH=spendsense/backend/src python spendsense/scripts/make_db.py \
+        [--out spendsense/data/spendsense.db]
 
-Standard library only; the schema comes from the backend (spendsense/backend/src on the path).
+Standard library only; the schema comes from the backend's task root (spendsense_core), on the
+path as above or installed with the project (.venv/bin/python needs no PYTHONPATH).
 """
 
 from __future__ import annotations
@@ -20,11 +22,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
-SRC = Path(__file__).resolve().parents[1] / "backend" / "src"
-if str(SRC) not in sys.path:
-    sys.path.insert(0, str(SRC))
-
-from spendsense_core.schema import SCHEMA_SQL  # noqa: E402 (needs SRC on the path)
+from spendsense_core.schema import SCHEMA_SQL
 
 DEFAULT_OUT = Path(__file__).resolve().parents[1] / "data" / "spendsense.db"
 SEED = 14

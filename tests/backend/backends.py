@@ -78,12 +78,12 @@ def _spendsense_start(command: str) -> Callable[[pytest.MonkeyPatch, Path], Http
 
 def _break_iris(patch: pytest.MonkeyPatch) -> None:
     """/api/iris/health reads the settings; make that raise."""
-    import iris.app
+    import iris.health
 
     def failing() -> Any:
         raise RuntimeError(FAILURE_DETAIL)
 
-    patch.setattr(iris.app, "current_settings", failing)
+    patch.setattr(iris.health, "current_settings", failing)
 
 
 def _break_database(patch: pytest.MonkeyPatch) -> None:

@@ -108,6 +108,33 @@ def imported_distributions(sources: Iterable[tuple[Path, str]]) -> set[str]:
     return {by_module[module][0].lower() for module in third_party}
 
 
+def ignore_file_of(dockerfile: Path, context: Path) -> Path:
+    """The ignore file a build of `dockerfile` with `context` reads, as BuildKit and pulumi-docker
+    5.x (for what it sends and for its context hash) pick it: `<Dockerfile path>.dockerignore`
+    beside the Dockerfile when there is one, else the context's `.dockerignore`."""
+    own = dockerfile.with_name(f"{dockerfile.name}.dockerignore")
+    return own if own.is_file() else context / ".dockerignore"
+
+
+def sent_files(dockerfile: Path, context: Path) -> set[str]:
+    """The files of `context` (/ paths relative to it) a build of `dockerfile` sends."""
+    rules = ignore_rules(ignore_file_of(dockerfile, context))
+    return {path for path in context_files(context) if is_sent(path, rules)}
+
+
+def copied_files(dockerfile: Path, context: Path) -> set[str]:
+    """The files of `context` its COPY lines name (the requirements, then the code), without
+    Python's caches: what a build of it must send, and all it needs to."""
+    sources = [shlex.split(argument)[0] for argument in read_dockerfile(dockerfile).all("COPY")]
+    return {
+        path
+        for path in context_files(context)
+        if any(path == source or path.startswith(source.rstrip("/") + "/") for source in sources)
+        and "__pycache__" not in path
+        and not path.endswith(".pyc")
+    }
+
+
 def ignore_rules(ignore_file: Path) -> list[str]:
     lines = ignore_file.read_text(encoding="utf-8").splitlines()
     return [line.strip() for line in lines if line.strip() and not line.startswith("#")]

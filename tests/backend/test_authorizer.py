@@ -34,7 +34,8 @@ KEY_1 = "iris-key-1-9c1f0d6b2a7e4c35b8e1f2a3d4c5b6a7"
 KEY_2 = "iris-key-2-4e8a2c6f1b3d5e7a9c0b2d4f6e8a1c3e"
 PARAMETER = "/iris/dev/api-keys"
 REPO = Path(__file__).resolve().parents[2]
-KIT_ROOT = REPO / "backend" / "src"
+# Where the handler kit (lambda_kit/) is, which both images copy into their task roots.
+KIT_ROOT = REPO
 
 
 @dataclass(frozen=True)
@@ -54,7 +55,12 @@ class App:
 
 
 IRIS = App(
-    "iris", "IRIS", "iris", (KIT_ROOT,), "/api/iris/analyze", lambda: fresh_import("authorizer")
+    "iris",
+    "IRIS",
+    "iris",
+    (REPO / "backend" / "src", KIT_ROOT),
+    "/api/iris/analyze",
+    lambda: fresh_import("authorizer"),
 )
 SPENDSENSE = App(
     "spendsense",

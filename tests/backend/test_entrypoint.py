@@ -1,7 +1,8 @@
 """The image's entry point without Docker: Lambda's runtime client runs `lambda_handler.handler`.
 
-A task root is built as backend/Dockerfile builds it (backend/requirements.txt alone, then
-backend/src on top) and the runtime client run on it the way the base image starts it, polling
+A task root is built as backend/Dockerfile builds it from the repository root
+(backend/requirements.txt alone, then the handler kit and backend/src on top) and the runtime
+client run on it the way the base image starts it, polling
 a loopback Lambda Runtime API for API Gateway events (tests/backend/task_root.py).
 """
 
@@ -37,7 +38,8 @@ BACKEND = REPO / "backend"
 DOCKERFILE = read_dockerfile()
 # The handler the image names in its CMD, so that a wrong CMD fails here too.
 HANDLER = DOCKERFILE.command[0]
-SOURCES = DOCKERFILE.code_sources(BACKEND)
+# The Dockerfile's COPY sources, relative to its build context: the repository root.
+SOURCES = DOCKERFILE.code_sources(REPO)
 HEALTH_ID = str(uuid.uuid4())
 ANALYZE_ID = str(uuid.uuid4())
 

@@ -1,7 +1,9 @@
-"""The container image's definition: base image, entry point, layers and runtime dependencies.
+"""The container image's definition: base image, entry point, layers, runtime dependencies and
+what its build sends from its context, the repository root.
 
-Docker is not available here, so these read backend/Dockerfile and backend/requirements.txt;
-tests/backend/test_entrypoint.py runs the CMD they name through the real runtime client.
+Docker is not available here, so these read backend/Dockerfile, its ignore file and
+backend/requirements.txt; tests/backend/test_entrypoint.py runs the CMD they name through the
+real runtime client.
 """
 
 from __future__ import annotations
@@ -15,11 +17,13 @@ from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 
 from tests.backend.dockerfile import (
-    context_files,
+    copied_files,
+    ignore_file_of,
     ignore_rules,
     imported_distributions,
     is_sent,
     read_dockerfile,
+    sent_files,
 )
 from tests.backend.dockerfile import runtime_requirements as read_requirements
 
@@ -43,7 +47,7 @@ def test_the_base_image_runs_the_projects_python() -> None:
 
 
 def test_the_image_runs_the_lambda_handler() -> None:
-    # The authorizer function overrides this with authorizer.handler (iris_infra.stack).
+    # The authorizer function overrides this with authorizer.handler (iris_infra.apps.iris.stack).
     assert read_dockerfile().command == ["lambda_handler.handler"]
 
 
@@ -51,8 +55,9 @@ def test_dependencies_are_a_layer_of_their_own_before_the_code() -> None:
     copies = read_dockerfile().copies
 
     assert copies == [
-        ["requirements.txt", "${LAMBDA_TASK_ROOT}/requirements.txt"],
-        ["src/", "${LAMBDA_TASK_ROOT}/"],
+        ["backend/requirements.txt", "${LAMBDA_TASK_ROOT}/requirements.txt"],
+        ["lambda_kit/", "${LAMBDA_TASK_ROOT}/lambda_kit/"],
+        ["backend/src/", "${LAMBDA_TASK_ROOT}/"],
     ]
 
 
@@ -80,7 +85,7 @@ def test_the_requirements_are_exactly_what_the_code_imports() -> None:
     (the openai package was 30 MB of the image) only grows the image."""
     declared = {requirement.name.lower() for requirement in runtime_requirements()}
 
-    assert imported_distributions(read_dockerfile().code_sources(BACKEND)) == declared
+    assert imported_distributions(read_dockerfile().code_sources(REPO)) == declared
 
 
 def test_every_runtime_dependency_has_a_compatible_range() -> None:
@@ -89,11 +94,29 @@ def test_every_runtime_dependency_has_a_compatible_range() -> None:
         assert ">=" in specifier and "<" in specifier, requirement
 
 
-def test_only_the_code_and_requirements_reach_the_build_context() -> None:
-    rules = ignore_rules(BACKEND / ".dockerignore")
-    sent = {path for path in context_files(BACKEND) if is_sent(path, rules)}
+def test_only_what_the_image_copies_reaches_the_build_context() -> None:
+    """The context is the whole repository (for the handler kit beside backend/): the
+    Dockerfile's own ignore file, which BuildKit and pulumi-docker read in place of the root's,
+    sends exactly what the COPY lines name, and so the context hash reads nothing else."""
+    dockerfile = BACKEND / "Dockerfile"
+    ignore_file = ignore_file_of(dockerfile, REPO)
+    sent = sent_files(dockerfile, REPO)
 
-    assert rules[0] == "*"
-    assert "requirements.txt" in sent and "src/lambda_kit/handler.py" in sent
-    assert {path.split("/")[0] for path in sent} == {"requirements.txt", "src"}
-    assert not [path for path in sent if "__pycache__" in path or path.endswith(".pyc")]
+    assert ignore_file == BACKEND / "Dockerfile.dockerignore"
+    assert ignore_rules(ignore_file)[0] == "*"
+    assert sent == copied_files(dockerfile, REPO)
+    assert "backend/src/server.py" in sent and "lambda_kit/handler.py" in sent
+    assert not [path for path in sent if path.startswith(("spendsense/", "iris_infra/", "tests/"))]
+    unwalked = [".venv/lib/python3.11/site-packages/x.py", ".cache/x", ".git/HEAD"]
+    assert not [path for path in unwalked if is_sent(path, ignore_rules(ignore_file))]
+
+
+def test_a_build_reading_only_the_roots_ignore_file_sends_nothing() -> None:
+    """A builder that knows no Dockerfile-specific ignore file, or another build from the root,
+    fails at its first COPY rather than sending the whole tree (.venv, .git, .cache)."""
+    rules = ignore_rules(REPO / ".dockerignore")
+
+    assert rules == ["*"]
+    assert not [
+        path for path in ("backend/src/server.py", ".venv/x", ".git/HEAD") if is_sent(path, rules)
+    ]

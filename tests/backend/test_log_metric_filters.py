@@ -1,10 +1,10 @@
 """The stack's log metric filters select the real app's log lines, and only those.
 
 The real app answers through the real handler (offline, and against the loopback OpenAI API),
-and each JSON line it logs is checked against every filter pattern of iris_infra.iris_observability,
-the way CloudWatch Logs evaluates a JSON filter pattern on a log event. Renaming a field the
-filters read (`message`, `cached`, `code`, `tokens`, `day_tokens`) or rewording a message fails
-here.
+and each JSON line it logs is checked against every filter pattern of
+iris_infra.apps.iris.observability, the way CloudWatch Logs evaluates a JSON filter pattern on a
+log event. Renaming a field the filters read (`message`, `cached`, `code`, `tokens`,
+`day_tokens`) or rewording a message fails here.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import pytest
 
 from iris.budget import worst_case_tokens
 from iris.llm import SYSTEM_PROMPT
-from iris_infra.iris_observability import CODE_DIMENSION, LOG_METRICS
+from iris_infra.apps.iris.observability import CODE_DIMENSION, LOG_METRICS
 from tests.backend.openai_stub import Reply, total_tokens
 from tests.events import http_api_v2_event
 

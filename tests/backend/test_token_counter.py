@@ -33,7 +33,7 @@ from iris.budget import (
 )
 from iris.llm import SYSTEM_PROMPT
 from iris.token_counter import DynamoDBCounter, _tokens
-from iris_infra.iris_functions import TOKEN_COUNTER_KEY_PREFIX
+from iris_infra.apps.iris.functions import TOKEN_COUNTER_KEY_PREFIX
 from lambda_kit import aws
 from tests.backend.openai_stub import Reply, total_tokens
 

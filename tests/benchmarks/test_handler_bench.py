@@ -64,7 +64,7 @@ def test_the_spendsense_rows_are_measured_in_the_deployed_shape_and_printed_quie
     are no test); the run proves the rows are measured from S3 and the insight function loads
     no FastAPI."""
     result = subprocess.run(
-        [sys.executable, "benchmarks/handler_bench.py", "--only", "spendsense"]
+        [sys.executable, "-m", "benchmarks.handler_bench", "--only", "spendsense"]
         + ["--runs", "1", "--warmups", "0"],
         cwd=REPO,
         capture_output=True,

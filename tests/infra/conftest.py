@@ -19,9 +19,9 @@ import pulumi_aws as aws
 import pytest
 from pulumi.runtime.mocks import MockMonitor
 
-from iris_infra.config import PROJECT, StackConfig
-from iris_infra.plan import API_GATEWAY_REGIONAL_ZONE_ID as API_GATEWAY_REGIONAL_ZONE_ID
-from iris_infra.plan import PlanMocks, ensure_open_event_loop, is_secret_value
+from iris_infra.apps.iris.config import PROJECT, StackConfig
+from stack_check.plan import API_GATEWAY_REGIONAL_ZONE_ID as API_GATEWAY_REGIONAL_ZONE_ID
+from stack_check.plan import PlanMocks, ensure_open_event_loop, is_secret_value
 from tests.infra.stack_files import read_stack_settings
 
 # pulumi_aws loads its modules on first use, and loading `lambda_` warns about a deprecated
@@ -105,7 +105,7 @@ def resource_named(resources: Iterable[Recorded], type_: str, name: str) -> Reco
 
 
 class RecordingMocks(PlanMocks):
-    """The plan's mock answers (iris_infra.plan), with every resource recorded."""
+    """The plan's mock answers (stack_check.plan), with every resource recorded."""
 
     def __init__(self) -> None:
         super().__init__(ACCOUNT_ID, REGION)

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-from iris_infra.names import STACK_TAG, StackNames
+from iris_infra.components.names import STACK_TAG, StackNames
 from stack_check.deployer_policy import StackFacts, actions, boundary_policy, deployer_policy
-from stack_check.deployer_policy import facts_of as plan_facts
+from stack_check.stack_facts import facts_of as plan_facts
 from tests.infra.conftest import ACCOUNT_ID, REGION, Recorded
 from tests.infra.iam_evaluation import Request
 

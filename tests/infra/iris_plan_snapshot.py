@@ -12,10 +12,10 @@ import argparse
 import sys
 from pathlib import Path
 
-from iris_infra.config import PROJECT
-from iris_infra.plan import run_program
+from iris_infra.apps.iris.config import PROJECT
 from stack_check.check import _plan_lines
 from stack_check.files import read_engine_config
+from stack_check.plan import run_program
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 SNAPSHOT_DIR = Path(__file__).resolve().parent / "iris_plans"

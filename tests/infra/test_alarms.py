@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 
 from iris.analyze import LAMBDA_RESERVE_S
-from iris_infra import iris_observability
-from iris_infra.alarms import (
+from iris_infra.apps.iris import observability as iris_observability
+from iris_infra.components.alarms import (
     PERIOD_SECONDS,
     AlarmedFunction,
     Alarms,
@@ -17,7 +17,7 @@ from iris_infra.alarms import (
     duration_threshold_ms,
     function_alarm_specs,
 )
-from iris_infra.config import API_GATEWAY_TIMEOUT_SECONDS, MIN_TIMEOUT_SECONDS
+from iris_infra.config.checks import API_GATEWAY_TIMEOUT_SECONDS, MIN_TIMEOUT_SECONDS
 from tests.infra.conftest import build_once, stack_file_config
 
 ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"

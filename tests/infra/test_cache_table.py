@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from iris import budget
-from iris_infra.cache_table import CacheTable, CacheTableArgs
-from iris_infra.iris_functions import TOKEN_COUNTER_KEY_PREFIX
+from iris_infra.apps.iris.functions import TOKEN_COUNTER_KEY_PREFIX
+from iris_infra.components.cache_table import CacheTable, CacheTableArgs
 
 TABLE = "aws:dynamodb/table:Table"
 

@@ -8,13 +8,15 @@ import difflib
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from iris_infra.plan import Plan, PlannedResource
 from spendsense.scripts import make_db
 from stack_check.check import PROGRAMS, StackCheck, check_stack, main, render
+from stack_check.files import read_engine_config
+from stack_check.plan import Plan, PlannedResource
 from tests.infra.conftest import PROJECT_DIR
 
 MAKE = shutil.which("make")
@@ -370,3 +372,88 @@ def test_a_misspelt_spendsense_namespace_or_key_is_named_with_the_key_it_meant(t
         "Pulumi.dev.yaml: spendsense-infr:apiMemoryMb is in no namespace this program reads "
         "(spendsense-infra, aws, docker, pulumi): did you mean spendsense-infra:apiMemoryMb",
     ]
+
+
+@pytest.mark.parametrize(
+    ("program", "stack"),
+    [
+        (name, path.name.removeprefix("Pulumi.").removesuffix(".yaml"))
+        for name, program in sorted(PROGRAMS.items())
+        for path in sorted(program.directory.glob("Pulumi.*.yaml"))
+    ],
+)
+def test_every_committed_stack_file_sets_only_keys_its_program_reads(program, stack):
+    """Under `pulumi up` the program reads its keys by name and never sees a misspelt one; this
+    test (which CI's deploy jobs wait for) refuses one in a committed stack file beforehand."""
+    engine = read_engine_config(stack, PROGRAMS[program].directory)
+
+    assert PROGRAMS[program].unread_key_problems(engine.values) == []
+    misspelt = {**engine.values, f"{PROGRAMS[program].project}:memoryMB": "2048"}
+    assert PROGRAMS[program].unread_key_problems(misspelt)
+
+
+def spendsense_copy(directory: Path) -> Path:
+    """What `make check PROGRAM=spendsense` and the sample database's rule read: the Makefile,
+    SpendSense's Pulumi files, the script and the schema it takes from the task root."""
+    shutil.copy(PROJECT_DIR / "Makefile", directory / "Makefile")
+    program = directory / "spendsense"
+    shutil.copytree(PROJECT_DIR / "spendsense" / "scripts", program / "scripts")
+    shutil.copytree(
+        PROJECT_DIR / "spendsense" / "backend" / "src" / "spendsense_core",
+        program / "backend" / "src" / "spendsense_core",
+    )
+    for path in (PROJECT_DIR / "spendsense").glob("Pulumi*.yaml"):
+        shutil.copy(path, program / path.name)
+    # A stack that uploads a file of its own, not the sample.
+    (program / "Pulumi.own.yaml").write_text(
+        "config:\n  spendsense-infra:databaseFile: /srv/data/finances.db\n", encoding="utf-8"
+    )
+    return directory
+
+
+def run_make(directory: Path, *arguments: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(MAKE), "--no-print-directory", "-o", ".venv/.check-installed", *arguments],
+        cwd=directory,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+
+
+@pytest.mark.skipif(MAKE is None, reason="make is not installed")
+def test_make_check_of_spendsense_writes_the_sample_database_first_when_missing(tmp_path):
+    """As make run-spendsense does: a fresh clone's `make check PROGRAM=spendsense` plans the
+    dev stack instead of failing on a missing databaseFile; a stack with its own file, or
+    IRIS's check, does not write it."""
+    spendsense_copy(tmp_path)
+
+    def planned(*variables: str) -> list[str]:
+        return run_make(tmp_path, "-n", "check", *variables).stdout.splitlines()
+
+    commands = planned("PROGRAM=spendsense")
+    assert len(commands) == 2
+    assert commands[0].endswith(
+        "spendsense/scripts/make_db.py --out spendsense/data/spendsense.db >&2"
+    )
+    assert "-m stack_check --program 'spendsense'" in commands[1]
+    assert len(planned("PROGRAM=spendsense", "STACK=dev")) == 2
+    assert len(planned("PROGRAM=spendsense", "STACK=own")) == 1
+    assert len(planned()) == 1
+    (tmp_path / "spendsense" / "data").mkdir()
+    (tmp_path / "spendsense" / "data" / "spendsense.db").write_bytes(b"")
+    assert len(planned("PROGRAM=spendsense")) == 1
+
+
+@pytest.mark.skipif(MAKE is None, reason="make is not installed")
+def test_the_sample_database_rule_prints_on_stderr_only(tmp_path):
+    """`make check PROGRAM=spendsense > plan.txt` holds the plan only."""
+    spendsense_copy(tmp_path)
+
+    made = run_make(tmp_path, f"PYTHON={sys.executable}", "spendsense/data/spendsense.db")
+
+    assert made.stdout == ""
+    assert "wrote spendsense/data/spendsense.db" in made.stderr
+    database = tmp_path / "spendsense" / "data" / "spendsense.db"
+    assert database.read_bytes().startswith(b"SQLite format 3\x00")

@@ -11,21 +11,25 @@ import pulumi
 import pytest
 import yaml
 
-from iris_infra.config import (
-    API_GATEWAY_TIMEOUT_SECONDS,
+from iris_infra.apps.iris.config import (
     CONFIG_KEYS,
-    IMAGE_URI_FORM,
-    LOG_RETENTION_DAYS,
     MAX_DAILY_TOKEN_BUDGET,
     MAX_FAIL_OPEN_CALLS_PER_CONTAINER,
-    MIN_TIMEOUT_SECONDS,
     NOT_KEYS,
     OPENAI_MARGIN_SECONDS,
     SECRET_KEYS,
     SECRET_MAX_AGE_RANGE_SECONDS,
-    ConfigError,
     StackConfig,
 )
+from iris_infra.config.checks import (
+    API_GATEWAY_TIMEOUT_SECONDS,
+    IMAGE_URI_FORM,
+    LOG_RETENTION_DAYS,
+    MIN_TIMEOUT_SECONDS,
+)
+from iris_infra.config.errors import ConfigError
+from stack_check.check import check_stack
+from tests.infra.conftest import PROJECT_DIR
 from tests.infra.stack_files import read_stack_settings
 
 VALID = {"openaiApiKey": "sk-test"}
@@ -361,7 +365,7 @@ def test_keys_the_authorizer_can_match_are_accepted(api_keys):
 
 def test_the_config_and_the_authorizer_share_one_parser():
     import authorizer
-    from iris_infra import config
+    from iris_infra.apps.iris import config
     from lambda_kit import api_keys
 
     assert authorizer.parse_keys is api_keys.parse_keys
@@ -435,43 +439,80 @@ def test_from_pulumi_reads_the_engine_config_and_keeps_secrets_secret(
     }
 
 
+# A stack's config with misspelt keys and namespaces beside good ones: another program's or a
+# provider's namespace passes.
+MISSPELT = {
+    "iris-infra:openaiApiKey": "sk-x",
+    "iris-infra:memoryMB": "2048",
+    "iris-infra:openAIApiKey": "sk-misplaced-secret",
+    "iri-infra:timeoutSeconds": "sk-misplaced-in-a-namespace",
+    "awz:region": "eu-west-1",
+    "aws:region": "eu-west-1",
+    "pulumi:tags": '{"team": "iris"}',
+    "random:seed": "3",
+}
+MISSPELT_SECRETS = [
+    "iris-infra:openaiApiKey",
+    "iris-infra:openAIApiKey",
+    "iri-infra:timeoutSeconds",
+]
+
+
 @pytest.mark.parametrize("channel", ["runtime", "environment"])
-def test_from_pulumi_reports_misspelt_keys_without_reading_them(mocks, monkeypatch, channel):
-    """The same check, with the same words, under `pulumi up` (the CLI's PULUMI_CONFIG) and
-    under the mocks `make check` runs the program with: a misspelt key or namespace is named
-    with the key it most likely meant; another program's or provider's namespace passes."""
-    config = {
-        "iris-infra:openaiApiKey": "sk-x",
-        "iris-infra:memoryMB": "2048",
-        "iris-infra:openAIApiKey": "sk-misplaced-secret",
-        "iri-infra:timeoutSeconds": "sk-misplaced-in-a-namespace",
-        "awz:region": "eu-west-1",
-        "aws:region": "eu-west-1",
-        "pulumi:tags": '{"team": "iris"}',
-        "random:seed": "3",
-    }
-    secret_keys = ["iris-infra:openaiApiKey", "iris-infra:openAIApiKey", "iri-infra:timeoutSeconds"]
+def test_from_pulumi_reads_its_own_keys_by_name_and_nothing_else(
+    mocks, resolve, monkeypatch, channel
+):
+    """Under `pulumi up` (the CLI's PULUMI_CONFIG) and under the mocks, the program reads its
+    keys with pulumi.Config, by name: a misspelt key is not read at all (nor its value, maybe a
+    secret), and its setting keeps its default. Naming it is make check's (below)."""
     if channel == "runtime":
-        pulumi.runtime.set_all_config(config, secret_keys=secret_keys)
+        pulumi.runtime.set_all_config(MISSPELT, secret_keys=MISSPELT_SECRETS)
     else:
         # How the CLI hands a program its config.
-        monkeypatch.setenv("PULUMI_CONFIG", json.dumps(config))
-        monkeypatch.setenv("PULUMI_CONFIG_SECRET_KEYS", json.dumps(secret_keys))
-    with pytest.raises(ConfigError) as caught:
-        StackConfig.from_pulumi()
+        monkeypatch.setenv("PULUMI_CONFIG", json.dumps(MISSPELT))
+        monkeypatch.setenv("PULUMI_CONFIG_SECRET_KEYS", json.dumps(MISSPELT_SECRETS))
+
+    def program():
+        config = StackConfig.from_pulumi()
+        return {
+            "memory": config.memory_mb,
+            "timeout": config.timeout_seconds,
+            "shown": repr(config),
+        }
+
+    read = resolve(program)
+    assert (read["memory"], read["timeout"]) == (1024, 30)
+    assert "sk-misplaced" not in read["shown"]
+
+
+def test_make_check_names_misspelt_keys_and_namespaces_with_the_key_meant(tmp_path):
+    """The stack's files hold every key: make check names each key the program does not read,
+    with the key it most likely meant, and plans nothing."""
+    stack_file = "config:\n  iris-infra:openaiApiKey:\n    secure: v1:ciphertext\n" + "".join(
+        f"  {key}: '{value}'\n" for key, value in MISSPELT.items() if key not in MISSPELT_SECRETS
+    )
+    # The misplaced secrets in plain text, as a wrong `pulumi config set` would leave them.
+    stack_file += "".join(f"  {key}: '{MISSPELT[key]}'\n" for key in MISSPELT_SECRETS[1:])
+    for name in ("Pulumi.yaml", "__main__.py"):
+        (tmp_path / name).write_text((PROJECT_DIR / name).read_text(encoding="utf-8"))
+    (tmp_path / "Pulumi.dev.yaml").write_text(stack_file, encoding="utf-8")
+
+    check = check_stack("dev", tmp_path)
+
     known = ", ".join(CONFIG_KEYS)
     namespaces = "iris-infra, aws, docker, pulumi"
-    assert caught.value.problems == (
-        f"memoryMB is not a setting of this stack; did you mean iris-infra:memoryMb? "
-        f"known keys: {known}",
-        f"openAIApiKey is not a setting of this stack; did you mean iris-infra:openaiApiKey? "
-        f"known keys: {known}",
-        f"awz:region is in no namespace this program reads ({namespaces}): "
+    assert check.plan is None
+    assert check.problems == (
+        "Pulumi.dev.yaml: memoryMB is not a setting of this stack; did you mean "
+        f"iris-infra:memoryMb? known keys: {known}",
+        "Pulumi.dev.yaml: openAIApiKey is not a setting of this stack; did you mean "
+        f"iris-infra:openaiApiKey? known keys: {known}",
+        f"Pulumi.dev.yaml: awz:region is in no namespace this program reads ({namespaces}): "
         "did you mean aws:region?",
-        f"iri-infra:timeoutSeconds is in no namespace this program reads ({namespaces}): "
-        "did you mean iris-infra:timeoutSeconds?",
+        "Pulumi.dev.yaml: iri-infra:timeoutSeconds is in no namespace this program reads "
+        f"({namespaces}): did you mean iris-infra:timeoutSeconds?",
     )
-    assert "sk-misplaced" not in str(caught.value)
+    assert "sk-misplaced" not in str(check.problems) and "ciphertext" not in str(check.problems)
 
 
 def test_from_pulumi_refuses_a_stack_without_an_openai_key(mocks, engine_config):

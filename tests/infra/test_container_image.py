@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from iris_infra.container_image import (
+from iris_infra.components.container_image import (
     KEEP_IMAGES,
     ContainerImage,
     ContainerImageArgs,

@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from iris_infra.dashboard import (
+from iris_infra.components.dashboard import (
     Dashboard,
     DashboardArgs,
     DashboardFunction,

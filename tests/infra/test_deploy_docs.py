@@ -9,7 +9,9 @@ import re
 
 import pytest
 
-from iris_infra.config import MAX_CONCURRENCY, ConfigError, StackConfig
+from iris_infra.apps.iris.config import StackConfig
+from iris_infra.config.checks import MAX_CONCURRENCY
+from iris_infra.config.errors import ConfigError
 from stack_check.deployer_policy import DEFAULT_STATE_BUCKET
 from tests.infra.conftest import PROJECT_DIR
 from tests.infra.stack_files import PlaintextSecretError, read_stack_settings

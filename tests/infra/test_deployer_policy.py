@@ -22,7 +22,7 @@ import pulumi
 import pytest
 
 from iris_infra import build_stack
-from iris_infra.names import StackNames
+from iris_infra.components.names import StackNames
 from stack_check.deployer_policy import actions
 from tests.infra.conftest import (
     ACCOUNT_ID,

@@ -10,7 +10,8 @@ from typing import Any
 import pulumi
 import pytest
 
-from iris_infra.config import ConfigError, StackConfig
+from iris_infra.apps.iris.config import StackConfig
+from iris_infra.config.errors import ConfigError
 
 VALID = {"openaiApiKey": "sk-test"}
 ZONE = "Z0123456789ABCDEFGHIJ"

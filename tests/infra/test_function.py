@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from iris_infra.function import Function, FunctionArgs
+from iris_infra.components.function import Function, FunctionArgs
 
 IMAGE_URI = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/iris@sha256:" + "c" * 64
 PARAMETER_ARN = "arn:aws:ssm:eu-west-1:123456789012:parameter/iris/dev/openai-api-key"

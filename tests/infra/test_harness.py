@@ -7,7 +7,7 @@ import pulumi
 import pulumi_aws as aws
 import pytest
 
-from iris_infra.cache_table import CacheTable, CacheTableArgs
+from iris_infra.components.cache_table import CacheTable, CacheTableArgs
 
 
 def test_a_failing_check_inside_an_apply_fails_the_test(mocks):

@@ -16,8 +16,9 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from iris_infra.config import CONFIG_KEYS, ConfigError, StackConfig
-from iris_infra.key_suggestions import is_misspelt_namespace
+from iris_infra.apps.iris.config import CONFIG_KEYS, StackConfig
+from iris_infra.config.errors import ConfigError
+from iris_infra.config.suggestions import is_misspelt_namespace
 from stack_check import safe_yaml
 from stack_check.files import (
     SECRET_PLACEHOLDER,
@@ -278,8 +279,9 @@ def fuzz_dir(tmp_path_factory) -> Path:
 
 
 def program_raw(values: dict[str, str]) -> dict[str, str | None]:
-    """What the program reads from these engine values (ConfigKeys.read_engine): its own keys
-    without the namespace, and a misspelt namespace's keys whole, without their value."""
+    """What make check validates of these engine values, in this process: the program's own
+    keys without the namespace (from_raw names an unknown one, as make check does), and a
+    misspelt namespace's keys whole, without their value."""
     raw: dict[str, str | None] = {
         key.removeprefix("iris-infra:"): value
         for key, value in values.items()

@@ -9,15 +9,15 @@ import re
 
 import pytest
 
-from iris_infra import iris_routes
-from iris_infra.http_api import (
+from iris_infra.apps.iris import routes as iris_routes
+from iris_infra.components.http_api import (
     ApiKeyAuthorizerArgs,
     ApiTarget,
     HttpApi,
     HttpApiArgs,
 )
-from iris_infra.plan import invoke_arn
-from iris_infra.routes import DEFAULT_ROUTE, GUARDED_METHODS, Route, guarded_prefix
+from iris_infra.components.routes import DEFAULT_ROUTE, GUARDED_METHODS, Route, guarded_prefix
+from stack_check.plan import invoke_arn
 from tests.infra.conftest import ACCOUNT_ID, REGION, build_once
 
 API = "aws:apigatewayv2/api:Api"

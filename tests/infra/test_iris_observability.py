@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from iris_infra.iris_observability import LOG_METRICS, alarm_specs, dashboard_widgets
+from iris_infra.apps.iris.observability import LOG_METRICS, alarm_specs, dashboard_widgets
 from tests.infra.conftest import stack_file_config
 
 API_ID = "a1b2c3d4e5"

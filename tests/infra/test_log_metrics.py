@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 
-from iris_infra.iris_observability import (
+from iris_infra.apps.iris.observability import (
     ANALYSIS_FAILURES,
     BUDGET_COUNTER_FAILURES,
     BUDGET_REFUSALS,
@@ -16,7 +16,7 @@ from iris_infra.iris_observability import (
     LLM_TOKENS,
     LOG_METRICS,
 )
-from iris_infra.log_metrics import LogMetrics, LogMetricsArgs
+from iris_infra.components.log_metrics import LogMetrics, LogMetricsArgs
 
 FILTER = "aws:cloudwatch/logMetricFilter:LogMetricFilter"
 

@@ -9,8 +9,9 @@ import pulumi
 import pytest
 
 from iris_infra import build_stack
-from iris_infra.config import ConfigError, StackConfig
-from iris_infra.names import StackNames
+from iris_infra.apps.iris.config import StackConfig
+from iris_infra.components.names import StackNames
+from iris_infra.config.errors import ConfigError
 from tests.infra.conftest import ACCOUNT_ID, API_KEYS_SENTINEL, MOCKS, _resolve, stack_file_config
 from tests.spendsense_infra.conftest import (
     build_spendsense,

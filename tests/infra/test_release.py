@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from iris_infra.release import LIVE_ALIAS, Release, ReleaseArgs
+from iris_infra.components.release import LIVE_ALIAS, Release, ReleaseArgs
 
 ALIAS = "aws:lambda/alias:Alias"
 PROVISIONED = "aws:lambda/provisionedConcurrencyConfig:ProvisionedConcurrencyConfig"

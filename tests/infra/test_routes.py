@@ -1,6 +1,6 @@
-"""Route tables (iris_infra.routes): what API Gateway would refuse is named route by route, and
-a request is matched with API Gateway's precedence: the exact route, ANY on that path, the
-longest greedy prefix, then $default."""
+"""Route tables (iris_infra.components.routes): what API Gateway would refuse is named route by
+route, and a request is matched with API Gateway's precedence: the exact route, ANY on that
+path, the longest greedy prefix, then $default."""
 
 from __future__ import annotations
 
@@ -11,8 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from iris_infra import iris_routes
-from iris_infra.routes import (
+from iris_infra.apps.iris import routes as iris_routes
+from iris_infra.apps.spendsense import routes as spendsense_routes
+from iris_infra.components.routes import (
     DEFAULT_ROUTE,
     GUARDED_METHODS,
     Route,
@@ -21,7 +22,6 @@ from iris_infra.routes import (
     path_parameters,
     route_problems,
 )
-from spendsense_infra import routes as spendsense_routes
 from tests.infra.conftest import PROJECT_DIR
 
 # Every kind of route once: exact, ANY on an exact path, greedy routes of a method and of ANY
@@ -49,7 +49,7 @@ TABLES = {
 def test_the_tables_load_without_pulumi():
     """The local stand-in reads them (and IRIS's CORS answers) with no Pulumi installed."""
     program = (
-        "import sys, iris_infra.iris_routes, spendsense_infra.routes; "
+        "import sys, iris_infra.apps.iris.routes, iris_infra.apps.spendsense.routes; "
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('pulumi', 'pulumi_aws')))"
     )
     loaded = subprocess.run(

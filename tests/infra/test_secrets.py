@@ -1,52 +1,74 @@
-"""Secrets: config secrets become SSM SecureStrings under the stack's prefix."""
+"""Secrets: any named config secrets become SSM SecureStrings under the stack's prefix, one each,
+with their parameters' names, ARNs and versions by secret name."""
 
 from __future__ import annotations
 
-from iris_infra.secrets import Secrets, SecretsArgs
+import pytest
+
+from iris_infra.components.secrets import Secrets, SecretsArgs, SecretValue
 
 PARAMETER = "aws:ssm/parameter:Parameter"
 
 
-def build(resolve, api_keys=None, openai_api_key="sk-one"):
+def build(resolve, secrets: dict[str, str]):
     def program():
-        secrets = Secrets(
+        component = Secrets(
             "sec",
             SecretsArgs(
-                parameter_prefix="/iris/dev", openai_api_key=openai_api_key, api_keys=api_keys
+                parameter_prefix="/app/dev",
+                secrets={
+                    name: SecretValue(value, f"the {name} of the app")
+                    for name, value in secrets.items()
+                },
             ),
         )
         return {
-            "openai_name": secrets.openai_api_key_parameter_name,
-            "openai_arn": secrets.openai_api_key_parameter_arn,
-            "api_keys_name": secrets.api_keys_parameter_name,
-            "api_keys_arn": secrets.api_keys_parameter_arn,
+            name: {"name": parameter.name, "arn": parameter.arn, "version": parameter.version}
+            for name, parameter in component.parameters.items()
         }
 
     return resolve(program)
 
 
-def test_the_openai_key_is_a_secure_string_parameter(mocks, resolve):
-    outputs = build(resolve)
-    parameter = mocks.resource(PARAMETER, "sec-openai-api-key")
-    assert parameter.inputs["name"] == "/iris/dev/openai-api-key"
-    assert parameter.inputs["type"] == "SecureString"
-    assert parameter.inputs["tier"] == "Standard"
-    assert mocks.plain(parameter.inputs["value"]) == "sk-one"
-    assert outputs["openai_name"] == "/iris/dev/openai-api-key"
-    assert outputs["openai_arn"].endswith(":parameter/iris/dev/openai-api-key")
+@pytest.mark.parametrize(
+    "secrets",
+    [
+        {"openai-api-key": "sk-one"},
+        {"openai-api-key": "sk-one", "api-keys": "k1,k2"},
+        {"api-keys": "k1,k2"},
+        {"webhook-token": "w-1", "db-password": "p-2", "signing-key-2": "s-3"},
+        {},
+    ],
+    ids=["one", "iris-with-keys", "keys-alone", "any-names", "none"],
+)
+def test_each_named_secret_is_a_secure_string_of_its_own(mocks, resolve, secrets):
+    outputs = build(resolve, secrets)
+
+    assert sorted(parameter.name for parameter in mocks.of_type(PARAMETER)) == sorted(
+        f"sec-{name}" for name in secrets
+    )
+    assert list(outputs) == list(secrets)
+    for name, value in secrets.items():
+        parameter = mocks.resource(PARAMETER, f"sec-{name}")
+        assert parameter.inputs["name"] == f"/app/dev/{name}"
+        assert parameter.inputs["type"] == "SecureString"
+        assert parameter.inputs["tier"] == "Standard"
+        assert parameter.inputs["description"] == f"the {name} of the app"
+        assert mocks.plain(parameter.inputs["value"]) == value
+        assert outputs[name]["name"] == f"/app/dev/{name}"
+        assert outputs[name]["arn"].endswith(f":parameter/app/dev/{name}")
+        assert isinstance(outputs[name]["version"], int)
 
 
-def test_no_api_keys_parameter_without_api_keys(mocks, resolve):
-    outputs = build(resolve)
-    assert [p.name for p in mocks.of_type(PARAMETER)] == ["sec-openai-api-key"]
-    assert outputs["api_keys_name"] is None and outputs["api_keys_arn"] is None
+def test_a_value_is_never_in_another_secrets_parameter(mocks, resolve):
+    build(resolve, {"first": "value-one-5c1e", "second": "value-two-9a4f"})
+
+    second = mocks.resource(PARAMETER, "sec-second")
+    assert "value-one-5c1e" not in str(mocks.plain(second.inputs))
 
 
-def test_api_keys_get_their_own_secure_string(mocks, resolve):
-    outputs = build(resolve, api_keys="k1,k2")
-    parameter = mocks.resource(PARAMETER, "sec-api-keys")
-    assert parameter.inputs["name"] == "/iris/dev/api-keys"
-    assert parameter.inputs["type"] == "SecureString"
-    assert mocks.plain(parameter.inputs["value"]) == "k1,k2"
-    assert outputs["api_keys_name"] == "/iris/dev/api-keys"
-    assert outputs["api_keys_arn"].endswith(":parameter/iris/dev/api-keys")
+@pytest.mark.parametrize("name", ["OpenAI", "api_keys", "-keys", "keys-", "a--b", "", "a/b"])
+def test_a_name_that_cannot_name_a_parameter_is_refused(mocks, resolve, name):
+    with pytest.raises(ValueError, match=f"secret name {name!r} cannot name a parameter"):
+        build(resolve, {name: "value"})
+    assert mocks.of_type(PARAMETER) == []

@@ -11,7 +11,7 @@ import pulumi
 import pytest
 
 from iris_infra import ConfigError, build_stack
-from iris_infra.config import PLATFORMS
+from iris_infra.config.checks import PLATFORMS
 from tests.infra.conftest import (
     ACCOUNT_ID,
     API_KEYS_SENTINEL,
@@ -440,7 +440,7 @@ def test_the_program_exports_exactly_the_contract_outputs(
         ("dev", {"openaiApiKey": "sk-x", "timeoutSeconds": "45"}, "timeoutSeconds=45"),
         ("prod", {"openaiApiKey": "sk-x", "corsOrigins": ["*"]}, "corsOrigins contains '*'"),
         ("dev", {"openaiApiKey": "sk-x", "architecture": "sparc"}, "architecture='sparc'"),
-        ("dev", {"openaiApiKey": "sk-x", "memoryMB": "2048"}, "memoryMB is not a setting"),
+        ("dev", {"openaiApiKey": "sk-x", "memoryMb": "99999"}, "memoryMb=99999 is out of range"),
     ],
 )
 def test_a_refused_config_stops_the_program_before_any_resource(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from iris_infra.warmup import WarmupSchedule, WarmupScheduleArgs, rate_expression
+from iris_infra.components.warmup import WarmupSchedule, WarmupScheduleArgs, rate_expression
 
 FUNCTION_ARN = "arn:aws:lambda:eu-west-1:123456789012:function:iris-dev"
 ALIAS_ARN = f"{FUNCTION_ARN}:live"

@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from iris_infra import iris_routes
+from iris_infra.apps.iris import routes as iris_routes
 from local_api import PROJECT_DIR
 from local_api.apps import SPENDSENSE, SPENDSENSE_S3_VARIABLES
 from local_api.cors import CorsPolicy

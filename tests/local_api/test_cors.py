@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 from werkzeug.datastructures import Headers
 
-from iris_infra import iris_routes
+from iris_infra.apps.iris import routes as iris_routes
+from iris_infra.apps.spendsense import routes as spendsense_routes
 from local_api import cors
 from local_api.apps import IRIS, SPENDSENSE
 from local_api.cors import CorsPolicy, is_preflight
-from spendsense_infra import routes as spendsense_routes
 
 
 @pytest.mark.parametrize(

@@ -9,11 +9,11 @@ import sys
 
 import pytest
 
-from iris_infra import iris_routes
-from iris_infra.routes import match_route, path_parameters
+from iris_infra.apps.iris import routes as iris_routes
+from iris_infra.apps.spendsense.routes import INSIGHT_PATHS
+from iris_infra.components.routes import match_route, path_parameters
 from local_api import PROJECT_DIR
 from local_api.apps import IRIS, SPENDSENSE
-from spendsense_infra.routes import INSIGHT_PATHS
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from mangum import Mangum
 
-from iris_infra.routes import Route
+from iris_infra.components.routes import Route
 from local_api.apps import IRIS, build_api
 from local_api.cors import (
     CORS_ALLOW_HEADERS,

@@ -15,9 +15,9 @@ from hypothesis import given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
+from iris_infra.apps.spendsense.routes import CORS_EXPOSE_HEADERS, INSIGHT_PATHS
 from local_api.apps import IRIS, SAMPLE_DATABASE, SPENDSENSE, build_api
 from local_api.gateway import LocalHttpApi
-from spendsense_infra.routes import CORS_EXPOSE_HEADERS, INSIGHT_PATHS
 from tests.backend.test_events_fuzz import FUZZ
 from tests.events import LambdaContext, http_api_v2_event
 from tests.local_api.support import (

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from iris_infra.apps.spendsense.routes import DEPLOYMENTS
 from local_api import PROJECT_DIR
 from local_api.apps import SPENDSENSE
 from local_api.stack import StackConfigError, load_cors_origins, load_deployment, validate_origins
-from spendsense_infra.routes import DEPLOYMENTS
 
 
 def write_stack(directory: Path, text: str, stack: str = "dev") -> Path:

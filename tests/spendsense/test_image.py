@@ -9,20 +9,22 @@ from pathlib import Path
 import pytest
 
 from tests.backend.dockerfile import (
-    context_files,
+    copied_files,
+    ignore_file_of,
     ignore_rules,
     imported_distributions,
     is_sent,
     read_dockerfile,
     runtime_requirements,
+    sent_files,
 )
 
 REPO = Path(__file__).resolve().parents[2]
 BACKEND = REPO / "spendsense" / "backend"
 DOCKERFILE = read_dockerfile(BACKEND / "Dockerfile")
-# The build context is the repository root: its .dockerignore is the one BuildKit and
-# pulumi-docker read for this build.
-IGNORE_FILE = REPO / ".dockerignore"
+# The build context is the repository root; the Dockerfile's own ignore file beside it is the
+# one BuildKit and pulumi-docker read for this build.
+IGNORE_FILE = BACKEND / "Dockerfile.dockerignore"
 REQUIREMENTS = runtime_requirements(BACKEND / "requirements.txt")
 DECLARED = {requirement.name.lower() for requirement in REQUIREMENTS}
 # Imported inside lambda_kit.wsgi, which only a WSGI app's entry point (IRIS's) calls:
@@ -44,7 +46,7 @@ def test_the_image_runs_the_api_functions_handler() -> None:
 def test_dependencies_are_a_layer_of_their_own_before_the_code() -> None:
     assert DOCKERFILE.copies == [
         ["spendsense/backend/requirements.txt", "${LAMBDA_TASK_ROOT}/requirements.txt"],
-        ["backend/src/lambda_kit/", "${LAMBDA_TASK_ROOT}/lambda_kit/"],
+        ["lambda_kit/", "${LAMBDA_TASK_ROOT}/lambda_kit/"],
         ["spendsense/backend/src/", "${LAMBDA_TASK_ROOT}/"],
     ]
     (run,) = DOCKERFILE.run_commands
@@ -100,32 +102,29 @@ def test_the_dev_requirements_install_the_runtime_ones() -> None:
 
 
 def test_only_what_the_image_copies_reaches_the_build_context() -> None:
-    """The context is the whole repository: without the ignore file every build would send
+    """The context is the whole repository: without its own ignore file every build would send
     (and every context hash would read) .venv, .cache, the other program and its tests."""
-    rules = ignore_rules(IGNORE_FILE)
-    copied = [source.relative_to(REPO).as_posix() for source, _ in DOCKERFILE.code_sources(REPO)]
-    files = context_files(REPO)
-    sent = {path for path in files if is_sent(path, rules)}
+    dockerfile = BACKEND / "Dockerfile"
+    sent = sent_files(dockerfile, REPO)
 
-    assert rules[0] == "*"
-    assert sent == {
-        path
-        for path in files
-        if (path == "spendsense/backend/requirements.txt" or path.startswith(tuple(copied)))
-        and "__pycache__" not in path
-        and not path.endswith(".pyc")
-    }
-    assert "spendsense/backend/src/handler.py" in sent and "backend/src/lambda_kit/guard.py" in sent
+    assert ignore_file_of(dockerfile, REPO) == IGNORE_FILE
+    assert ignore_rules(IGNORE_FILE)[0] == "*"
+    assert sent == copied_files(dockerfile, REPO)
+    assert "spendsense/backend/src/handler.py" in sent and "lambda_kit/guard.py" in sent
+    assert not [path for path in sent if path.startswith(("backend/", "iris_infra/", "tests/"))]
     unwalked = [
         ".venv/lib/python3.11/site-packages/x.py",
         ".cache/lambda-task-roots/x",
         ".git/HEAD",
     ]
-    assert not [path for path in unwalked if is_sent(path, rules)]
+    assert not [path for path in unwalked if is_sent(path, ignore_rules(IGNORE_FILE))]
 
 
-def test_no_dockerfile_specific_ignore_file_shadows_the_contexts() -> None:
-    """BuildKit would read spendsense/backend/Dockerfile.dockerignore in place of the root's
-    .dockerignore, and the two would disagree on what a build sends."""
-    assert IGNORE_FILE.is_file()
-    assert not (BACKEND / "Dockerfile.dockerignore").exists()
+def test_the_two_images_share_the_root_context_with_ignore_files_of_their_own() -> None:
+    """Both builds send the handler kit; neither sends the other's code."""
+    iris = sent_files(REPO / "backend" / "Dockerfile", REPO)
+    spendsense = sent_files(BACKEND / "Dockerfile", REPO)
+
+    kit = {path for path in iris if path.startswith("lambda_kit/")}
+    assert kit and kit == {path for path in spendsense if path.startswith("lambda_kit/")}
+    assert iris & spendsense == kit

@@ -17,7 +17,8 @@ from tests.events import http_api_v2_event
 
 REPO = Path(__file__).resolve().parents[2]
 SRC = REPO / "spendsense" / "backend" / "src"
-KIT_ROOT = REPO / "backend" / "src"
+# Where the handler kit (lambda_kit/) is, which the image copies beside the code.
+KIT_ROOT = REPO
 INSIGHTS = (
     "weekly_recap",
     "spending_analysis",

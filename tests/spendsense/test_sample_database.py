@@ -32,12 +32,20 @@ def sample_client(sample: Path) -> TestClient:
     return TestClient(create_app(Database(LocalFile(sample))))
 
 
+# How the Makefile runs the script: no .venv, the functions' task root on the path.
+MAKE_ENVIRONMENT = {"PYTHONPATH": str(REPO / "spendsense" / "backend" / "src")}
+
+
 def test_two_runs_write_the_same_bytes(tmp_path: Path) -> None:
-    """As the Makefile runs it: the script alone, in fresh interpreters."""
+    """As the Makefile runs it: the script alone, in fresh interpreters that see no installed
+    package (-S: standard library and the task root only)."""
     outputs = [tmp_path / "first.db", tmp_path / "second.db"]
     for out in outputs:
         subprocess.run(
-            [sys.executable, str(SCRIPT), "--out", str(out)], check=True, capture_output=True
+            [sys.executable, "-S", str(SCRIPT), "--out", str(out)],
+            env=MAKE_ENVIRONMENT,
+            check=True,
+            capture_output=True,
         )
 
     assert outputs[0].read_bytes() == outputs[1].read_bytes()
@@ -58,7 +66,8 @@ def test_the_makefile_target_runs_the_script() -> None:
     target = makefile.split("\nspendsense-db:\n", 1)[1].splitlines()[0]
 
     assert target.strip() == (
-        "$(PYTHON) spendsense/scripts/make_db.py --out spendsense/data/spendsense.db"
+        "PYTHONPATH=spendsense/backend/src $(PYTHON) spendsense/scripts/make_db.py "
+        "--out spendsense/data/spendsense.db"
     )
     assert "spendsense/data/" in (REPO / ".gitignore").read_text(encoding="utf-8").splitlines()
 

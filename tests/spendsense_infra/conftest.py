@@ -15,10 +15,10 @@ import pulumi
 import pulumi_aws as aws
 import pytest
 
-from iris_infra.config import PROJECT
+from iris_infra.apps.iris.config import PROJECT
+from iris_infra.apps.spendsense.config import SpendSenseConfig
+from iris_infra.apps.spendsense.stack import build_stack
 from spendsense.scripts import make_db
-from spendsense_infra.config import SpendSenseConfig
-from spendsense_infra.stack import build_stack
 from tests.infra.conftest import (
     API_KEYS_SENTINEL,
     DependencyRecordingMonitor,

@@ -17,8 +17,8 @@ from typing import Any
 import pulumi
 import pytest
 
-from iris_infra.data_bucket import UnversionedUpload, pinned_version
-from spendsense_infra.config import SpendSenseConfig
+from iris_infra.apps.spendsense.config import SpendSenseConfig
+from iris_infra.components.data_bucket import UnversionedUpload, pinned_version
 from tests.infra.conftest import settle_previous_program
 from tests.spendsense_infra.conftest import BuiltStack, StackRecording, build_spendsense
 

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from iris_infra.apps.spendsense.config import PROGRAM_DIR
 from spendsense_core.schema import SCHEMA_SQL
 from spendsense_core.sqlite_file import LoadError, open_read_only
-from spendsense_infra.config import PROGRAM_DIR
 from stack_check.check import PROJECT_DIR
 from tests.spendsense.conftest import BROKEN_KINDS, broken_copy, write_hand_database
 from tests.spendsense_infra.conftest import spendsense_config

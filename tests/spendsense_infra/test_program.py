@@ -8,11 +8,11 @@ import json
 import pytest
 import yaml
 
-from iris_infra.config import ConfigError
-from iris_infra.plan import is_secret_value, run_program
-from spendsense_infra.config import PROGRAM_DIR, PROJECT
-from spendsense_infra.routes import INSIGHT_PATHS
+from iris_infra.apps.spendsense.config import PROGRAM_DIR, PROJECT
+from iris_infra.apps.spendsense.routes import INSIGHT_PATHS
+from iris_infra.config.errors import ConfigError
 from stack_check.files import read_engine_config
+from stack_check.plan import is_secret_value, run_program
 from tests.infra.conftest import API_KEYS_SENTINEL
 from tests.spendsense_infra.conftest import DATA_SENTINEL, OUTPUT_NAMES
 

@@ -11,14 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from iris_infra.config import PLATFORMS
-from iris_infra.plan import SECRET_SIGNATURE
-from iris_infra.release import LIVE_ALIAS
-from spendsense_infra import routes as spendsense_routes
-from spendsense_infra import stack as spendsense_stack
-from spendsense_infra.config import PROGRAM_DIR
-from spendsense_infra.routes import API_FUNCTION, INSIGHT_PATHS, function_names, routes
-from spendsense_infra.stack import DATABASE_KEY, function_name_of
+from iris_infra.apps.spendsense import routes as spendsense_routes
+from iris_infra.apps.spendsense import stack as spendsense_stack
+from iris_infra.apps.spendsense.config import PROGRAM_DIR
+from iris_infra.apps.spendsense.routes import API_FUNCTION, INSIGHT_PATHS, function_names, routes
+from iris_infra.apps.spendsense.stack import DATABASE_KEY, function_name_of
+from iris_infra.components.release import LIVE_ALIAS
+from iris_infra.config.checks import PLATFORMS
+from stack_check.plan import SECRET_SIGNATURE
 from tests.infra.conftest import API_KEYS_SENTINEL, REGION, Recorded
 from tests.spendsense_infra.conftest import (
     DATA_SENTINEL,

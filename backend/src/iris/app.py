@@ -11,7 +11,7 @@ from iris.analyze import SERVICE_EXTENSION, AnalysisService, analyze_bp
 from iris.errors import register_error_handlers
 from iris.health import health_bp
 from iris.logs import configure_logging, request_id_var
-from iris.settings import Settings
+from iris.settings import SETTINGS_EXTENSION, Settings, current_settings
 
 __all__ = ["REQUEST_ID_HEADER", "Settings", "create_app", "current_settings"]
 
@@ -26,7 +26,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.json.sort_keys = False
-    app.extensions["iris.settings"] = settings
+    app.extensions[SETTINGS_EXTENSION] = settings
 
     service = AnalysisService(settings)
     app.extensions[SERVICE_EXTENSION] = service
@@ -47,12 +47,6 @@ def create_app(settings: Settings | None = None) -> Flask:
         app.before_request(require_authorizer_context)
     app.after_request(_tag_and_log_response)
     return app
-
-
-def current_settings() -> Settings:
-    from flask import current_app
-
-    return current_app.extensions["iris.settings"]
 
 
 def _assign_request_id() -> None:

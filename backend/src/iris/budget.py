@@ -31,6 +31,13 @@ from contextlib import AbstractContextManager, contextmanager
 from contextvars import ContextVar
 from typing import Any, Protocol
 
+from iris.counters import (
+    COUNTER_KEY_PREFIX,
+    CounterError,
+    CounterFull,
+    TokenCounter,
+    counter_key,
+)
 from iris.settings import Settings
 
 __all__ = [
@@ -59,8 +66,6 @@ log = logging.getLogger("iris")
 
 Clock = Callable[[], float]
 DAY_S = 86_400
-# Counter items are keyed "llm-tokens#2026-12-01": never a cache key (64 hex digits).
-COUNTER_KEY_PREFIX = "llm-tokens#"
 # A day's counter stays this long after its day ends (for a look with get-item), then the
 # table's TTL deletes it.
 COUNTER_KEPT_S = 2 * DAY_S
@@ -93,10 +98,6 @@ def seconds_to_midnight(now: float) -> int:
     return DAY_S - int(now) % DAY_S
 
 
-def counter_key(day: str) -> str:
-    return f"{COUNTER_KEY_PREFIX}{day}"
-
-
 def worst_case_tokens(messages: Sequence[Mapping[str, str]], max_completion_tokens: int) -> int:
     """The most a call can cost: never fewer tokens than it is billed."""
     prompt = sum(
@@ -106,38 +107,6 @@ def worst_case_tokens(messages: Sequence[Mapping[str, str]], max_completion_toke
         for message in messages
     )
     return prompt + REPLY_PRIMING_TOKENS + max_completion_tokens
-
-
-class CounterError(Exception):
-    """A counter call that failed or answered garbage; `detail` is safe to log."""
-
-    def __init__(self, reason: str, *, timed_out: bool = False, **detail: Any) -> None:
-        super().__init__(f"token counter failed: {reason}")
-        self.reason = reason
-        self.timed_out = timed_out
-        self.detail = detail
-
-
-class CounterFull(Exception):
-    """The reservation does not fit: `total` tokens of the day are already counted."""
-
-    def __init__(self, total: int) -> None:
-        super().__init__(f"the day's counter holds {total} tokens")
-        self.total = total
-
-
-class TokenCounter(Protocol):
-    """The day's count (`iris.token_counter`: in DynamoDB, or in memory for local runs)."""
-
-    def reserve(self, day: str, tokens: int, budget: int, expires_at: int) -> int:
-        """Add `tokens` (<= `budget`) only if the day's total stays <= `budget`; the new total,
-        or CounterFull, or CounterError."""
-        ...
-
-    def settle(self, day: str, tokens: int, expires_at: int) -> int | None:
-        """Add `tokens` (negative: give back, never below 0); the new total, None when there
-        was less left to give back, or CounterError."""
-        ...
 
 
 class BudgetExhausted(Exception):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from flask import Blueprint
 
+from iris.settings import current_settings
+
 health_bp = Blueprint("health", __name__)
 
 
@@ -14,8 +16,6 @@ def health() -> dict[str, str]:
 
 @health_bp.get("/api/iris/health")
 def iris_health() -> dict[str, object]:
-    from iris.app import current_settings
-
     settings = current_settings()
     return {
         "status": "ok",

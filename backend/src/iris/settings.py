@@ -17,6 +17,8 @@ from lambda_kit.settings import DEFAULT_SECRET_MAX_AGE_S, SettingsError
 from lambda_kit.settings import SECRET_MAX_AGE_RANGE_S as SECRET_MAX_AGE_RANGE_S
 
 PROVIDERS = ("openai", "offline")
+# Where the app keeps its Settings (Flask's app.extensions), for the views to read.
+SETTINGS_EXTENSION = "iris.settings"
 
 # API Gateway HTTP APIs give an integration 30 s at most. LLM_BUDGET_S is the deadline the
 # analyze route gives each request (shorter when the Lambda invocation has less time left);
@@ -195,3 +197,10 @@ class Settings:
                 defaults["llm_budget_fail_open_calls_per_container"].default,
             ),
         )
+
+
+def current_settings() -> Settings:
+    """The running app's settings, inside a request (Flask is imported only then)."""
+    from flask import current_app
+
+    return current_app.extensions[SETTINGS_EXTENSION]

@@ -1,4 +1,4 @@
-"""The day's token counters (`iris.budget.TokenCounter`): reserve a call's worst case only while
+"""The day's token counters (`iris.counters.TokenCounter`): reserve a call's worst case only while
 it fits, settle it after.
 
 One item per UTC day in the cache table (`pk = "llm-tokens#<day>"`, `tokens` (N), `expires_at`,
@@ -17,7 +17,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from iris.budget import CounterError, CounterFull, counter_key
+from iris.counters import CounterError, CounterFull, counter_key
 from lambda_kit import aws
 
 __all__ = ["DynamoDBCounter", "MemoryCounter"]

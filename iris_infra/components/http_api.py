@@ -1,5 +1,5 @@
 """The public HTTP API: API Gateway in front of a stack's functions, each reached through its
-`live` alias by the routes of the stack's route table (iris_infra.routes), with CORS,
+`live` alias by the routes of the stack's route table (iris_infra.components.routes), with CORS,
 throttling, access logs and, when an authorizer is given, X-API-Key on the guarded routes.
 """
 
@@ -12,9 +12,9 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from iris_infra.function import allow_invoke
-from iris_infra.names import slug
-from iris_infra.routes import DEFAULT_ROUTE, GUARDED_METHODS, Route, route_problems
+from iris_infra.components.function import allow_invoke
+from iris_infra.components.names import slug
+from iris_infra.components.routes import DEFAULT_ROUTE, GUARDED_METHODS, Route, route_problems
 
 API_KEY_HEADER = "x-api-key"
 # What API Gateway answers CORS preflights with unless the stack says otherwise: any method a

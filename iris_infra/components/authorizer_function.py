@@ -13,7 +13,8 @@ from collections.abc import Mapping
 
 import pulumi
 
-from iris_infra.function import FunctionArgs
+from iris_infra.components.function import FunctionArgs
+from iris_infra.components.secrets import SecretParameter
 
 AUTHORIZER_COMMAND = "authorizer.handler"
 # It only compares a header with a cached parameter: small and quick is enough.
@@ -31,13 +32,12 @@ def authorizer_function_args(
     role_path: str,
     permissions_boundary: pulumi.Input[str],
     variable_prefix: str,
-    parameter_name: pulumi.Input[str],
-    parameter_arn: pulumi.Input[str],
-    parameter_version: pulumi.Input[int],
+    keys_parameter: SecretParameter,
     environment: Mapping[str, pulumi.Input[str]] | None = None,
 ) -> FunctionArgs:
-    """`variable_prefix` is the app's (IRIS, SPENDSENSE): the authorizer reads
-    `<prefix>_API_KEYS_PARAM`; `environment` adds the app's other settings."""
+    """`variable_prefix` is the app's (IRIS, SPENDSENSE): the authorizer reads the keys from
+    `keys_parameter`, named in `<prefix>_API_KEYS_PARAM`; `environment` adds the app's other
+    settings."""
     return FunctionArgs(
         function_name=function_name,
         description=description,
@@ -50,13 +50,11 @@ def authorizer_function_args(
         role_path=role_path,
         permissions_boundary=permissions_boundary,
         environment={
-            f"{variable_prefix}_API_KEYS_PARAM": parameter_name,
-            f"{variable_prefix}_API_KEYS_PARAM_VERSION": pulumi.Output.from_input(
-                parameter_version
-            ).apply(str),
+            f"{variable_prefix}_API_KEYS_PARAM": keys_parameter.name,
+            f"{variable_prefix}_API_KEYS_PARAM_VERSION": keys_parameter.version.apply(str),
             **(environment or {}),
         },
         # The keys' parameter, and nothing else of SSM.
-        parameter_arns=[parameter_arn],
+        parameter_arns=[keys_parameter.arn],
         publish=True,
     )

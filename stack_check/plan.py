@@ -18,7 +18,7 @@ import pulumi
 from pulumi.runtime.mocks import MockMonitor
 from pulumi.runtime.settings import get_root_resource, set_root_resource
 
-from iris_infra.config import PROJECT
+from iris_infra.apps.iris.config import PROJECT
 
 # The account the plan shows in ARNs: AWS's documentation example, never a real one.
 PLAN_ACCOUNT_ID = "123456789012"

@@ -1,7 +1,7 @@
 """Alarms that reach a person: an SNS topic with one email address subscribed, and a CloudWatch
 alarm per spec the stack gives. The builders here make the specs every stack needs: the API's
 5xx answers, and each function's errors, throttles and near-timeout durations; a stack adds its
-app's own (IRIS's: iris_infra.iris_observability).
+app's own (IRIS's: iris_infra.apps.iris.observability).
 
 Thresholds suit low traffic: counts, not rates (one failure out of two requests is not 50 % of
 anything), five-minute periods, and no data counts as not breaching, so a quiet night is OK.
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from iris_infra.names import slug
+from iris_infra.components.names import slug
 
 PERIOD_SECONDS = 300
 # The app answers by its own deadline, at least a second before the function's timeout; a

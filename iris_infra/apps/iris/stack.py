@@ -1,6 +1,6 @@
 """IRIS's whole stack, declared from one validated StackConfig (so tests can build several):
-the shared components wired with IRIS's functions (iris_functions), route table (iris_routes)
-and signals (iris_observability)."""
+the shared components wired with IRIS's functions (`functions`), route table (`routes`) and
+signals (`observability`)."""
 
 from __future__ import annotations
 
@@ -9,19 +9,19 @@ from typing import Any
 
 import pulumi
 
-from iris_infra import iris_functions, iris_observability, iris_routes
-from iris_infra.alarms import Alarms, AlarmsArgs
-from iris_infra.cache_table import CacheTable, CacheTableArgs
-from iris_infra.config import StackConfig
-from iris_infra.container_image import ContainerImage, ContainerImageArgs
-from iris_infra.dashboard import Dashboard, DashboardArgs, DashboardFunction
-from iris_infra.domain import CustomDomain, CustomDomainArgs
-from iris_infra.function import Function, permissions_boundary_of
-from iris_infra.http_api import ApiKeyAuthorizerArgs, ApiTarget, HttpApi, HttpApiArgs
-from iris_infra.log_metrics import LogMetrics, LogMetricsArgs
-from iris_infra.release import Release, ReleaseArgs
-from iris_infra.secrets import Secrets, SecretsArgs
-from iris_infra.warmup import WarmupSchedule, WarmupScheduleArgs
+from iris_infra.apps.iris import functions, observability, routes
+from iris_infra.apps.iris.config import StackConfig
+from iris_infra.components.alarms import Alarms, AlarmsArgs
+from iris_infra.components.cache_table import CacheTable, CacheTableArgs
+from iris_infra.components.container_image import ContainerImage, ContainerImageArgs
+from iris_infra.components.dashboard import Dashboard, DashboardArgs, DashboardFunction
+from iris_infra.components.domain import CustomDomain, CustomDomainArgs
+from iris_infra.components.function import Function, permissions_boundary_of
+from iris_infra.components.http_api import ApiKeyAuthorizerArgs, ApiTarget, HttpApi, HttpApiArgs
+from iris_infra.components.log_metrics import LogMetrics, LogMetricsArgs
+from iris_infra.components.release import Release, ReleaseArgs
+from iris_infra.components.secrets import Secrets, SecretsArgs
+from iris_infra.components.warmup import WarmupSchedule, WarmupScheduleArgs
 
 HEALTH_PATH = "/health"
 ANALYZE_PATH = "/api/iris/analyze"
@@ -72,19 +72,15 @@ def build_stack(config: StackConfig) -> StackOutputs:
         ContainerImageArgs(
             repository_name=names.repository,
             platform=config.platform,
-            context=iris_functions.IMAGE_CONTEXT,
-            dockerfile=iris_functions.IMAGE_DOCKERFILE,
+            context=functions.IMAGE_CONTEXT,
+            dockerfile=functions.IMAGE_DOCKERFILE,
             force_delete=not config.is_production,
             pinned_image_uri=config.image_uri,
         ),
     )
     secrets = Secrets(
         "iris-secrets",
-        SecretsArgs(
-            parameter_prefix=config.parameter_prefix,
-            openai_api_key=config.openai_api_key,
-            api_keys=config.api_keys,
-        ),
+        SecretsArgs(parameter_prefix=config.parameter_prefix, secrets=functions.secrets_of(config)),
     )
     cache = CacheTable(
         "iris-cache",
@@ -92,7 +88,7 @@ def build_stack(config: StackConfig) -> StackOutputs:
     )
     api_function = Function(
         "iris-api-function",
-        iris_functions.api_function_args(config, image.image_uri, secrets, cache, boundary),
+        functions.api_function_args(config, image.image_uri, secrets, cache, boundary),
     )
     release = Release(
         "iris-api-release",
@@ -109,18 +105,18 @@ def build_stack(config: StackConfig) -> StackOutputs:
         HttpApiArgs(
             api_name=prefix,
             targets={
-                iris_routes.API_FUNCTION: ApiTarget(
+                routes.API_FUNCTION: ApiTarget(
                     function_name=api_function.function_name,
                     invoke_arn=release.invoke_arn,
                     qualifier=release.alias_name,
                 )
             },
-            routes=iris_routes.ROUTES,
+            routes=routes.ROUTES,
             cors_origins=config.cors_origins,
-            cors_allow_methods=iris_routes.CORS_ALLOW_METHODS,
-            cors_allow_headers=iris_routes.CORS_ALLOW_HEADERS,
-            cors_expose_headers=iris_routes.CORS_EXPOSE_HEADERS,
-            cors_max_age_seconds=iris_routes.CORS_MAX_AGE_SECONDS,
+            cors_allow_methods=routes.CORS_ALLOW_METHODS,
+            cors_allow_headers=routes.CORS_ALLOW_HEADERS,
+            cors_expose_headers=routes.CORS_EXPOSE_HEADERS,
+            cors_max_age_seconds=routes.CORS_MAX_AGE_SECONDS,
             throttle_burst_limit=config.throttle_burst_limit,
             throttle_rate_limit=config.throttle_rate_limit,
             log_retention_days=config.log_retention_days,
@@ -163,7 +159,7 @@ def build_stack(config: StackConfig) -> StackOutputs:
         LogMetricsArgs(
             log_group_name=api_function.log_group_name,
             namespace=f"IRIS/{config.stack}",
-            metrics=iris_observability.LOG_METRICS,
+            metrics=observability.LOG_METRICS,
         ),
     )
     dashboard = Dashboard(
@@ -172,7 +168,7 @@ def build_stack(config: StackConfig) -> StackOutputs:
             dashboard_name=prefix,
             api_id=api.api_id,
             functions=[DashboardFunction(api_function.function_name, api_function.log_group_name)],
-            app_widgets=iris_observability.dashboard_widgets(
+            app_widgets=observability.dashboard_widgets(
                 log_metrics.namespace, config.llm_daily_token_budget
             ),
         ),
@@ -183,7 +179,7 @@ def build_stack(config: StackConfig) -> StackOutputs:
             AlarmsArgs(
                 email=config.alarm_email,
                 name_prefix=prefix,
-                specs=iris_observability.alarm_specs(config, api.api_id, log_metrics.namespace),
+                specs=observability.alarm_specs(config, api.api_id, log_metrics.namespace),
             ),
         )
 
@@ -208,22 +204,12 @@ def _authorizer(
     permissions_boundary: pulumi.Input[str],
 ) -> ApiKeyAuthorizerArgs | None:
     """With apiKeys, the authorizer function and its release; None without."""
-    if (
-        secrets.api_keys_parameter_name is None
-        or secrets.api_keys_parameter_arn is None
-        or secrets.api_keys_parameter_version is None
-    ):
+    keys_parameter = secrets.parameters.get(functions.API_KEYS)
+    if keys_parameter is None:
         return None
     function = Function(
         "iris-authorizer-function",
-        iris_functions.authorizer_function_args(
-            config,
-            image_uri,
-            secrets.api_keys_parameter_name,
-            secrets.api_keys_parameter_arn,
-            secrets.api_keys_parameter_version,
-            permissions_boundary,
-        ),
+        functions.authorizer_function_args(config, image_uri, keys_parameter, permissions_boundary),
     )
     # Released like the API (it runs the same image): a bad image reaches it only through a new
     # version, and a rollback moves its `live` too.

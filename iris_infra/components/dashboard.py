@@ -1,6 +1,6 @@
 """The stack's CloudWatch dashboard: traffic, errors and latency at the gateway; duration,
 errors, throttles, concurrency and cold starts of each function; then the app's own widgets,
-which the stack gives (IRIS's: iris_infra.iris_observability).
+which the stack gives (IRIS's: iris_infra.apps.iris.observability).
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ program reads keys by name, and Pulumi passes any key of any namespace."""
 from __future__ import annotations
 
 import difflib
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 # The namespaces a stack's config may use besides the program's own: its providers' (any key
 # the provider takes; the program reads only aws:region) and Pulumi's own (pulumi:tags,
@@ -59,3 +59,17 @@ def unknown_key_problem(key: str, project: str, keys: Sequence[str]) -> str:
         f"{shown_key(key)} is in no namespace this program reads ({', '.join(known)}): "
         f"did you mean {guess}:{shown_key(name)}?"
     )
+
+
+def unknown_key_problems(keys: Iterable[str], project: str, known: Sequence[str]) -> list[str]:
+    """The problems of the whole keys (`namespace:name`) of a stack's config that the program
+    does not read: `project`'s keys that are not in `known`, then keys in a namespace that looks
+    like a misspelling of a known one. Another program's or a provider's namespace passes."""
+    prefix = f"{project}:"
+    own = sorted(
+        name
+        for name in (key.removeprefix(prefix) for key in keys if key.startswith(prefix))
+        if name not in known
+    )
+    misspelt = sorted(key for key in keys if is_misspelt_namespace(key, project))
+    return [unknown_key_problem(key, project, known) for key in (*own, *misspelt)]

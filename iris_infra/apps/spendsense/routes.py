@@ -10,7 +10,7 @@ falls to the open `$default`.
 
 from __future__ import annotations
 
-from iris_infra.routes import DEFAULT_ROUTE, Route, guarded_prefix
+from iris_infra.components.routes import DEFAULT_ROUTE, Route, guarded_prefix
 
 API_FUNCTION = "api"
 DEPLOYMENTS = ("split", "single")

@@ -1,5 +1,5 @@
 """Metrics from the app's own JSON log lines, for the dashboard and the alarms: one CloudWatch
-Logs metric filter per LogMetric the stack gives (IRIS's: iris_infra.iris_observability).
+Logs metric filter per LogMetric the stack gives (IRIS's: iris_infra.apps.iris.observability).
 
 The functions' log format is JSON, and Lambda keeps a JSON object written to stdout as the log
 event itself, so filter patterns select the app's lines by their fields.

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
-from iris_infra.names import StackNames
+from iris_infra.components.names import StackNames
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from iris_infra.function import allow_invoke
+from iris_infra.components.function import allow_invoke
 
 
 @dataclass(frozen=True)

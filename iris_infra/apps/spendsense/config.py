@@ -1,11 +1,13 @@
-"""SpendSense's stack configuration: read once, typed, and validated before any resource is
-declared, with the checks it shares with IRIS's (iris_infra.config)."""
+"""SpendSense's stack configuration: every `spendsense-infra:` setting, read once, typed, and
+validated before any resource is declared, with the checks it shares with every program
+(iris_infra.config). The database file is checked by the backend's own loader
+(spendsense_core, installed from the functions' task root): what the stack uploads is what
+they open."""
 
 from __future__ import annotations
 
 import math
 import shlex
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,46 +15,31 @@ from typing import Any, ClassVar
 
 import pulumi
 
-from iris_infra.config import (
+from iris_infra.apps.spendsense.routes import DEPLOYMENTS, INSIGHT_PATHS
+from iris_infra.config.checks import (
     EPHEMERAL_STORAGE_RANGE_MB,
     MEMORY_RANGE_MB,
-    ConfigError,
-    ConfigKeys,
-    ProgramConfig,
     alarm_email_problems,
     architecture_problems,
     check_range,
-    construct,
-    key_problems,
     log_retention_problems,
     origin_problems,
     provisioned_concurrency_problems,
     stack_name_problems,
     timeout_problems,
-    with_secret_outputs,
 )
-from iris_infra.config import (
-    MAX_STACK_NAME_LENGTH as SHARED_MAX_STACK_NAME_LENGTH,
-)
-from spendsense_infra.routes import DEPLOYMENTS, INSIGHT_PATHS
-
-PROJECT = "spendsense-infra"
-# Where Pulumi runs the program: a relative databaseFile starts here.
-PROGRAM_DIR = Path(__file__).resolve().parent.parent / "spendsense"
-
-# The database file is checked by the backend's own loader, in the functions' task root
-# (spendsense/backend/src, standard library only): what the stack uploads is what they open.
-_TASK_ROOT = str(PROGRAM_DIR / "backend" / "src")
-if _TASK_ROOT not in sys.path:
-    sys.path.append(_TASK_ROOT)
-
-from spendsense_core.deadlines import (  # noqa: E402
+from iris_infra.config.checks import MAX_STACK_NAME_LENGTH as SHARED_MAX_STACK_NAME_LENGTH
+from iris_infra.config.errors import ConfigError, construct
+from iris_infra.config.keys import ConfigKeys
+from iris_infra.config.program import ProgramConfig, with_secret_outputs
+from lambda_kit.api_keys import key_problems
+from spendsense_core.deadlines import (
     CHECK_DEADLINE_S,
     QUERY_DEADLINE_S,
     UPLOAD_CHECK_DEADLINE_S,
 )
-from spendsense_core.s3_copy import DOWNLOAD_DEADLINE_S  # noqa: E402
-from spendsense_core.schema import (  # noqa: E402
+from spendsense_core.s3_copy import DOWNLOAD_DEADLINE_S
+from spendsense_core.schema import (
     ASSET_TYPES,
     CENTS,
     COLUMN_KINDS,
@@ -61,7 +48,12 @@ from spendsense_core.schema import (  # noqa: E402
     MAX_TOTAL_CENTS,
     MIN_DAY,
 )
-from spendsense_core.sqlite_file import WAL_FIX, LoadError, check_upload  # noqa: E402
+from spendsense_core.sqlite_file import WAL_FIX, LoadError, check_upload
+
+PROJECT = "spendsense-infra"
+# Where Pulumi runs the program: a relative databaseFile starts here.
+# (The project is installed editable, so this module is in the repository's own tree.)
+PROGRAM_DIR = Path(__file__).resolve().parents[3] / "spendsense"
 
 SECRET_KEYS = ("apiKeys",)
 NOT_KEYS = ("stack",)
@@ -142,7 +134,7 @@ class SpendSenseConfig(ProgramConfig):
     def from_pulumi(cls) -> SpendSenseConfig:
         """The running stack's configuration; apiKeys is checked as text, then kept only as a
         secret Output."""
-        raw, secrets = _KEYS.read_engine()
+        raw, secrets = _KEYS.read_pulumi()
         checked = cls.from_raw(pulumi.get_stack(), raw)
         return with_secret_outputs(checked, _KEYS, secrets)
 

@@ -17,18 +17,18 @@ from __future__ import annotations
 
 import pulumi
 
-from iris_infra.alarms import (
+from iris_infra.apps.iris.config import StackConfig
+from iris_infra.components.alarms import (
     AlarmedFunction,
     AlarmSpec,
     api_alarm_spec,
     function_alarm_specs,
     tail_command,
 )
-from iris_infra.config import StackConfig
-from iris_infra.dashboard import PERIOD_SECONDS, MetricWidget
-from iris_infra.function import log_group_name_of
-from iris_infra.http_api import access_log_group_name_of
-from iris_infra.log_metrics import LogMetric
+from iris_infra.components.dashboard import PERIOD_SECONDS, MetricWidget
+from iris_infra.components.function import log_group_name_of
+from iris_infra.components.http_api import access_log_group_name_of
+from iris_infra.components.log_metrics import LogMetric
 
 ANALYSIS_FAILED = "analysis failed"
 ANALYSIS_SERVED = "analysis served"

@@ -3,12 +3,12 @@ CORS answers of its API (the local stand-in reads both without Pulumi).
 
 Open: the liveness probe, and `$default`, so unknown paths and wrong methods reach the app's JSON
 404/405. Guarded when the stack has apiKeys: the IRIS routes, and every other path under
-/api/iris/ (iris_infra.routes.guarded_prefix), so none falls to the open `$default`.
+/api/iris/ (iris_infra.components.routes.guarded_prefix), so none falls to the open `$default`.
 """
 
 from __future__ import annotations
 
-from iris_infra.routes import DEFAULT_ROUTE, Route, guarded_prefix
+from iris_infra.components.routes import DEFAULT_ROUTE, Route, guarded_prefix
 
 API_FUNCTION = "api"
 

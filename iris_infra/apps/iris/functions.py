@@ -6,23 +6,41 @@ from __future__ import annotations
 
 import pulumi
 
-from iris_infra.authorizer_function import (
+from iris_infra.apps.iris.config import StackConfig
+from iris_infra.components.authorizer_function import (
     authorizer_function_args as shared_authorizer_function_args,
 )
-from iris_infra.cache_table import CacheTable
-from iris_infra.config import StackConfig
-from iris_infra.function import FunctionArgs
-from iris_infra.secrets import Secrets
+from iris_infra.components.cache_table import CacheTable
+from iris_infra.components.function import FunctionArgs
+from iris_infra.components.secrets import SecretParameter, Secrets, SecretValue
 
-# The image's build context and Dockerfile, relative to the project.
-IMAGE_CONTEXT = "backend"
+# The image's build context and Dockerfile, relative to the project (the repository root). The
+# root is the context, for the handler kit the image shares with SpendSense's (lambda_kit/); the
+# Dockerfile's own ignore file keeps the rest of the tree out of it.
+IMAGE_CONTEXT = "."
 IMAGE_DOCKERFILE = "backend/Dockerfile"
 
-# The authorizer only compares a header with a cached parameter: small and quick is enough.
+# IRIS's secrets, each an SSM parameter `<prefix>/<name>` (iris_infra.components.secrets).
+OPENAI_API_KEY = "openai-api-key"
+API_KEYS = "api-keys"
 
 # The daily LLM token counters share the cache table, keyed "llm-tokens#<YYYY-MM-DD>" (a cache
 # key is 64 hex digits); the API function may update these items and no other.
 TOKEN_COUNTER_KEY_PREFIX = "llm-tokens#"
+
+
+def secrets_of(config: StackConfig) -> dict[str, SecretValue]:
+    """The OpenAI key, and the accepted X-API-Key values when the stack sets apiKeys."""
+    secrets = {
+        OPENAI_API_KEY: SecretValue(
+            config.openai_api_key, "OpenAI API key of the IRIS analysis function"
+        )
+    }
+    if config.api_keys is not None:
+        secrets[API_KEYS] = SecretValue(
+            config.api_keys, "Comma-separated X-API-Key values accepted by the IRIS authorizer"
+        )
+    return secrets
 
 
 def api_function_args(
@@ -43,7 +61,7 @@ def api_function_args(
         timeout_seconds=config.timeout_seconds,
         log_retention_days=config.log_retention_days,
         environment=api_environment(config, secrets, cache.table_name),
-        parameter_arns=[secrets.openai_api_key_parameter_arn],
+        parameter_arns=[secrets.parameters[OPENAI_API_KEY].arn],
         table_arn=cache.table_arn,
         # The daily token counters, and only when there is a budget to count.
         table_update_keys=(
@@ -57,9 +75,7 @@ def api_function_args(
 def authorizer_function_args(
     config: StackConfig,
     image_uri: pulumi.Input[str],
-    parameter_name: pulumi.Input[str],
-    parameter_arn: pulumi.Input[str],
-    parameter_version: pulumi.Output[int],
+    keys_parameter: SecretParameter,
     permissions_boundary: pulumi.Input[str],
 ) -> FunctionArgs:
     return shared_authorizer_function_args(
@@ -71,9 +87,7 @@ def authorizer_function_args(
         architecture=config.architecture,
         log_retention_days=config.log_retention_days,
         variable_prefix="IRIS",
-        parameter_name=parameter_name,
-        parameter_arn=parameter_arn,
-        parameter_version=parameter_version,
+        keys_parameter=keys_parameter,
         environment={"IRIS_SECRET_MAX_AGE_S": str(config.secret_max_age_seconds)},
     )
 
@@ -88,6 +102,7 @@ def api_environment(
     IRIS_REQUIRE_AUTHORIZER makes the function itself refuse /api/iris/* to any request the
     authorizer did not pass (a route match is the gateway's only guard).
     """
+    openai_api_key = secrets.parameters[OPENAI_API_KEY]
     guard = {"IRIS_REQUIRE_AUTHORIZER": "true"} if config.api_keys is not None else {}
     # Only when a team opted in: the backend's default is no call without a reservation.
     fail_open = (
@@ -105,8 +120,8 @@ def api_environment(
         "OPENAI_MAX_TOKENS": str(config.openai_max_tokens),
         "OPENAI_TIMEOUT_S": f"{config.openai_timeout_seconds:g}",
         "OPENAI_MAX_RETRIES": str(config.openai_max_retries),
-        "OPENAI_API_KEY_PARAM": secrets.openai_api_key_parameter_name,
-        "OPENAI_API_KEY_PARAM_VERSION": secrets.openai_api_key_parameter_version.apply(str),
+        "OPENAI_API_KEY_PARAM": openai_api_key.name,
+        "OPENAI_API_KEY_PARAM_VERSION": openai_api_key.version.apply(str),
         "IRIS_SECRET_MAX_AGE_S": str(config.secret_max_age_seconds),
         "IRIS_CACHE_TABLE": cache_table_name,
         "IRIS_CACHE_TTL_HOURS": str(config.cache_ttl_hours),

@@ -10,42 +10,48 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from iris_infra.alarms import AlarmedFunction, Alarms, AlarmsArgs, api_alarm_spec
-from iris_infra.alarms import function_alarm_specs as alarm_specs_of
-from iris_infra.authorizer_function import AUTHORIZER_TIMEOUT_SECONDS, authorizer_function_args
-from iris_infra.container_image import ContainerImage, ContainerImageArgs
-from iris_infra.dashboard import Dashboard, DashboardArgs, DashboardFunction
-from iris_infra.data_bucket import DatabaseBucket, DatabaseBucketArgs
-from iris_infra.function import (
+from iris_infra.apps.spendsense import routes as spendsense_routes
+from iris_infra.apps.spendsense.config import SpendSenseConfig
+from iris_infra.apps.spendsense.routes import API_FUNCTION, function_names, routes
+from iris_infra.components.alarms import AlarmedFunction, Alarms, AlarmsArgs, api_alarm_spec
+from iris_infra.components.alarms import function_alarm_specs as alarm_specs_of
+from iris_infra.components.authorizer_function import (
+    AUTHORIZER_TIMEOUT_SECONDS,
+    authorizer_function_args,
+)
+from iris_infra.components.container_image import ContainerImage, ContainerImageArgs
+from iris_infra.components.dashboard import Dashboard, DashboardArgs, DashboardFunction
+from iris_infra.components.data_bucket import DatabaseBucket, DatabaseBucketArgs
+from iris_infra.components.function import (
     Function,
     FunctionArgs,
     log_group_name_of,
     permissions_boundary_of,
 )
-from iris_infra.http_api import (
+from iris_infra.components.http_api import (
     ApiKeyAuthorizerArgs,
     ApiTarget,
     HttpApi,
     HttpApiArgs,
     access_log_group_name_of,
 )
-from iris_infra.names import slug
-from iris_infra.release import Release, ReleaseArgs
-from iris_infra.secrets import Secrets, SecretsArgs
-from spendsense_infra import routes as spendsense_routes
-from spendsense_infra.config import SpendSenseConfig
-from spendsense_infra.routes import API_FUNCTION, function_names, routes
+from iris_infra.components.names import slug
+from iris_infra.components.release import Release, ReleaseArgs
+from iris_infra.components.secrets import Secrets, SecretsArgs, SecretValue
 
 HEALTH_PATH = "/health"
 DATABASE_KEY = "spendsense.db"
 API_COMMAND = "handler.handler"
 AUTHORIZER = "authorizer"
+# The accepted X-API-Key values' secret, an SSM parameter `<prefix>/api-keys`.
+API_KEYS = "api-keys"
 AUTHORIZER_CACHE_TTL_SECONDS = 300
 # Cost guard rails on the stage (the contract has no keys for them).
 THROTTLE_BURST_LIMIT = 20
 THROTTLE_RATE_LIMIT = 10
 # The repository's root is the build context (the image takes the handler kit from outside
-# spendsense/); both paths start at spendsense/, where Pulumi runs the program.
+# spendsense/), and the Dockerfile's own ignore file keeps the rest of the tree out of it; both
+# paths start at spendsense/, where Pulumi runs the program.
 IMAGE_CONTEXT = ".."
 IMAGE_DOCKERFILE = "backend/Dockerfile"
 
@@ -121,7 +127,7 @@ def build_stack(config: SpendSenseConfig) -> StackOutputs:
     released = dict(served)
     authorizer = None
     if config.api_keys is not None:
-        released[AUTHORIZER] = _authorizer(config, image.image_uri, boundary)
+        released[AUTHORIZER] = _authorizer(config, config.api_keys, image.image_uri, boundary)
         function, release = released[AUTHORIZER]
         authorizer = ApiKeyAuthorizerArgs(
             function_name=function.function_name,
@@ -212,14 +218,17 @@ def _released(
 
 
 def _authorizer(
-    config: SpendSenseConfig, image_uri: pulumi.Input[str], permissions_boundary: pulumi.Input[str]
+    config: SpendSenseConfig,
+    api_keys: pulumi.Input[str],
+    image_uri: pulumi.Input[str],
+    permissions_boundary: pulumi.Input[str],
 ) -> tuple[Function, Release]:
     """The keys in SSM, and the authorizer function, released like the others (a bad image
     reaches it only through a new version), which alone may read them."""
-    secrets = Secrets(
-        "spendsense-secrets",
-        SecretsArgs(config.parameter_prefix, api_keys=config.api_keys, owner="SpendSense"),
+    keys = SecretValue(
+        api_keys, "Comma-separated X-API-Key values accepted by the SpendSense authorizer"
     )
+    secrets = Secrets("spendsense-secrets", SecretsArgs(config.parameter_prefix, {API_KEYS: keys}))
     return _released(
         AUTHORIZER,
         authorizer_function_args(
@@ -231,9 +240,7 @@ def _authorizer(
             role_path=config.names.path,
             permissions_boundary=permissions_boundary,
             variable_prefix="SPENDSENSE",
-            parameter_name=secrets.api_keys_parameter_name,
-            parameter_arn=secrets.api_keys_parameter_arn,
-            parameter_version=secrets.api_keys_parameter_version,
+            keys_parameter=secrets.parameters[API_KEYS],
         ),
     )
 
