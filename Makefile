@@ -98,7 +98,7 @@ bench: $(VENV)/.dev-installed
 
 # SpendSense's OpenAPI document from FastAPI's own generator; a test holds the committed file to it.
 openapi: $(VENV)/.local-installed
-	$(BIN)/python spendsense/scripts/openapi.py --out docs/openapi/spendsense.json
+	PYTHONPATH=spendsense/backend/src $(BIN)/python spendsense/scripts/openapi.py --out docs/openapi/spendsense.json
 
 # SpendSense's sample database, the same bytes every run (standard library only, so no .venv;
 # the schema comes from the functions' task root).

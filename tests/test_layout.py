@@ -230,7 +230,8 @@ MAX_LINES = 400
 
 
 def product_text_files() -> list[str]:
-    """The repository's files (tracked, and new ones not ignored) outside tests/, but prose."""
+    """The repository's files (tracked, and new ones not ignored) outside tests/, but prose and
+    docs/ (the OpenAPI documents are generated or reference, read by tools, not whole)."""
     listed = subprocess.run(
         ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
         cwd=REPO,
@@ -241,7 +242,7 @@ def product_text_files() -> list[str]:
     return sorted(
         path
         for path in listed
-        if path.split("/")[0] not in NOT_PRODUCT
+        if path.split("/")[0] not in (*NOT_PRODUCT, "docs")
         and not path.endswith(".md")
         and (REPO / path).is_file()
     )

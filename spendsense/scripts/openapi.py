@@ -1,8 +1,9 @@
 """Write SpendSense's OpenAPI document from FastAPI's own generator (`app.openapi()`).
 
-    python spendsense/scripts/openapi.py [--out docs/openapi/spendsense.json]
+    PYTHONPATH=spendsense/backend/src python spendsense/scripts/openapi.py [--out FILE]
 
-`make openapi` runs it; tests/openapi/test_documents.py holds the committed file equal to it.
+(the app's task root on the path; the handler kit is installed). `make openapi` runs it;
+tests/openapi/test_documents.py holds the committed file equal to it.
 """
 
 from __future__ import annotations
@@ -15,10 +16,6 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
-# The Lambda task root, as its image lays it out: the app, and the handler kit beside it.
-for _src in (ROOT / "spendsense" / "backend" / "src", ROOT / "backend" / "src"):
-    if str(_src) not in sys.path:
-        sys.path.insert(0, str(_src))
 
 DEFAULT_OUT = ROOT / "docs" / "openapi" / "spendsense.json"
 

@@ -21,10 +21,10 @@ from openapi_spec_validator.validation.exceptions import OpenAPIValidationError
 
 from iris.app import create_app as create_iris_app
 from iris.settings import Settings
-from iris_infra import iris_routes
-from iris_infra.routes import match_route
+from iris_infra.apps.iris import routes as iris_routes
+from iris_infra.apps.spendsense import routes as spendsense_routes
+from iris_infra.components.routes import match_route
 from local_api import PROJECT_DIR
-from spendsense_infra import routes as spendsense_routes
 from tests.openapi.conftest import DOCS, examples, load, operations
 
 DOCUMENTS = ("iris.json", "spendsense.json")

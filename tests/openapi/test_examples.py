@@ -24,12 +24,12 @@ import lambda_kit
 from iris.analyze import AnalysisService
 from iris.app import create_app as create_iris_app
 from iris.settings import Settings
-from iris_infra import iris_routes
+from iris_infra.apps.iris import routes as iris_routes
+from iris_infra.apps.spendsense import routes as spendsense_routes
 from local_api.apps import IRIS, SPENDSENSE
 from local_api.cors import CorsPolicy
 from local_api.gateway import LambdaHandler, LocalHttpApi
 from spendsense_core.database import Database, LocalFile, NotConfigured
-from spendsense_infra import routes as spendsense_routes
 from tests.backend.openai_stub import OpenAIStub
 from tests.local_api.support import write_sample_database
 from tests.openapi.conftest import examples, load

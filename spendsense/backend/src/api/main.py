@@ -19,6 +19,7 @@ from fastapi.responses import JSONResponse
 from pydantic import WithJsonSchema
 from starlette.exceptions import HTTPException
 
+from api.answers import Stats
 from api.openapi import (
     AS_OF_SCHEMA,
     DESCRIPTION,
@@ -26,7 +27,6 @@ from api.openapi import (
     HEALTH_RESPONSES,
     INSIGHT_DOCS,
     USER_ID_SCHEMA,
-    Stats,
     describe,
     guarded_responses,
 )
