@@ -45,6 +45,21 @@ def test_no_readme_command_puts_a_secret_on_the_command_line():
     assert command_line_secrets(README) == []
 
 
+@pytest.mark.parametrize(
+    "pulumi_file",
+    [
+        "Pulumi.yaml",
+        "Pulumi.dev.yaml",
+        "Pulumi.prod.yaml",
+        "spendsense/Pulumi.yaml",
+        "spendsense/Pulumi.dev.yaml",
+    ],
+)
+def test_no_pulumi_file_comment_puts_a_secret_on_the_command_line(pulumi_file):
+    text = (PROJECT_DIR / pulumi_file).read_text(encoding="utf-8")
+    assert command_line_secrets(text) == []
+
+
 @pytest.mark.parametrize("stack", ["dev", "prod"])
 def test_no_message_of_the_program_suggests_a_secret_on_the_command_line(stack):
     with pytest.raises(ConfigError) as caught:
