@@ -122,13 +122,20 @@ class _Iris(LocalApp):
         return {"IRIS_REQUIRE_AUTHORIZER": "true"} if self.api_keys_configured(environ) else {}
 
     def describe_setup(self, environ: Mapping[str, str]) -> str:
-        from iris.settings import Settings, SettingsError
+        from iris.settings import Settings, SettingsError, shown_url
 
         try:
             settings = Settings.from_env(environ)
         except SettingsError as error:
             raise SetupError(str(error)) from None
-        return f"LLM provider: {settings.llm_provider}"
+        if settings.llm_provider == "offline":
+            return "LLM provider: offline"
+        # Where analyses will go, so a run pointed at another endpoint shows it did.
+        from iris.chat import chat_completions_url
+
+        endpoint = shown_url(chat_completions_url(settings.openai_base_url))
+        missing = "" if settings.openai_configured else " (no key: analyze answers 503)"
+        return f"LLM provider: openai, model {settings.openai_model} at {endpoint}{missing}"
 
 
 class _SpendSense(LocalApp):

@@ -32,6 +32,7 @@ import lambda_handler
 import lambda_kit
 import server
 from iris.app import create_app
+from iris.llm import OFFLINE_MODEL
 from iris.settings import Settings
 from lambda_kit import HttpHandler
 from lambda_kit.handler import run_on_new_event_loop
@@ -241,6 +242,9 @@ def test_iris_health_reports_the_offline_provider_without_a_key(iris_handler: Ht
     body = json_answer(answer, 200, context)
     assert body["provider"] == "offline"
     assert body["llmConfigured"] is True
+    # Health names the model the way an analysis does, so a client can compare the two.
+    analysis, context = invoke(iris_handler, analyze_event(http_api_v2_event, '{"text": "hi"}'))
+    assert body["model"] == json_answer(analysis, 200, context)["model"] == OFFLINE_MODEL
 
 
 @pytest.mark.parametrize("text", ["The cat sat on the mat.", UTF8_TEXT], ids=["ascii", "utf8"])

@@ -99,6 +99,48 @@ def test_provider_follows_the_key(environ: dict[str, str], provider: str, config
 
 
 @pytest.mark.parametrize(
+    "base_url",
+    ["http://127.0.0.1:11434/v1", "https://llm.example.com/openai/v1/"],
+)
+def test_a_base_url_without_a_key_is_refused_naming_both_variables(base_url: str) -> None:
+    """Without a key the provider would be offline, and the endpoint would never be called."""
+    with pytest.raises(SettingsError) as raised:
+        Settings.from_env({"OPENAI_BASE_URL": base_url})
+
+    message = str(raised.value)
+    for named in (f"OPENAI_BASE_URL={base_url!r}", "OPENAI_API_KEY ", "OPENAI_API_KEY_PARAM"):
+        assert named in message
+    assert "IRIS_LLM_PROVIDER=offline" in message
+
+
+@pytest.mark.parametrize(
+    ("environ", "provider"),
+    [
+        pytest.param({"OPENAI_API_KEY": "sk-local"}, "openai", id="key"),
+        pytest.param({"OPENAI_API_KEY_PARAM": "/iris/dev/key"}, "openai", id="key-param"),
+        pytest.param({"IRIS_LLM_PROVIDER": "offline"}, "offline", id="offline-chosen"),
+        pytest.param({"IRIS_LLM_PROVIDER": "openai"}, "openai", id="openai-chosen"),
+    ],
+)
+def test_a_base_url_with_a_key_or_a_chosen_provider_is_accepted(
+    environ: dict[str, str], provider: str
+) -> None:
+    settings = Settings.from_env({"OPENAI_BASE_URL": "http://127.0.0.1:8080/v1", **environ})
+
+    assert settings.llm_provider == provider
+    assert settings.openai_base_url == "http://127.0.0.1:8080/v1"
+
+
+def test_credentials_in_a_refused_base_url_are_not_shown() -> None:
+    with pytest.raises(SettingsError) as raised:
+        Settings.from_env({"OPENAI_BASE_URL": "https://user:hunter2-pass@llm.example.com/v1"})
+
+    message = str(raised.value)
+    assert "hunter2" not in message and "user" not in message.split("OPENAI_API_KEY")[0]
+    assert "'https://***@llm.example.com/v1'" in message
+
+
+@pytest.mark.parametrize(
     ("name", "value", "allowed"),
     [
         ("IRIS_LLM_PROVIDER", "anthropic", "use one of ('openai', 'offline')"),

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from tests.infra.test_plan_workflows import readme_section
+from tests.docs import doc_section
 from tests.infra.test_workflows import (
     WORKFLOW_DIR,
     WORKFLOWS,
@@ -300,8 +300,8 @@ def test_each_reviewed_suppression_is_still_needed():
     assert found == REVIEWED_IGNORES
 
 
-def test_the_readme_has_the_deploy_secrets_set_in_the_environments():
-    section = readme_section("### CI")
+def test_the_docs_have_the_deploy_secrets_set_in_the_environments():
+    section = doc_section("docs/operating.md", "## CI")
     kinds = dict(re.findall(r"^\| `(\w+)` \| ([^|]+?) \|", section, re.MULTILINE))
     assert {name: kinds.get(name) for name in DEPLOY_SECRETS} == dict.fromkeys(
         DEPLOY_SECRETS, "environment secret"
@@ -312,10 +312,10 @@ def test_the_readme_has_the_deploy_secrets_set_in_the_environments():
         assert f"`repo:<owner>/<repo>:environment:{stack}` for {stack}'s" in prose
 
 
-def test_the_readme_says_what_keeps_an_edited_workflow_out_of_prod():
+def test_the_docs_say_what_keeps_an_edited_workflow_out_of_prod():
     """The environments' rules match a ref's name only: a `v*` tag on any branch's commit runs
-    that branch's ci.yml in prod once a reviewer approves. The README has the admin close it."""
-    prose = " ".join(readme_section("### CI").split())
+    that branch's ci.yml in prod once a reviewer approves. operating.md has the admin close it."""
+    prose = " ".join(doc_section("docs/operating.md", "## CI").split())
     assert "a workflow edited on another branch, out of the environment" not in prose
     tag_rules = re.search(r"\*\*tag ruleset\*\* on `v\*` with ([^;]+);", prose)
     assert tag_rules, "no tag ruleset on v*"

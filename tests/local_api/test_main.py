@@ -1,4 +1,4 @@
-"""`python -m local_api`: the README's first command, started and stopped as a user would."""
+"""`python -m local_api` (`make run`), started and stopped as a user would."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from local_api import PROJECT_DIR, apps
+from local_api import __main__ as local_api_main
 from local_api.__main__ import main
 from tests.local_api.support import call, read_banner, write_sample_database
 
@@ -111,6 +112,56 @@ def test_an_invalid_setting_is_a_clear_error(
     assert main(["--cors-origins", "http://localhost:5173", "--port", "0"]) == 2
 
     assert "IRIS_LLM_PROVIDER='magic'" in capsys.readouterr().err
+
+
+def refuse_to_serve(*args: object, **kwargs: object) -> None:
+    raise AssertionError("the command went on to serve")
+
+
+def test_a_base_url_without_a_key_is_a_clear_error(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Without a key the run would stay offline and never call the endpoint: say so instead."""
+    for name in ("OPENAI_API_KEY", "OPENAI_API_KEY_PARAM", "IRIS_LLM_PROVIDER"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:11434/v1")
+    monkeypatch.setattr(local_api_main, "make_server", refuse_to_serve)
+
+    assert main(["--cors-origins", "http://localhost:5173", "--port", "0"]) == 2
+
+    err = capsys.readouterr().err
+    assert err.startswith("local_api: error: OPENAI_BASE_URL='http://127.0.0.1:11434/v1' is set")
+    assert "OPENAI_API_KEY nor OPENAI_API_KEY_PARAM" in err
+
+
+@pytest.mark.parametrize(
+    ("environ", "shown"),
+    [
+        ({}, "LLM provider: offline"),
+        (
+            {
+                "OPENAI_API_KEY": "sk-never-shown-51c0",
+                "OPENAI_BASE_URL": "http://127.0.0.1:8080/v1",
+            },
+            "LLM provider: openai, model gpt-4o-mini-2024-07-18 at "
+            "http://127.0.0.1:8080/v1/chat/completions",
+        ),
+        (
+            {"OPENAI_API_KEY": "sk-never-shown-51c0", "OPENAI_MODEL": "gpt-4o-2024-08-06"},
+            "LLM provider: openai, model gpt-4o-2024-08-06 at "
+            "https://api.openai.com/v1/chat/completions",
+        ),
+        (
+            {"IRIS_LLM_PROVIDER": "openai"},
+            "at https://api.openai.com/v1/chat/completions (no key: analyze answers 503)",
+        ),
+    ],
+)
+def test_the_start_up_line_says_where_analyses_go(environ: dict[str, str], shown: str) -> None:
+    line = apps.IRIS.describe_setup(environ)
+
+    assert shown in line
+    assert "sk-never-shown" not in line
 
 
 def test_a_busy_port_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint
 
+from iris.offline import OFFLINE_MODEL
 from iris.settings import current_settings
 
 health_bp = Blueprint("health", __name__)
@@ -20,7 +21,7 @@ def iris_health() -> dict[str, object]:
     return {
         "status": "ok",
         "provider": settings.llm_provider,
-        "model": settings.openai_model if settings.llm_provider == "openai" else "offline",
+        "model": settings.openai_model if settings.llm_provider == "openai" else OFFLINE_MODEL,
         "llmConfigured": settings.llm_provider == "offline" or settings.openai_configured,
         "cache": "dynamodb" if settings.cache_table else "memory",
     }

@@ -53,6 +53,22 @@ def parse_secret_max_age(value: str | None) -> int:
     return kit.parse_secret_max_age(value, "IRIS_SECRET_MAX_AGE_S")
 
 
+def shown_url(url: str) -> str:
+    """`url` as a message may show it: without a user name or password it may carry."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        if parts.username is None and parts.password is None:
+            return url
+        host = parts.hostname or ""
+        host = f"[{host}]" if ":" in host else host
+        port = f":{parts.port}" if parts.port is not None else ""
+    except ValueError:
+        return "(not a URL)"
+    return parts._replace(netloc=f"***@{host}{port}").geturl()
+
+
 @dataclass(frozen=True)
 class Settings:
     llm_provider: str = "offline"
@@ -160,9 +176,18 @@ class Settings:
 
         defaults = cls.__dataclass_fields__
         api_key, api_key_param = text("OPENAI_API_KEY"), text("OPENAI_API_KEY_PARAM")
-        provider = text("IRIS_LLM_PROVIDER") or (
-            "openai" if api_key or api_key_param else "offline"
-        )
+        base_url = text("OPENAI_BASE_URL")
+        chosen = text("IRIS_LLM_PROVIDER")
+        if base_url and not (api_key or api_key_param or chosen):
+            # The provider follows the key: without one, the offline analyzer would answer and
+            # the endpoint named here would never be called, which nothing else would show.
+            raise SettingsError(
+                f"OPENAI_BASE_URL={shown_url(base_url)!r} is set but neither OPENAI_API_KEY nor "
+                "OPENAI_API_KEY_PARAM is, so the offline analyzer would answer and that endpoint "
+                "would never be called; set OPENAI_API_KEY (any value, for an endpoint that "
+                "checks none), or unset OPENAI_BASE_URL, or set IRIS_LLM_PROVIDER=offline"
+            )
+        provider = chosen or ("openai" if api_key or api_key_param else "offline")
         return cls(
             llm_provider=provider.lower(),
             openai_model=text("OPENAI_MODEL") or defaults["openai_model"].default,
@@ -175,7 +200,7 @@ class Settings:
             openai_max_retries=number(
                 "OPENAI_MAX_RETRIES", int, defaults["openai_max_retries"].default
             ),
-            openai_base_url=text("OPENAI_BASE_URL"),
+            openai_base_url=base_url,
             openai_api_key=api_key,
             openai_api_key_param=api_key_param,
             cache_table=text("IRIS_CACHE_TABLE"),
