@@ -159,7 +159,8 @@ def budget_alarm_specs(metric_namespace: str, log_group_name: str, budget: int) 
     warning = budget_warning_tokens(budget)
     raise_it = (
         "If the traffic is genuine, raise the cap: `pulumi config set llmDailyTokenBudget "
-        "<tokens>` and `pulumi up` (README: LLM spend cap); if not, rotate apiKeys."
+        "<tokens>` and `pulumi up` (docs/operating.md: the LLM spend cap); if not, rotate "
+        "apiKeys."
     )
     return [
         AlarmSpec(
@@ -215,7 +216,7 @@ def budget_alarm_specs(metric_namespace: str, log_group_name: str, budget: int) 
                 f"(reason, error_code): {tail_command(log_group_name)}. A missing table or "
                 "AccessDenied needs a deploy (`pulumi up`); throttling passes; "
                 "malformed_counter is an item edited by hand: set its tokens to a whole "
-                "number (README: LLM spend cap)."
+                "number (docs/operating.md: the LLM spend cap)."
             ),
         ),
     ]
