@@ -2,7 +2,7 @@
 
 API Gateway guards routes by route match alone, and `$default` is open: an event that reached
 a function by another route (a path spelt so that no guarded route matched it, a console test
-event) would otherwise be served (PITFALLS 41). So a function whose API has the authorizer
+event) would otherwise be served (pitfall 41). So a function whose API has the authorizer
 checks what API Gateway adds to every request the authorizer let through: the authorizer's
 context in `requestContext.authorizer.lambda`, with the key's slot.
 """

@@ -165,7 +165,7 @@ def run_on_new_event_loop(adapter: Adapter, event: dict[str, Any], context: Any)
     """Run the adapter on a new event loop, then close it and put back the thread's own.
 
     Mangum runs the app on asyncio.get_event_loop(), which fails once that loop was closed or
-    `asyncio.run` has returned (PITFALLS 7); a loop per invocation also leaves nothing of one
+    `asyncio.run` has returned (pitfall 7); a loop per invocation also leaves nothing of one
     invocation's tasks to the next. The thread's loop (the one Mangum sets up when it is built,
     or a caller's) is left as it was found.
     """

@@ -1,14 +1,14 @@
-"""SpendSense's checks, in the order they run; the routes and JSON are the contract's, written
+"""SpendSense's checks, in the order they run; the routes and JSON are the API's, written
 out here rather than taken from the code under test, so a route that answers the wrong JSON
 fails. Each proves one thing a client of the API relies on:
 
 - health: the API function answers through the gateway (`GET /health`, no key, no data);
-- stats: the database is loaded and `/api/stats` has the contract's fields (its `lastDate` is
+- stats: the database is loaded and `/api/stats` has the API's fields (its `lastDate` is
   the day the insight checks ask for);
 - cors preflight: a browser at the origin may GET the data routes with the key;
-- one check per insight: the route answers the user with exactly the contract's keys (in the
+- one check per insight: the route answers the user with exactly the API's keys (in the
   split shape each is a function of its own);
-- invalid query / unknown user: the contract's 400 `invalid_query` and 404 `user_not_found`;
+- invalid query / unknown user: the API's 400 `invalid_query` and 404 `user_not_found`;
 - no key refused: with an API key, the data routes are closed without it.
 """
 
@@ -186,7 +186,7 @@ def expect_keys(reply: HttpReply, body: Any, keys: frozenset[str] | set[str], wh
 
 
 def expect_error(run: Run, reply: HttpReply, status: int, code: str) -> str:
-    """The contract's error: `status` with exactly `{"error": {"code": code, "message"}}`."""
+    """The API's error: `status` with exactly `{"error": {"code": code, "message"}}`."""
     body = expect_json(reply, status)
     error = body.get("error")
     if set(body) != {"error"} or not isinstance(error, dict) or set(error) != {"code", "message"}:

@@ -35,7 +35,7 @@ ACTIONS_FILE = Path(__file__).resolve().parents[1] / "deploy" / "deployer-action
 VERSION = "2012-10-17"
 # The account of the caller: the policies name no account, so one text serves every account.
 ACCOUNT = "${aws:PrincipalAccount}"
-# Where `pulumi login s3://…` keeps the stacks' states (the README's bucket); --state-bucket
+# Where `pulumi login s3://…` keeps the stacks' states (docs/deploy.md's bucket); --state-bucket
 # names another, `none` leaves the statements out (Pulumi Cloud).
 DEFAULT_STATE_BUCKET = f"iris-pulumi-state-{ACCOUNT}"
 

@@ -77,7 +77,7 @@ class PlanMocks(pulumi.runtime.Mocks):
     def __init__(self, account_id: str = PLAN_ACCOUNT_ID, region: str = DEFAULT_REGION) -> None:
         self.account_id = account_id
         self.region = region
-        # Some pushes report `repo:tag@sha256:...`, a form Lambda rejects (PITFALLS 15).
+        # Some pushes report `repo:tag@sha256:...`, a form Lambda rejects (pitfall 15).
         self.tagged_repo_digests = False
         # The provider functions the program invoked (their tokens), in order.
         self.calls: list[str] = []

@@ -1,4 +1,4 @@
-"""Pulumi's YAML files read defensively (PITFALLS 64): bounded before they are parsed, and
+"""Pulumi's YAML files read defensively (pitfall 64): bounded before they are parsed, and
 refused with one sentence, saying what and where, when they are anything but a small tree of
 plain values.
 

@@ -4,7 +4,7 @@ Every upload of a changed file is a new object version, and its id is an output:
 that carries the version in its configuration gets fresh containers when the file changes, and
 a rollback of the function also rolls back the data it reads. So the id is only ever a real
 one (`pinned_version`), and no version a function pins is deleted by the program: the object is
-retained when its resource is deleted or replaced (PITFALLS 59).
+retained when its resource is deleted or replaced (pitfall 59).
 """
 
 from __future__ import annotations

@@ -212,7 +212,7 @@ def test_openai_without_a_key_is_a_503(start_container: Any, openai_api: Any) ->
     assert openai_api.requests == []
 
 
-# The deadline: the time the invocation has left bounds the LLM (PITFALLS 9)
+# The deadline: the time the invocation has left bounds the LLM (pitfall 9)
 
 
 def timed(container: Any, context: LambdaContext) -> tuple[Any, float]:
@@ -391,7 +391,7 @@ def test_a_missing_key_parameter_is_a_503_until_it_exists(
     assert openai_api.requests[0]["headers"]["Authorization"] == "Bearer sk-late"
 
 
-# A key rotated outside a deployment (PITFALLS 27)
+# A key rotated outside a deployment (pitfall 27)
 
 
 def test_a_refused_key_is_read_again_once_and_the_new_one_used(
@@ -458,7 +458,7 @@ def test_a_revoked_key_is_not_read_again_on_every_request(
     assert reads == [key_parameter.name] * 2
 
 
-# Only finished answers are cached (PITFALLS 39)
+# Only finished answers are cached (pitfall 39)
 
 
 @pytest.mark.parametrize(
@@ -502,7 +502,7 @@ def test_only_a_finished_answer_is_cached_in_memory_and_dynamodb(
     assert len(openai_api.requests) == 3 - 2 * stored
 
 
-# Once per container (PITFALLS 23)
+# Once per container (pitfall 23)
 
 
 def test_the_llm_client_is_built_once_per_container_at_init(
@@ -598,7 +598,7 @@ def test_a_local_offline_container_imports_no_sdk_at_all() -> None:
 def test_a_deployed_container_loads_its_clients_at_init_and_never_openai() -> None:
     """Deployed, the AWS and HTTP clients load at INIT (Lambda's CPU burst), so no request
     imports anything; the openai package is never needed. SSM is unreachable here (a closed
-    port): INIT goes on, and analyze answers the contract's 503."""
+    port): INIT goes on, and analyze answers the API's 503."""
     with socket.socket() as closed:
         closed.bind(("127.0.0.1", 0))
         nowhere = f"http://127.0.0.1:{closed.getsockname()[1]}"

@@ -1,6 +1,6 @@
 """With IRIS_REQUIRE_AUTHORIZER (set beside apiKeys), /api/iris/* is served only to events that
 carry the authorizer's context, however the path is spelt and whatever route matched it; the
-path Flask routes on is the one API Gateway delivered, not decoded again (PITFALLS 41).
+path Flask routes on is the one API Gateway delivered, not decoded again (pitfall 41).
 """
 
 from __future__ import annotations

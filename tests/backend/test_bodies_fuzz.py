@@ -4,7 +4,7 @@ The event fuzz test varies the event around a body; this one varies the body (te
 random JSON trees and depths, every code point with lone surrogates as JSON escapes, huge and
 odd numbers, duplicate keys, wrong types, truncated and corrupted JSON, other charsets, as text
 or base64 in v2 and v1 events. With the offline provider nothing can fail upstream, so every
-answer is a 200 analysis or the contract's JSON 4xx (PITFALLS 40).
+answer is a 200 analysis or the API's JSON 4xx (pitfall 40).
 """
 
 from __future__ import annotations

@@ -4,11 +4,11 @@ Hypothesis sends random events, and complete v2 and v1 API Gateway events (from
 `tests/events.py`) with fields removed, replaced, retyped or stuffed with random text and bytes,
 to each backend the kit serves (tests/backend/backends.py: IRIS's Flask app, SpendSense's
 FastAPI app, one insight's framework-free app). Whatever arrives, the handler answers within
-the contract: it never raises, it returns a dict with an int statusCode, never a 5xx (IRIS's
+the API's promise: it never raises, it returns a dict with an int statusCode, never a 5xx (IRIS's
 offline provider without a cache table, and SpendSense's local database, leave no dependency
 that could fail), every answer from 400 up is the API's JSON error with the invocation's
 request id, and the caller's event is left as it was. The run is seeded (`derandomize=True`),
-so it is the same every time. PITFALLS 8 and 30 are the known causes.
+so it is the same every time. Pitfalls 8 and 30 are the known causes.
 """
 
 from __future__ import annotations

@@ -1,17 +1,17 @@
-"""Every dependency fault inside the contract, in the deployed shape, over real sockets.
+"""Every dependency fault the API documents, in the deployed shape, over real sockets.
 
 The function's dependencies are real servers on 127.0.0.1: moto in server mode plays SSM (the
 OpenAI key) and DynamoDB (the cache), the OpenAI API is the loopback stub. One of them at a
 time is replaced by a faulty endpoint (`AWS_ENDPOINT_URL_SSM`, `AWS_ENDPOINT_URL_DYNAMODB`,
 `OPENAI_BASE_URL`): refused, accepting and never answering, 5xx, throttled, or answering a 200
-that is not JSON. A cache fault costs only the cache; a key or model fault is the contract's
+that is not JSON. A cache fault costs only the cache; a key or model fault is the API's
 JSON 502/503/504, never a 500, and well inside API Gateway's 30 s.
 
 Every cell stores the secrets in SSM as one of the canary keys, the ways an operator's
 `put-parameter` can leave them (a trailing newline, CRLF, padding, a header injection,
 non-ASCII), taken in turn, so the cells of each dependency meet every canary (`cells`); the
 baseline meets all five. Whatever the fault, no log line the handlers write (tracebacks
-included) and no answer carries the key (PITFALLS 37).
+included) and no answer carries the key (pitfall 37).
 """
 
 from __future__ import annotations
@@ -379,7 +379,7 @@ def test_a_dynamodb_fault_costs_only_the_cache(
 def test_the_logged_warning_of_a_silent_table_names_the_timeout(
     start: Any, deployed: Deployed, openai_api: Any, logs: Any
 ) -> None:
-    """A timeout has no AWS error code: the warning must not crash reading one (PITFALLS 28)."""
+    """A timeout has no AWS error code: the warning must not crash reading one (pitfall 28)."""
     with fault_endpoint("dynamodb", "silent") as server:
         assert server is not None
         container = start(
@@ -394,7 +394,7 @@ def test_the_logged_warning_of_a_silent_table_names_the_timeout(
     assert not [entry for entry in logs() if entry["message"] == "cache write failed"]
 
 
-# DynamoDB (the token budget's counter): a fault stops uncached analyses with the contract's 503
+# DynamoDB (the token budget's counter): a fault stops uncached analyses with the API's 503
 # and no model call, unless the team opted into an allowance; never a 500, one timeout at most
 
 BUDGET = "1000000"
@@ -501,7 +501,7 @@ def test_a_garbled_counter_item_stops_the_model_call(
             ("5xx", 502, "llm_upstream_error"),
             ("throttled", 502, "llm_rate_limited"),
             ("not_json", 502, "llm_upstream_error"),
-            # A byte every 0.2 s: each socket read is quick, the whole answer never (PITFALLS 38).
+            # A byte every 0.2 s: each socket read is quick, the whole answer never (pitfall 38).
             ("drip", 504, "llm_timeout"),
             ("oversized", 502, "llm_upstream_error"),
         ],

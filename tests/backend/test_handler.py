@@ -6,7 +6,7 @@ lifespan off, the JSON safety net) is checked on each backend it serves (tests/b
 backends.py): IRIS's Flask app, SpendSense's FastAPI app and one insight's framework-free app.
 What the WSGI path adds (the body's length, cookies, binary answers) is checked on IRIS's.
 Payload 2.0 (HTTP API, what the stacks deploy) and 1.0 (REST API proxy) events are both sent
-wherever the two differ on the way in. Item numbers refer to the project's PITFALLS list.
+wherever the two differ on the way in. Item numbers refer to the project's docs/pitfalls.md list.
 """
 
 from __future__ import annotations
@@ -272,7 +272,7 @@ def test_get_on_analyze_is_a_json_405_naming_post(
     assert "POST" in answer["headers"]["allow"].split(", ")
 
 
-# Request bodies (PITFALLS 3 and 12)
+# Request bodies (pitfalls 3 and 12)
 
 
 @pytest.mark.parametrize(
@@ -334,7 +334,7 @@ def test_analyze_body_without_content_length(
     ("body", "as_base64", "message"),
     [
         ("not base64!", True, "The request body is not valid base64."),
-        # PITFALLS 30: b64decode raises ValueError (not binascii.Error) for non-ASCII text.
+        # pitfall 30: b64decode raises ValueError (not binascii.Error) for non-ASCII text.
         (UTF8_TEXT, True, "The request body is not valid base64."),
         # What JSON's "\ud800" decodes to: a str that no bytes on the wire can be.
         ('{"text": "\ud800"}', False, "The request body is not valid UTF-8 text."),
@@ -375,7 +375,7 @@ def test_body_over_the_configured_limit_is_a_json_413(
 
 
 def test_default_body_limit_is_well_under_lambdas_payload_limit(iris_handler: HttpHandler) -> None:
-    """PITFALLS 12: Lambda refuses payloads over 6 MB; the app answers a JSON 413 well before."""
+    """pitfall 12: Lambda refuses payloads over 6 MB; the app answers a JSON 413 well before."""
     limit = server.app.extensions["iris.settings"].max_body_bytes
     assert 4 * -(-limit // 3) < LAMBDA_PAYLOAD_LIMIT_BYTES / 2
     text = "a" * limit
@@ -449,7 +449,7 @@ def test_invalid_fields_are_a_json_400(
     error_of(json_answer(answer, 400, context))
 
 
-# PITFALLS 53: an exception in the app
+# pitfall 53: an exception in the app
 
 
 def test_an_app_exception_is_a_json_500_with_the_request_id_and_a_log_line(
@@ -517,7 +517,7 @@ def test_binary_answer_is_base64_encoded(probe_handler: Handler, make_event: Eve
     assert base64.b64decode(answer["body"]) == BINARY
 
 
-# PITFALLS 1 and 2: how the app is wrapped
+# pitfalls 1 and 2: how the app is wrapped
 
 
 def test_bare_flask_app_under_mangum_answers_500(iris_handler: HttpHandler) -> None:
@@ -568,7 +568,7 @@ def test_lifespan_is_off(
 def test_fastapis_startup_never_runs_per_invocation(
     start_backend, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """PITFALLS 48: with lifespan "auto", Mangum runs the app's startup and shutdown around
+    """pitfall 48: with lifespan "auto", Mangum runs the app's startup and shutdown around
     every invocation (~200 ms each for some apps); one-time work belongs at import."""
     import api.main
 
@@ -590,7 +590,7 @@ def test_fastapis_startup_never_runs_per_invocation(
     assert startups == ["startup"], "the check above would see a lifespan cycle"
 
 
-# PITFALLS 4 and 5: stages and the root path
+# pitfalls 4 and 5: stages and the root path
 
 
 def test_named_stage_prefix_is_not_a_route(handler: HttpHandler, backend: Backend) -> None:
@@ -618,7 +618,7 @@ def test_root_path_reaches_the_app(handler: HttpHandler) -> None:
     assert error_of(json_answer(answer, 404, context))["code"] == "not_found"
 
 
-# PITFALLS 6: the request id
+# pitfall 6: the request id
 
 
 def test_each_answer_carries_its_invocations_request_id(
@@ -644,7 +644,7 @@ def test_request_id_is_lambdas_in_flasks_header_and_log(
         assert (entry["method"], entry["path"], entry["status"]) == ("GET", "/health", 200)
 
 
-# PITFALLS 10: CORS belongs to API Gateway
+# pitfall 10: CORS belongs to API Gateway
 
 
 @pytest.mark.parametrize(
@@ -696,7 +696,7 @@ def test_no_backend_adds_cors_headers(handler: HttpHandler, backend: Backend) ->
         assert [name for name in sent if name.lower().startswith("access-control-")] == []
 
 
-# PITFALLS 7: the event loop
+# pitfall 7: the event loop
 
 
 def _close_current_loop() -> None:
@@ -755,7 +755,7 @@ def test_each_invocation_runs_on_a_loop_of_its_own_and_leaves_the_threads_loop_a
     assert first.is_closed() and second.is_closed()
 
 
-# PITFALLS 8: events that are not HTTP requests
+# pitfall 8: events that are not HTTP requests
 
 
 def test_warmup_ping_answers_without_the_app(checks_only: HttpHandler) -> None:
@@ -879,7 +879,7 @@ def test_unsupported_event_logs_its_shape_not_its_values(
     assert "cv-jane-doe" not in out
 
 
-# PITFALLS 30: raw bytes and odd values
+# pitfall 30: raw bytes and odd values
 
 
 @pytest.mark.parametrize(

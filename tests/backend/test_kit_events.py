@@ -2,7 +2,7 @@
 
 The whole answers to such events (status, headers, body) are checked through the real handler
 in test_handler.py; these tests hold each function to its own job. Item numbers refer to the
-project's PITFALLS list.
+project's docs/pitfalls.md list.
 """
 
 from __future__ import annotations
@@ -113,7 +113,7 @@ def test_the_first_unreadable_field_is_named(event: dict[str, Any], field: str) 
     ids=["empty", "ascii-as-is", "latin-1", "mixed", "cjk-and-emoji"],
 )
 def test_ascii_query_encodes_only_what_is_not_ascii(query: str, encoded: str) -> None:
-    """PITFALLS 30: a2wsgi decodes the query string as ASCII; what is ASCII already (percent
+    """pitfall 30: a2wsgi decodes the query string as ASCII; what is ASCII already (percent
     escapes, even broken ones, `+`) must reach the app exactly as sent."""
     assert ascii_query(query) == encoded
 
@@ -137,7 +137,7 @@ def test_body_length_is_the_decoded_length(
     ids=["bad-padding", "non-ascii-base64", "surrogate-base64", "surrogate-text"],
 )
 def test_body_length_of_an_undecodable_body_is_a_value_error(body: str, as_base64: bool) -> None:
-    """PITFALLS 30: b64decode of non-ASCII text raises ValueError, not binascii.Error."""
+    """pitfall 30: b64decode of non-ASCII text raises ValueError, not binascii.Error."""
     event = {**http_api_v2_event("POST", "/x"), "body": body, "isBase64Encoded": as_base64}
 
     with pytest.raises(ValueError):

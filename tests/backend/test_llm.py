@@ -268,7 +268,7 @@ def test_an_unreachable_endpoint_is_an_upstream_error() -> None:
         analyzer.analyze("hello", deadline())
 
     assert (raised.value.status, raised.value.code) == (502, "llm_upstream_error")
-    # A refused connection is not a timeout (PITFALLS 35): urllib3 2 makes one a subclass
+    # A refused connection is not a timeout (pitfall 35): urllib3 2 makes one a subclass
     # of the other.
     assert raised.value.detail == {"error_type": "NewConnectionError", "attempts": 1}
 
@@ -388,7 +388,7 @@ def test_an_empty_answer_is_an_upstream_error(openai_api: Any, content: str | No
     assert raised.value.detail["finish_reason"] == "stop"
 
 
-# The key as SSM holds it (PITFALLS 37)
+# The key as SSM holds it (pitfall 37)
 
 CORE_KEY = "sk-proj-C4naryK3yOnly4Loopback0123456789abcdef"
 
@@ -504,7 +504,7 @@ def test_a_refused_key_is_read_again_at_most_once_per_interval(
     assert len(reads) == 2
 
 
-# Only a finished completion is complete (PITFALLS 39)
+# Only a finished completion is complete (pitfall 39)
 
 
 @pytest.mark.parametrize(
@@ -540,7 +540,7 @@ def test_a_refused_or_missing_answer_is_an_upstream_error(
     assert raised.value.detail["finish_reason"] == reply.get("finish_reason")
 
 
-# The whole answer within the attempt's time, and within a size (PITFALLS 38)
+# The whole answer within the attempt's time, and within a size (pitfall 38)
 
 
 def test_a_dripping_answer_is_cut_at_the_attempts_timeout(openai_api: Any) -> None:

@@ -54,7 +54,7 @@ def test_reads_the_decrypted_value(ssm: Any) -> None:
 
 @pytest.mark.parametrize("stored", [f"{VALUE}\n", f"{VALUE}\r\n", f" \t{VALUE}\t "])
 def test_a_value_is_stripped_and_masked_in_logs_once_read(ssm: Any, stored: str) -> None:
-    """`put-parameter --value file://key.txt` keeps the file's newline (PITFALLS 37)."""
+    """`put-parameter --value file://key.txt` keeps the file's newline (pitfall 37)."""
     rotate(ssm, stored)
     assert redact(VALUE) == VALUE, "nothing is masked before the value is read"
 

@@ -7,7 +7,7 @@ Chromium and chromedriver are the distribution's (`make browser` installs them; 
 in CI); nothing is downloaded at run time. Without them the test is skipped, saying so. The
 page is served on http://127.0.0.1:5173, an origin of both dev stacks' corsOrigins, and the APIs
 take their CORS from those stack files, as `make run` does: preflights answered with the
-authorizer on (PITFALLS 10, 11), API Gateway's own 401 and 403 readable (PITFALLS 42).
+authorizer on (pitfalls 10, 11), API Gateway's own 401 and 403 readable (pitfall 42).
 """
 
 from __future__ import annotations

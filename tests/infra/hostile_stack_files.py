@@ -1,4 +1,4 @@
-"""Stack files made to hurt a YAML reader or to slip a mistake past it (PITFALLS 64), each with
+"""Stack files made to hurt a YAML reader or to slip a mistake past it (pitfall 64), each with
 the words its one problem line must hold, and a run of `python -m stack_check` on them that
 reports what it cost. The tests check them; benchmarks/stack_files_bench.py measures them."""
 

@@ -1,5 +1,5 @@
 """The committed Pulumi files read for tests: a stack's plain settings, and any secret written
-in plain text (PITFALLS 18: a secret belongs in the file only as Pulumi's `{secure: ...}`)."""
+in plain text (pitfall 18: a secret belongs in the file only as Pulumi's `{secure: ...}`)."""
 
 from __future__ import annotations
 

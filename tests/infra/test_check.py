@@ -325,7 +325,7 @@ def spendsense_project(directory: Path, database_file: str) -> Path:
 
 def test_a_spendsense_stack_is_checked_and_planned_with_its_own_project(tmp_path):
     """`make check PROGRAM=spendsense`: the same check on SpendSense's files, its keys in its
-    own namespace, its plan with the contract's outputs."""
+    own namespace, its plan with the API's outputs."""
     database = tmp_path / "spendsense.db"
     make_db.write_database(database)
     program_dir = tmp_path / "spendsense"

@@ -649,7 +649,7 @@ def test_provisioned_concurrency_up_to_the_reservation_is_accepted(raw, provisio
 @pytest.mark.parametrize("key", ["reservedConcurrency", "provisionedConcurrency"])
 @pytest.mark.parametrize("value", [901, 1000])
 def test_concurrency_above_what_aws_lets_a_default_account_reserve_is_refused(key, value):
-    """AWS keeps 100 of the 1,000 default quota unreserved (PITFALLS 46): 901 fails the deploy."""
+    """AWS keeps 100 of the 1,000 default quota unreserved (pitfall 46): 901 fails the deploy."""
     (problem,) = refuse("prod", {key: value}).problems
     assert problem.startswith(f"{key}={value} is out of range; allowed "), problem
     assert "-900" in problem

@@ -72,7 +72,7 @@ def test_image_uri_is_the_pushed_digest_without_a_tag(mocks, resolve):
 
 
 def test_the_image_is_not_built_on_preview(mocks, resolve):
-    """pulumi_docker 5's Image skips the build on preview unless asked to (PITFALLS 17)."""
+    """pulumi_docker 5's Image skips the build on preview unless asked to (pitfall 17)."""
     build(mocks, resolve)
     image = mocks.resource("docker:index/image:Image", "img-image")
     assert image.inputs.get("buildOnPreview") in (None, False)

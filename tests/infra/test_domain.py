@@ -1,4 +1,4 @@
-"""The API on a custom domain (PITFALLS 34): in a Route 53 zone, a certificate validated through
+"""The API on a custom domain (pitfall 34): in a Route 53 zone, a certificate validated through
 a record in the zone, a REGIONAL TLS 1.2 domain name on the *validated* certificate, a mapping to
 the $default stage and alias records at the domain's target; with a certificate brought along, the
 same domain name and mapping and nothing in ACM or Route 53. Outputs follow the domain, and a
@@ -131,7 +131,7 @@ def test_the_mapping_sends_the_whole_domain_to_this_apis_default_stage(
     domain = the(mocks, DOMAIN_NAME)
     mapping = the(mocks, MAPPING)
     # The stage's name, not its id or ARN; no mapping key, which would prefix every path and
-    # leave the app's routes unmatched (PITFALLS 4).
+    # leave the app's routes unmatched (pitfall 4).
     assert mapping.inputs == {"apiId": api.id, "domainName": domain.id, "stage": "$default"}
     assert stage.inputs["name"] == "$default"
     assert mapping.dependencies["stage"] == {"iris-http-api-stage"}

@@ -1,4 +1,4 @@
-"""`make check` on stack files made to hurt it (PITFALLS 64): each gets one line naming the file
+"""`make check` on stack files made to hurt it (pitfall 64): each gets one line naming the file
 and the problem, a failing exit and no traceback, within the bounds of stack_check.safe_yaml;
 the bounds hold exactly where they are drawn; scalars are read as Pulumi reads them; and any
 file at all gets a plan or one line per problem."""

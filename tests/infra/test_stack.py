@@ -469,7 +469,7 @@ def test_the_api_function_publishes_versions_and_live_serves_the_newest(prod):
 
 def test_the_authorizer_publishes_versions_and_its_own_live_serves_the_newest(prod_operated):
     """It runs the API's image: unversioned, a bad image would break it at once, and rolling
-    the API's `live` back would leave it on that image (PITFALLS 47)."""
+    the API's `live` back would leave it on that image (pitfall 47)."""
     authorizer = prod_operated.resource(FUNCTION, "iris-authorizer-function-function")
     alias = prod_operated.resource(ALIAS, "iris-authorizer-release-alias")
     assert authorizer.inputs["publish"] is True
@@ -683,7 +683,7 @@ def test_the_dashboard_names_this_stacks_resources(request, stack):
     assert {widget["properties"]["region"] for widget in body["widgets"]} == {REGION}
 
 
-# A secret changed in the stack config reaches every warm container (PITFALLS 27)
+# A secret changed in the stack config reaches every warm container (pitfall 27)
 
 
 def function_environments(mocks, resolve, config):

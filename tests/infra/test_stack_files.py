@@ -1,5 +1,5 @@
 """The committed Pulumi files hold no secret in plain text, and the tests' reading of a stack's
-settings refuses one (PITFALLS 18)."""
+settings refuses one (pitfall 18)."""
 
 from __future__ import annotations
 

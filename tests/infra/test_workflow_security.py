@@ -1,4 +1,4 @@
-"""No job a pull request can start holds a deploy credential (PITFALLS 57): such a job runs the
+"""No job a pull request can start holds a deploy credential (pitfall 57): such a job runs the
 branch's own code (`pip install`, the program), and on `pull_request` even the workflow file is
 the branch's. So the deploy role, the Pulumi token and the passphrase are environment secrets,
 read only by the deploy job of that environment; every action is pinned to a commit; no checkout

@@ -1,7 +1,7 @@
 """The GitHub workflows: valid against GitHub's workflow schema, and they test every change,
 deploy dev from main and prod from release tags or manual runs (each in its own environment,
 prod's reviewers approving), with OIDC, and smoke test the API after every deploy. A pull
-request's jobs hold no deploy credential (PITFALLS 57): test_workflow_security.py.
+request's jobs hold no deploy credential (pitfall 57): test_workflow_security.py.
 
 Which jobs run for an event is worked out from the workflow's own triggers and `if:`
 conditions, with a small evaluator of the expression subset they use, so a widened trigger or

@@ -1,6 +1,6 @@
 """Any body, any bytes, over HTTP: the local API turns each into the event API Gateway would
 send (text or base64 by content type) for the real handler, offline; every answer is a 200
-analysis or the contract's JSON 4xx, as through the deployed path (tests/backend's twin)."""
+analysis or the API's JSON 4xx, as through the deployed path (tests/backend's twin)."""
 
 from __future__ import annotations
 

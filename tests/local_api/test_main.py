@@ -37,7 +37,7 @@ def _ignore_sigint() -> None:
 
 
 # A shell starts a background job (`make test > log &`) with SIGINT ignored, and a child
-# inherits that (PITFALLS 43): the command must stop on Ctrl-C however it was started.
+# inherits that (pitfall 43): the command must stop on Ctrl-C however it was started.
 @pytest.mark.parametrize(
     "start_with",
     [None, _ignore_sigint],

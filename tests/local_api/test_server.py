@@ -75,7 +75,7 @@ def test_analyze_answers_offline_through_the_real_handler(url: str) -> None:
 
 
 def test_a_chunked_body_without_content_length_reaches_the_app(url: str) -> None:
-    """No content-length in the event (PITFALLS 3): the handler must still pass the body on."""
+    """No content-length in the event (pitfall 3): the handler must still pass the body on."""
     reply = call(
         url,
         "POST",
@@ -416,7 +416,7 @@ def test_a_body_over_the_gateway_quota_is_refused_unread(serve: Serve) -> None:
 
 def test_an_asgi_handler_finds_an_event_loop_on_every_request_thread(serve: Serve) -> None:
     """Lambda calls a handler on its main thread, where Mangum's `asyncio.get_event_loop()`
-    makes a loop; each request thread here must have one too (PITFALLS 7)."""
+    makes a loop; each request thread here must have one too (pitfall 7)."""
 
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         await send(

@@ -183,7 +183,7 @@ def test_preflights_are_answered_by_the_gateway_even_with_keys(
 def test_answers_carry_the_gateways_cors_headers_not_the_apps(
     serve: Serve, deployment: str, sample_database: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """PITFALLS 10: even an app that allows every origin (CORS_ORIGINS, local runs only) gets
+    """pitfall 10: even an app that allows every origin (CORS_ORIGINS, local runs only) gets
     the gateway's CORS, as deployed."""
     monkeypatch.setenv("CORS_ORIGINS", "*")
     with spendsense_container(sample_database):
@@ -373,7 +373,7 @@ def test_each_program_has_its_own_authorizer_though_both_modules_are_named_autho
 def test_every_spelling_of_a_guarded_path_needs_the_authorizer(
     serve: Serve, deployment: str, path: str, refused_by: str
 ) -> None:
-    """PITFALLS 41: with keys, a path that reaches `$default` unauthorized is refused by the
+    """pitfall 41: with keys, a path that reaches `$default` unauthorized is refused by the
     function (SPENDSENSE_REQUIRE_AUTHORIZER, as the stack sets it), never served."""
     url = serve(spendsense_api(deployment))
 

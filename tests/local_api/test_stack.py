@@ -157,7 +157,7 @@ def write_spendsense_project(directory: Path, config: str) -> None:
         # Another program's key is not this one's.
         ("config:\n  iris-infra:deployment: single\n", "", "split"),
     ],
-    ids=["stack-file", "stack-file-over-default", "project-default", "contract-default",
+    ids=["stack-file", "stack-file-over-default", "project-default", "documented-default",
          "other-namespace"],
 )  # fmt: skip
 def test_the_deployment_is_read_as_the_cli_resolves_it(

@@ -3,8 +3,8 @@
 Each example is provoked through the local stand-in for API Gateway (its authorizer and its own
 answers) in front of the app's real Lambda handler, and the answer must be the example: status
 and body. So the documents list real codes and messages, and a new example needs a case here.
-API Gateway's own answers are examples too (PITFALLS 42), and so is the function's 401 for a
-request that did not pass the authorizer (PITFALLS 41); its throttling 429 and its
+API Gateway's own answers are examples too (pitfall 42), and so is the function's 401 for a
+request that did not pass the authorizer (pitfall 41); its throttling 429 and its
 integration-timeout 503 cannot be provoked locally, and are listed as such.
 """
 

@@ -15,7 +15,7 @@ from tests.smoke.support import path_with, pulumi_calls, run_smoke, write_pulumi
 
 
 def outputs_for(url: str, **overrides: Any) -> dict[str, Any]:
-    """The outputs CONTRACT names, for an API at `url`."""
+    """The outputs docs/configuration.md names, for an API at `url`."""
     outputs = {
         "apiUrl": url,
         "healthUrl": f"{url}/health",

@@ -225,7 +225,7 @@ _HOSTILE: dict[str, tuple[str | Callable[[bytes, Path], bytes], str]] = {
         LOOSE_TRANSACTIONS.format(category=f"TEXT COLLATE {UNKNOWN_COLLATION}"),
         "unreadable:transactions",
     ),
-    # Rows that read as SQLite but not as the contract's values: answers would be 500s,
+    # Rows that read as SQLite but not as the API's values: answers would be 500s,
     # floats or silently missing rows.
     "impossible-date": _edit("transactions.date", "UPDATE transactions SET date = '2099-99-99'"),
     "day-first-date": _edit("transactions.date", "UPDATE transactions SET date = '15/03/2025'"),

@@ -4,7 +4,7 @@
 What only SpendSense's entry points add to the kit is checked here: the database loaded at INIT,
 retried by the first request that needs it and a JSON 503 while it cannot be had; and, with
 SPENDSENSE_REQUIRE_AUTHORIZER=true (the stack sets it beside apiKeys), /api/* served only to
-requests that SpendSense's X-API-Key authorizer passed (PITFALLS 41), however the path is spelt.
+requests that SpendSense's X-API-Key authorizer passed (pitfall 41), however the path is spelt.
 The kit's own behaviour on these entry points is in tests/backend/test_handler.py.
 """
 
@@ -114,7 +114,7 @@ def test_health_and_the_kits_answers_need_no_database(
         assert answer_of(handler, http_api_v2_event("GET", "/health")) == (200, {"status": "ok"})
 
 
-# The authorizer guard (PITFALLS 41)
+# The authorizer guard (pitfall 41)
 
 
 def spellings(path: str) -> list[str]:

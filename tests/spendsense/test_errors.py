@@ -1,4 +1,4 @@
-"""Every error of the contract in its JSON shape, through the app: 400, 404, 405, 500, 503."""
+"""Every error of the API in its JSON shape, through the app: 400, 404, 405, 500, 503."""
 
 from __future__ import annotations
 

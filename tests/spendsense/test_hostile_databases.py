@@ -1,5 +1,5 @@
 """Databases made to break the answers: each is refused when loaded (INIT, or the request that
-retries the load) and answered 503, or served within the contract; a query that runs away is
+retries the load) and answered 503, or served as the API documents; a query that runs away is
 stopped at its deadline and answered 503, never waited for. Both shapes: the FastAPI app
 (`handler.handler`) and an insight's own app (`insights.<name>.handler`)."""
 
@@ -138,7 +138,7 @@ def test_a_query_that_runs_away_in_a_function_is_a_json_503(
     assert elapsed_s < QUERY_DEADLINE_S + SLACK_S
 
 
-# Any one value anywhere: refused when loaded, naming its column, or served within the contract.
+# Any one value anywhere: refused when loaded, naming its column, or served as the API documents.
 
 # The schema without NOT NULL or keys: any value may go anywhere, as in a file of any schema.
 LOOSE_SCHEMA = (

@@ -1,4 +1,4 @@
-"""Every route of the contract on the hand-built database (tests/spendsense/conftest.py).
+"""Every route of the API on the hand-built database (tests/spendsense/conftest.py).
 
 The expected numbers are worked out by hand in each test from the rows in conftest.py.
 """

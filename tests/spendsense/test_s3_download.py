@@ -146,7 +146,7 @@ def download(target: Path, deadline_s: float = s3_copy.DOWNLOAD_DEADLINE_S) -> s
 def test_a_trickling_answer_is_given_up_at_the_deadline_and_leaves_nothing_behind(
     headers_too: bool, download_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """PITFALLS 38 for S3: a byte every 0.1 s never trips the 2 s read timeout. Each attempt
+    """pitfall 38 for S3: a byte every 0.1 s never trips the 2 s read timeout. Each attempt
     ends at its deadline; however many there are (each request retries a failed load), none
     leaves anything behind."""
     deadline_s = 0.5
@@ -234,7 +234,7 @@ def test_over_tls_the_download_trusts_what_the_sdk_trusts_and_leaves_nothing_beh
 def test_without_credentials_the_download_is_a_load_error(
     download_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The SDK's own error, by its class name (PITFALLS 28: it has no response to read)."""
+    """The SDK's own error, by its class name (pitfall 28: it has no response to read)."""
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")

@@ -36,7 +36,7 @@ with warnings.catch_warnings():
     warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"pulumi_aws\.")
     STACK_RESOURCE_TYPES = (aws.s3.Bucket,)
 
-# The contract's stack outputs, and no other.
+# The documented stack outputs, and no other.
 OUTPUT_NAMES = {
     "apiUrl",
     "healthUrl",

@@ -1,4 +1,4 @@
-"""SpendSenseConfig: exactly the contract's keys, the committed stack files validate, and every
+"""SpendSenseConfig: exactly the documented keys, the committed stack files validate, and every
 bad value is refused naming its key, the value and what is allowed, all problems at once."""
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ from spendsense.scripts import make_db
 from stack_check.files import read_engine_config
 from tests.spendsense_infra.conftest import DATA_SENTINEL, spendsense_config
 
-# The contract's `spendsense-infra:` keys, and no other.
+# The documented `spendsense-infra:` keys, and no other.
 CONTRACT_KEYS = {
     "deployment",
     "corsOrigins",

@@ -4,7 +4,7 @@ a new bucket's versioning has applied), and never deletes the versions of the ke
 
 The provider, deleting an `aws.s3.BucketObjectv2` in a versioned bucket, deletes every version
 of the key: replacing the resource (a rename, `--replace`) would upload the new version and then
-delete it with all the others, and every function would answer 503 (PITFALLS 59)."""
+delete it with all the others, and every function would answer 503 (pitfall 59)."""
 
 from __future__ import annotations
 

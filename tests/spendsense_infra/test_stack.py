@@ -1,7 +1,7 @@
 """Both SpendSense shapes, each built once: every route reaches its function's `live` alias, each
 function has its own memory, command and role, the roles read that one object and nothing
 more, the bucket is private, no secret or data is in any input, and the outputs are the
-contract's."""
+documented ones."""
 
 from __future__ import annotations
 

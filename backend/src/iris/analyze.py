@@ -196,7 +196,7 @@ def _requested_text() -> str:
         payload = request.get_json()
     except (BadRequest, RecursionError):
         # The parser recurses once per nesting level: deep nesting raises RecursionError, which
-        # is no ValueError, so Flask lets it through (PITFALLS 40).
+        # is no ValueError, so Flask lets it through (pitfall 40).
         raise ApiError(400, "invalid_json", "The request body is not valid JSON.") from None
     if not isinstance(payload, dict):
         raise ApiError(

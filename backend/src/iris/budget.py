@@ -8,12 +8,12 @@ is settled to the `usage.total_tokens` the answer reports; when it reports none,
 fails, the reservation stands (an overcount is safe). A call the upstream refused (a 4xx) gives
 its reservation back. So the day's total never passes the budget, whatever the number of
 containers, and a call that does not fit is refused: 429 `llm_budget_exhausted`. (Counting after
-the call let each container overshoot by a call: PITFALLS 60.)
+the call let each container overshoot by a call: pitfall 60.)
 
 A counter that cannot reserve (table missing, throttled, refused, garbled, unreachable, or a
 DynamoDB call of the request already timed out) lets no call through: 503
 `llm_budget_unavailable`, logged as `llm budget counter failed`, which the stack counts and
-alarms on (PITFALLS 61). A team that prefers availability sets
+alarms on (pitfall 61). A team that prefers availability sets
 IRIS_LLM_BUDGET_FAIL_OPEN_CALLS_PER_CONTAINER: each container then makes at most that many calls
 without a reservation, ever.
 

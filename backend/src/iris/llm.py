@@ -8,7 +8,7 @@ deployed, and never on an offline run.
 Every analysis has a deadline (a `time.monotonic()` value) that the caller derives from the
 time the request has left. The OpenAI analyzer retries by itself, against that deadline: a
 server's `Retry-After` is waited only when the wait and one more attempt still fit, so the
-client gets the contract's JSON instead of the gateway's bare 503. Each attempt is a model call
+client gets the API's JSON instead of the gateway's bare 503. Each attempt is a model call
 the daily token budget reserves before it is made (`iris.budget.meter_call`).
 """
 

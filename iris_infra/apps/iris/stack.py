@@ -45,7 +45,7 @@ class StackOutputs:
     dns_target: pulumi.Output[str] | None = None
 
     def exports(self) -> dict[str, Any]:
-        """The stack outputs by their contract names."""
+        """The stack outputs by the names docs/configuration.md gives them."""
         exported = {
             "apiUrl": self.api_url,
             "healthUrl": self.health_url,

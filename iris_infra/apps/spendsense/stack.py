@@ -46,7 +46,7 @@ AUTHORIZER = "authorizer"
 # The accepted X-API-Key values' secret, an SSM parameter `<prefix>/api-keys`.
 API_KEYS = "api-keys"
 AUTHORIZER_CACHE_TTL_SECONDS = 300
-# Cost guard rails on the stage (the contract has no keys for them).
+# Cost guard rails on the stage (no config key sets them).
 THROTTLE_BURST_LIMIT = 20
 THROTTLE_RATE_LIMIT = 10
 # The repository's root is the build context (the image takes the handler kit from outside
@@ -67,7 +67,7 @@ class StackOutputs:
     database_version: pulumi.Output[str]
 
     def exports(self) -> dict[str, Any]:
-        """The stack outputs by their contract names."""
+        """The stack outputs by the names docs/configuration.md gives them."""
         return {
             "apiUrl": self.api_url,
             "healthUrl": self.health_url,

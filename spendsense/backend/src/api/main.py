@@ -1,4 +1,4 @@
-"""SpendSense's HTTP API: every route of the contract, computed from the SQLite database.
+"""SpendSense's HTTP API: every route of docs/api.md, computed from the SQLite database.
 
 `app` is the module-level app the Lambda entry point and local servers serve. Importing this
 module loads the database (at INIT, deployed); each route's work lives in `spendsense_core`,
@@ -61,7 +61,7 @@ def cors_origins(environ: Mapping[str, str]) -> tuple[str, ...]:
 
 def create_app(database: Database, origins: tuple[str, ...] = ()) -> FastAPI:
     """The app over `database`; `origins` adds CORS (local runs only)."""
-    # Only the contract's routes: no docs pages, and no redirect from a trailing slash (a
+    # Only the documented routes: no docs pages, and no redirect from a trailing slash (a
     # non-JSON 307); such paths are 404 not_found, as the gateway's exact routes make them.
     # app.openapi() still generates the document (docs/openapi/spendsense.json).
     app = FastAPI(
@@ -156,7 +156,7 @@ async def _http_error(request: Request, error: Exception) -> JSONResponse:
 
 
 async def _invalid_query(_: Request, error: Exception) -> JSONResponse:
-    """FastAPI's own validation (a 422 by default) is the contract's 400 invalid_query."""
+    """FastAPI's own validation (a 422 by default) is the API's 400 invalid_query."""
     assert isinstance(error, RequestValidationError)
     problems = "; ".join(
         f"{'.'.join(str(part) for part in problem['loc'][1:]) or 'query'}: {problem['msg']}"

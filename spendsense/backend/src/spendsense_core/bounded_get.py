@@ -1,7 +1,7 @@
 """One HTTP(S) GET written to a file, every step of it held to a deadline, in the calling thread.
 
 A socket read timeout bounds one read only, and an answer that trickles (a byte per read, in
-its status line, its headers or its body) never trips it (PITFALLS 38). Here every read of the
+its status line, its headers or its body) never trips it (pitfall 38). Here every read of the
 answer goes through a _DeadlineReader, which gives the socket at most `read_s` and never more
 than what is left before the deadline, so the GET ends by its deadline however the answer
 comes, then closes its connection (and the answer's hold on the socket) whatever ended it.

@@ -47,7 +47,7 @@ _NOT_OF_KIND = {
     DAY: "typeof({c}) <> 'text' OR {c} IS NOT date({c}) OR {c} < :min_day",
     CENTS: "typeof({c}) <> 'integer' OR {c} NOT BETWEEN -:max_cents AND :max_cents",
 }
-# Ranges the contract sets beyond a column's kind.
+# Ranges the schema sets beyond a column's kind.
 _OUT_OF_RANGE = {
     ("accounts", "type"): f"type NOT IN ({_listed((*ASSET_TYPES, *LIABILITY_TYPES))})",
     # A liability's balance is what is owed.

@@ -1,4 +1,4 @@
-"""The errors of the contract, each with its status and code, and the JSON they answer."""
+"""The API's errors (docs/api.md), each with its status and code, and the JSON they answer."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ __all__ = [
 
 
 def error_body(code: str, message: str) -> dict[str, dict[str, str]]:
-    """The contract's error shape: `{"error": {"code", "message"}}`."""
+    """The API's error shape: `{"error": {"code", "message"}}`."""
     return {"error": {"code": code, "message": message}}
 
 

@@ -5,7 +5,7 @@ botocore signs the request: a presigned GET of that version, from the SDK's own 
 Region and endpoint (`AWS_ENDPOINT_URL_S3`), made without a network call. bounded_get.py sends
 it in the calling thread, every socket read held to the attempt's deadline, and closes its
 connection whatever ends it. botocore's own HTTP stack could not: its reads wait for a whole
-chunk, and an answer that trickles a byte per read never trips a read timeout (PITFALLS 38),
+chunk, and an answer that trickles a byte per read never trips a read timeout (pitfall 38),
 so an attempt given up on had to be left to a thread that kept its socket and partial file
 until the sender stopped. Both are imported on first use (the Lambda base image ships
 botocore; a local run reading DB_PATH needs neither).

@@ -1,4 +1,5 @@
-"""The contract's database schema: what the sample generator creates, what a loaded file needs."""
+"""The database schema (spendsense/README.md): what the sample generator creates, what a loaded
+file needs."""
 
 from __future__ import annotations
 
