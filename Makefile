@@ -9,7 +9,7 @@ PORT ?= 8000
 # SpendSense's port: 8001 beside IRIS's, unless PORT is given.
 SPENDSENSE_PORT := $(if $(filter-out file,$(origin PORT)),$(PORT),8001)
 SPENDSENSE_DB := spendsense/data/spendsense.db
-# pytest workers (pytest-xdist); the suite runs in about 3 minutes on 2 cores with 2.
+# pytest workers (pytest-xdist); the suite runs in about 3½ minutes on 2 cores with 2.
 TEST_WORKERS ?= 2
 
 .PHONY: run run-spendsense test bench smoke check clean spendsense-db deployer-policy boundary-policy \
