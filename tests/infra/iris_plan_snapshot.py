@@ -8,7 +8,6 @@ output) fails until it is meant and the copies are rewritten:
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from iris_infra.apps.iris.config import PROJECT
 from stack_check.check import _plan_lines
 from stack_check.files import read_engine_config
 from stack_check.plan import run_program
+from tests.plan_snapshots import HeldPlans
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 SNAPSHOT_DIR = Path(__file__).resolve().parent / "iris_plans"
@@ -70,26 +70,11 @@ def render_variant(name: str) -> str:
     return "\n".join(_plan_lines(plan)) + "\n"
 
 
-def snapshot_path(name: str) -> Path:
-    return SNAPSHOT_DIR / f"{name}.txt"
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tests.infra.iris_plan_snapshot")
-    parser.add_argument("--write", action="store_true", help="rewrite the held copies")
-    args = parser.parse_args(argv)
-    changed = 0
-    for name in VARIANTS:
-        text = render_variant(name)
-        path = snapshot_path(name)
-        if path.exists() and path.read_text(encoding="utf-8") == text:
-            continue
-        changed += 1
-        print(f"{path.relative_to(PROJECT_DIR)}: {'rewritten' if args.write else 'differs'}")
-        if args.write:
-            path.write_text(text, encoding="utf-8")
-    return 1 if changed and not args.write else 0
+HELD = HeldPlans(
+    "IRIS", "tests.infra.iris_plan_snapshot", SNAPSHOT_DIR, tuple(VARIANTS), render_variant
+)
+snapshot_path = HELD.path
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(HELD.main())

@@ -12,7 +12,6 @@ The program runs from spendsense/__main__.py, as `pulumi up` runs it, on the sam
 
 from __future__ import annotations
 
-import argparse
 import sys
 import tempfile
 from pathlib import Path
@@ -21,6 +20,7 @@ from spendsense.scripts import make_db
 from stack_check.check import PROGRAMS, _plan_lines
 from stack_check.files import read_engine_config
 from stack_check.plan import run_program
+from tests.plan_snapshots import HeldPlans
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 PROGRAM = PROGRAMS["spendsense"]
@@ -63,29 +63,15 @@ def render_variant(name: str) -> str:
     return text
 
 
-def snapshot_path(name: str) -> Path:
-    return SNAPSHOT_DIR / f"{name}.txt"
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m tests.spendsense_infra.spendsense_plan_snapshot"
-    )
-    parser.add_argument("--write", action="store_true", help="rewrite the held copies")
-    args = parser.parse_args(argv)
-    SNAPSHOT_DIR.mkdir(exist_ok=True)
-    changed = 0
-    for name in VARIANTS:
-        text = render_variant(name)
-        path = snapshot_path(name)
-        if path.exists() and path.read_text(encoding="utf-8") == text:
-            continue
-        changed += 1
-        print(f"{path.relative_to(PROJECT_DIR)}: {'rewritten' if args.write else 'differs'}")
-        if args.write:
-            path.write_text(text, encoding="utf-8")
-    return 1 if changed and not args.write else 0
+HELD = HeldPlans(
+    "SpendSense",
+    "tests.spendsense_infra.spendsense_plan_snapshot",
+    SNAPSHOT_DIR,
+    tuple(VARIANTS),
+    render_variant,
+)
+snapshot_path = HELD.path
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(HELD.main())
