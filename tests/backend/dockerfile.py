@@ -23,6 +23,7 @@ from packaging.requirements import Requirement
 
 DOCKERFILE = Path(__file__).resolve().parents[2] / "backend" / "Dockerfile"
 TASK_ROOT_VARIABLE = "${LAMBDA_TASK_ROOT}"
+AWS_MODELS_MODULE = "lambda_kit.aws_models"
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,36 @@ class Dockerfile:
     def run_commands(self) -> list[str]:
         return self.all("RUN")
 
+    @property
+    def aws_models_step(self) -> tuple[dict[str, str], list[str]]:
+        """The RUN that writes botocore's cut-down models: (its variables, the arguments of
+        `python -m lambda_kit.aws_models`), ${...} left as written."""
+        (step,) = [run for run in self.run_commands if AWS_MODELS_MODULE in run]
+        words = shlex.split(step)
+        variables = {}
+        while "=" in words[0]:
+            name, _, value = words.pop(0).partition("=")
+            variables[name] = value
+        assert words[:3] == ["python", "-m", AWS_MODELS_MODULE], step
+        return variables, words[3:]
+
+    @property
+    def aws_calls(self) -> dict[str, tuple[str, ...]]:
+        """{service: operations} the image's cut-down models keep."""
+        from lambda_kit.aws_models import parse_calls
+
+        _, arguments = self.aws_models_step
+        return parse_calls(arguments[1:])
+
+    def environment(self, places: dict[str, str]) -> dict[str, str]:
+        """The image's ENV settings, each ${NAME} of `places` replaced by its value."""
+        settings = {}
+        for argument in self.all("ENV"):
+            for word in shlex.split(argument):
+                name, _, value = word.partition("=")
+                settings[name] = substitute(value, places)
+        return settings
+
     def code_sources(self, context: Path) -> list[tuple[Path, str]]:
         """(source, place in the task root) of each COPY but the requirements' own: what the
         task root holds besides the installed packages."""
@@ -61,6 +92,13 @@ class Dockerfile:
             assert place != destination, f"COPY {source} lands outside the task root"
             sources.append((context / source, place))
         return sources
+
+
+def substitute(text: str, places: dict[str, str]) -> str:
+    for name, value in places.items():
+        text = text.replace(f"${{{name}}}", value)
+    assert "${" not in text, f"{text}: a variable the test does not know"
+    return text
 
 
 def read_dockerfile(path: Path = DOCKERFILE) -> Dockerfile:

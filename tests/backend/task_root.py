@@ -21,13 +21,14 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.backend.dockerfile import AWS_MODELS_MODULE, Dockerfile, substitute
 from tests.backend.runtime_api import Outcome, RuntimeApi
 
 REPO = Path(__file__).resolve().parents[2]
@@ -42,6 +43,8 @@ class Image:
 
     task_root: Path
     runtime_dir: Path
+    # The Dockerfile's ENV settings, as the function's environment holds them.
+    environment: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -94,10 +97,15 @@ def runtime_directory() -> Path:
 
 
 def build_image(
-    requirements: str, sources: Iterable[tuple[Path, str]], root: Path, runtime_dir: Path
+    requirements: str,
+    sources: Iterable[tuple[Path, str]],
+    root: Path,
+    runtime_dir: Path,
+    dockerfile: Dockerfile,
 ) -> Image:
-    """The Dockerfile's steps: the requirements (linked from the cache), then each copied
-    source at its place in the task root."""
+    """The Dockerfile's steps: the requirements (linked from the cache), each copied source at
+    its place in the task root, then botocore's cut-down models, written by the Dockerfile's
+    own command with the runtime's botocore; the image's ENV settings go with it."""
     site = pip_install(requirements, "task") / "site"
     task_root = root / "task"
     task_root.mkdir(parents=True)
@@ -111,14 +119,28 @@ def build_image(
             dirs_exist_ok=True,
             ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
         )
-    return Image(task_root, runtime_dir)
+    places = {"LAMBDA_TASK_ROOT": str(task_root), "LAMBDA_RUNTIME_DIR": str(runtime_dir)}
+    variables, arguments = dockerfile.aws_models_step
+    result = subprocess.run(
+        python_command("-m", AWS_MODELS_MODULE, *(substitute(a, places) for a in arguments)),
+        cwd=task_root,
+        env={"PATH": "/usr/bin:/bin", **{k: substitute(v, places) for k, v in variables.items()}},
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT_S,
+    )
+    if result.returncode != 0:
+        pytest.fail(f"the image's model step failed:\n{result.stdout}{result.stderr}")
+    return Image(task_root, runtime_dir, dockerfile.environment(places))
 
 
 def runtime_environment(
     image: Image, runtime_api: str, handler: str, function_name: str = "iris-dev-api"
 ) -> dict[str, str]:
-    """What Lambda puts in a Python function's environment, and nothing from this shell."""
+    """What Lambda puts in a Python function's environment (the image's ENV settings, then
+    Lambda's own), and nothing from this shell."""
     return {
+        **image.environment,
         "PATH": "/usr/local/bin:/usr/bin:/bin",
         "LANG": "C.UTF-8",
         "TZ": ":UTC",

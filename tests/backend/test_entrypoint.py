@@ -8,17 +8,20 @@ a loopback Lambda Runtime API for API Gateway events (tests/backend/task_root.py
 
 from __future__ import annotations
 
+import datetime
 import json
 import subprocess
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pytest_httpserver import HTTPServer
 
 from tests.backend.dockerfile import read_dockerfile
-from tests.backend.loopback import create_deployed_resources, moto_server
+from tests.backend.loopback import aws_client, create_deployed_resources, moto_server
 from tests.backend.openai_stub import OPENAI_KEY, OpenAIStub
 from tests.backend.task_root import (
     Image,
@@ -52,7 +55,9 @@ def runtime_dir() -> Path:
 @pytest.fixture(scope="session")
 def image(tmp_path_factory: pytest.TempPathFactory, runtime_dir: Path) -> Image:
     requirements = (BACKEND / "requirements.txt").read_text()
-    return build_image(requirements, SOURCES, tmp_path_factory.mktemp("image"), runtime_dir)
+    return build_image(
+        requirements, SOURCES, tmp_path_factory.mktemp("image"), runtime_dir, DOCKERFILE
+    )
 
 
 @pytest.fixture(scope="module")
@@ -133,7 +138,7 @@ def test_runtime_dependency_missing_from_requirements_fails_init(
     lines = (BACKEND / "requirements.txt").read_text().splitlines(keepends=True)
     without_a2wsgi = "".join(line for line in lines if not line.startswith("a2wsgi"))
     assert without_a2wsgi != "".join(lines)
-    broken = build_image(without_a2wsgi, SOURCES, tmp_path, runtime_dir)
+    broken = build_image(without_a2wsgi, SOURCES, tmp_path, runtime_dir, DOCKERFILE)
 
     run = run_runtime_client(
         broken,
@@ -172,8 +177,16 @@ def test_wrong_handler_name_fails_init(image: Image, tmp_path: Path) -> None:
 DEPLOYED_IDS = [str(uuid.uuid4()) for _ in range(2)]
 
 
+@dataclass(frozen=True)
+class DeployedRun:
+    run: Run
+    # The day's token counter item the two calls left in the table, and what the model billed.
+    counter: dict[str, Any]
+    billed: int
+
+
 @pytest.fixture(scope="module")
-def deployed_run(image: Image, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
+def deployed_run(image: Image, tmp_path_factory: pytest.TempPathFactory) -> Iterator[DeployedRun]:
     llm = HTTPServer(host="127.0.0.1", port=0, threaded=True)
     llm.start()
     stub = OpenAIStub(base_url=llm.url_for("/v1"))
@@ -196,8 +209,10 @@ def deployed_run(image: Image, tmp_path_factory: pytest.TempPathFactory) -> Iter
                 "IRIS_CACHE_TABLE": "iris-entry-cache",
                 "AWS_ENDPOINT_URL_SSM": aws_url,
                 "AWS_ENDPOINT_URL_DYNAMODB": aws_url,
+                # Metered, as the stacks deploy it: the first call reserves and settles.
+                "IRIS_LLM_DAILY_TOKEN_BUDGET": "1000000",
             }
-            yield run_runtime_client(
+            run = run_runtime_client(
                 image,
                 [(request_id, analyze) for request_id in DEPLOYED_IDS],
                 len(DEPLOYED_IDS),
@@ -205,19 +220,64 @@ def deployed_run(image: Image, tmp_path_factory: pytest.TempPathFactory) -> Iter
                 HANDLER,
                 settings=settings,
             )
+            day = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d")
+            counter = aws_client("dynamodb", aws_url).get_item(
+                TableName="iris-entry-cache", Key={"pk": {"S": f"llm-tokens#{day}"}}
+            )
+            billed = sum(request["billed"] for request in stub.requests)
+            yield DeployedRun(run, counter.get("Item", {}), billed)
     finally:
         llm.clear()
         llm.stop()
 
 
 def test_the_deployed_shape_analyzes_and_caches_through_the_runtime_client(
-    deployed_run: Run,
+    deployed_run: DeployedRun,
 ) -> None:
-    first, second = (deployed_run.response_to(request_id) for request_id in DEPLOYED_IDS)
+    """Every AWS call of the analyze path (the key's GetParameter, the cache's GetItem and
+    PutItem, the counter's UpdateItems) made by the runtime's botocore from the image's
+    cut-down models."""
+    run = deployed_run.run
+    first, second = (run.response_to(request_id) for request_id in DEPLOYED_IDS)
 
-    assert (first["statusCode"], second["statusCode"]) == (200, 200), deployed_run.log
+    assert (first["statusCode"], second["statusCode"]) == (200, 200), run.log
     first_body, second_body = json.loads(first["body"]), json.loads(second["body"])
     assert first_body["model"] == "gpt-4o-mini-2024-07-18"
     assert (first_body["cached"], second_body["cached"]) == (False, True)
-    init_warnings = [line for line in deployed_run.log.splitlines() if "init step failed" in line]
+    init_warnings = [line for line in run.log.splitlines() if "init step failed" in line]
     assert init_warnings == [], "INIT read the key and built the clients"
+    # One model call, reserved and then settled to the usage it reported.
+    assert deployed_run.billed > 0
+    assert int(deployed_run.counter["tokens"]["N"]) == deployed_run.billed
+
+
+def test_the_runtimes_botocore_reads_the_images_cut_down_models(image: Image) -> None:
+    """The function's clients have the operations the Dockerfile lists (and the discovery
+    operation the model marks), from the runtime's own botocore, and nothing else."""
+    probe = (
+        "import json, botocore, botocore.session\n"
+        "session = botocore.session.get_session()\n"
+        "names = {s: sorted(session.create_client(s).meta.service_model.operation_names)"
+        " for s in ('ssm', 'dynamodb')}\n"
+        "print(json.dumps({'botocore': botocore.__file__, 'operations': names}))"
+    )
+    result = subprocess.run(
+        python_command("-c", probe),
+        cwd=image.task_root,
+        env=runtime_environment(image, "127.0.0.1:9", HANDLER),
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
+    seen = json.loads(result.stdout)
+
+    assert Path(seen["botocore"]).is_relative_to(image.runtime_dir)
+    assert seen["operations"] == {
+        "ssm": ["GetParameter"],
+        "dynamodb": ["DescribeEndpoints", "GetItem", "PutItem", "UpdateItem"],
+    }
+    assert {service: list(calls) for service, calls in DOCKERFILE.aws_calls.items()} == {
+        "ssm": ["GetParameter"],
+        "dynamodb": ["GetItem", "PutItem", "UpdateItem"],
+    }

@@ -62,10 +62,11 @@ def test_dependencies_are_a_layer_of_their_own_before_the_code() -> None:
 
 
 def test_the_image_installs_backend_requirements_and_nothing_else() -> None:
-    (run,) = read_dockerfile().run_commands
+    run, models = read_dockerfile().run_commands
 
     assert run.startswith("pip install --no-cache-dir -r ${LAMBDA_TASK_ROOT}/requirements.txt")
     assert run.count("pip install") == 1
+    assert "pip" not in models and "lambda_kit.aws_models" in models
 
 
 @pytest.mark.parametrize("package", ["boto3", "botocore", "s3transfer"])

@@ -40,7 +40,9 @@ NET_WORTH = ("/api/insights/net-worth", "user_id=u-1")
 def image(tmp_path_factory: pytest.TempPathFactory) -> Image:
     requirements = (BACKEND / "requirements.txt").read_text()
     sources = DOCKERFILE.code_sources(REPO)
-    return build_image(requirements, sources, tmp_path_factory.mktemp("image"), runtime_directory())
+    return build_image(
+        requirements, sources, tmp_path_factory.mktemp("image"), runtime_directory(), DOCKERFILE
+    )
 
 
 @pytest.fixture(scope="module")

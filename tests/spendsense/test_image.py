@@ -49,9 +49,10 @@ def test_dependencies_are_a_layer_of_their_own_before_the_code() -> None:
         ["lambda_kit/", "${LAMBDA_TASK_ROOT}/lambda_kit/"],
         ["spendsense/backend/src/", "${LAMBDA_TASK_ROOT}/"],
     ]
-    (run,) = DOCKERFILE.run_commands
+    run, models = DOCKERFILE.run_commands
     assert run.startswith("pip install --no-cache-dir -r ${LAMBDA_TASK_ROOT}/requirements.txt")
     assert run.count("pip install") == 1
+    assert "pip" not in models and "lambda_kit.aws_models" in models
 
 
 INSIGHTS = (
