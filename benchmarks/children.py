@@ -13,6 +13,7 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -35,6 +36,18 @@ elapsed = (time.perf_counter() - started) * 1000
 import json
 print(json.dumps({"ms": elapsed, "heavy": []}))
 """
+
+
+@contextlib.contextmanager
+def image_models(dockerfile: Path) -> Iterator[dict[str, str]]:
+    """The cut-down botocore models the image at `dockerfile` writes (lambda_kit.aws_models,
+    from this interpreter's botocore), as the setting the image gives its functions."""
+    from lambda_kit import aws_models
+    from tests.backend.dockerfile import read_dockerfile
+
+    with tempfile.TemporaryDirectory(prefix="aws-models-") as directory:
+        aws_models.write(Path(directory), read_dockerfile(dockerfile).aws_calls)
+        yield {"AWS_DATA_PATH": directory}
 
 
 def import_child(module: str) -> str:

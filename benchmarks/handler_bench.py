@@ -12,16 +12,19 @@ LLM an OpenAI-compatible server on loopback. Each fresh interpreter reports INIT
 texts: a cache miss and an LLM call each), with the stacks' default daily token budget, so
 each call reserves its tokens in the table and settles them. What a user of a 1024 MB function
 waits for is modelled as INIT + first x 1769/1024: an invocation gets memory/1769 MB of a vCPU.
+This checkout's children read botocore's cut-down models as its image does (AWS_DATA_PATH, written
+by lambda_kit.aws_models from the Dockerfile's list), and again with botocore's full models.
 With `--baseline-src DIR` (repeatable), other checkouts' backend/src are measured in the same
-rounds, cold /health and cold analyze alike.
+rounds, cold /health and cold analyze alike, as they ran (full models).
 
 SpendSense cold start (benchmarks.spendsense_bench), in the deployed shape: the sample database
 one object version in S3 (moto in server mode on loopback, reached through AWS_ENDPOINT_URL_S3),
-downloaded at INIT. Each fresh interpreter reports INIT (the import of the function's entry
-point) and its first and second weekly-recap request, for the single API function (`handler`,
-2048 MB) and one insight function (`insights.weekly_recap`, 1024 MB), modelled as INIT + first x
-max(1, 1769/memory) (a single thread uses one vCPU at most), against a fresh `import fastapi;
-fastapi.FastAPI()` (and Flask), and against the baseline of that plus a boto3 S3 client.
+downloaded at INIT, on the image's cut-down botocore models. Each fresh interpreter reports INIT
+(the import of the function's entry point) and its first and second weekly-recap request, for
+the single API function (`handler`, 2048 MB) and one insight function (`insights.weekly_recap`,
+1024 MB), modelled as INIT + first x max(1, 1769/memory) (a single thread uses one vCPU at
+most), against a fresh `import fastapi; fastapi.FastAPI()` (and Flask), and against the baseline
+of that plus a boto3 S3 client.
 
 Warm: per-request latency in one process, `handler` versus calling the Flask WSGI app directly.
 
@@ -49,9 +52,11 @@ from benchmarks.children import (
     COLD_WARMUPS,
     FLASK_CHILD,
     MODELLED_MEMORY_MB,
+    REPO,
     Child,
     child_environment,
     cold_starts,
+    image_models,
     import_child,
     modelled_ms,
     quiet_servers,
@@ -254,8 +259,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.only != "spendsense":
         report_iris(args)
     if args.only != "iris":
-        with spendsense_shape() as settings:
-            children = spendsense_children(settings)
+        dockerfile = REPO / "spendsense" / "backend" / "Dockerfile"
+        with spendsense_shape() as settings, image_models(dockerfile) as models:
+            children = spendsense_children({**settings, **models})
             children["flask"] = (FLASK_CHILD, "", None, ())
             cold = cold_starts(children, args.runs, args.warmups)
         report_spendsense(cold)
@@ -264,12 +270,13 @@ def main(argv: list[str] | None = None) -> int:
 
 def report_iris(args: argparse.Namespace) -> None:
     health_event = json.dumps(http_api_v2_event("GET", "/health"))
-    with deployed_shape() as deployed:
+    with deployed_shape() as deployed, image_models(REPO / "backend" / "Dockerfile") as models:
         settings = {**deployed, "IRIS_LLM_DAILY_TOKEN_BUDGET": str(args.daily_token_budget)}
         children: dict[str, Child] = {
             "handler": (HANDLER_CHILD, health_event, None, ()),
             "flask": (FLASK_CHILD, "", None, ()),
-            "analyze": (ANALYZE_CHILD, "", child_environment(**settings), ()),
+            "analyze": (ANALYZE_CHILD, "", child_environment(**settings, **models), ()),
+            "analyze_full_models": (ANALYZE_CHILD, "", child_environment(**settings), ()),
             "boto3": (import_child("boto3"), "", None, ()),
             "urllib3": (import_child("urllib3"), "", None, ()),
         }
@@ -323,7 +330,10 @@ def report_iris(args: argparse.Namespace) -> None:
         "IRIS cold analyze, deployed shape (key in SSM, DynamoDB cache and a daily token budget "
         f"of {args.daily_token_budget:,}: moto on loopback; LLM on loopback)"
     )
-    measured = [("this checkout", cold["analyze"])]
+    measured = [
+        ("this checkout, as its image runs (cut-down botocore models)", cold["analyze"]),
+        ("this checkout with botocore's full models", cold["analyze_full_models"]),
+    ]
     measured += [
         (f"baseline {src}", cold[f"baseline{number}"])
         for number, src in enumerate(args.baseline_src)

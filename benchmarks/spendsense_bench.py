@@ -153,6 +153,7 @@ def spendsense_children(settings: dict[str, str]) -> dict[str, Child]:
         )
     )
     env = spendsense_environment(settings)
+    without_models = {name: value for name, value in settings.items() if name != "AWS_DATA_PATH"}
     return {
         "spendsense_api": (SPENDSENSE_CHILD, event, env, ("handler", *INSIGHT_HEAVY_MODULES)),
         "spendsense_insight": (
@@ -162,7 +163,8 @@ def spendsense_children(settings: dict[str, str]) -> dict[str, Child]:
             ("insights.weekly_recap", *INSIGHT_HEAVY_MODULES),
         ),
         "fastapi": (FASTAPI_CHILD, "", None, ()),
-        "fastapi_s3": (FASTAPI_S3_CHILD, "", child_environment(**settings), ()),
+        # A plain FastAPI app's S3 client, on botocore's full models.
+        "fastapi_s3": (FASTAPI_S3_CHILD, "", child_environment(**without_models), ()),
     }
 
 
