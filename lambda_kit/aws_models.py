@@ -10,7 +10,8 @@ from cut-down models, 55-74 ms). botocore looks for models first in the director
 
 with the image's own botocore and sets `AWS_DATA_PATH` to that directory. Each service model
 keeps the operations named (and the discovery operation a model marks, as botocore reads it),
-every shape they reach, and all the rest of the model as it was; only descriptions are emptied.
+every shape they reach, every modelled error, and all the rest of the model as it was; only
+descriptions are emptied.
 botocore's endpoint data (endpoints.json) is left whole: with a copy from elsewhere, botocore
 hands its legacy endpoint to the endpoint rules as if it were a custom one, which changes
 S3's presigned URLs. What is not listed is not in the client: a call the list forgets fails in
@@ -66,10 +67,13 @@ def _reached_shapes(shapes: Mapping[str, Any], roots: Iterable[str]) -> set[str]
 
 
 def _without_descriptions(value: Any) -> Any:
-    # Emptied, not removed: botocore reads some `documentation` keys (clientContextParams).
+    # Emptied, not removed: botocore reads some `documentation` keys (clientContextParams). Only
+    # text is a description: a structure member may be named "documentation" too.
     if isinstance(value, dict):
         return {
-            key: "" if key == "documentation" else _without_descriptions(item)
+            key: ""
+            if key == "documentation" and isinstance(item, str)
+            else _without_descriptions(item)
             for key, item in value.items()
         }
     if isinstance(value, list):
@@ -81,7 +85,7 @@ def trimmed_service_model(
     model: Mapping[str, Any], operations: Iterable[str], service: str = "service"
 ) -> dict[str, Any]:
     """`model` (a service-2 document) with only `operations`, the operation a model marks for
-    endpoint discovery, and the shapes they reach."""
+    endpoint discovery, the shapes they reach and every error shape."""
     known = model["operations"]
     kept: dict[str, Any] = {}
     for name in operations:
@@ -99,6 +103,9 @@ def trimmed_service_model(
             *operation.get("errors", ()),
         )
     ]
+    # Every modelled error, not only those the operations list: botocore maps an error code to
+    # its class (`client.exceptions.ThrottlingException`) and its fields from these shapes.
+    roots += [name for name, shape in model["shapes"].items() if shape.get("exception")]
     reached = _reached_shapes(model["shapes"], roots)
     trimmed = {
         **model,
