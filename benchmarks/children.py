@@ -15,7 +15,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -120,8 +120,23 @@ def cold_starts(
         }
         figures["wall_ms"] = statistics.median(wall for _, wall in runs)
         figures["heavy"] = sorted({m for report, _ in runs for m in report.get("heavy", [])})
+        figures["reports"] = [report for report, _ in runs]
         medians[name] = figures
     return medians
+
+
+def paired_difference(
+    these: list[dict[str, Any]],
+    those: list[dict[str, Any]],
+    figure: Callable[[dict[str, Any]], float],
+) -> tuple[float, float]:
+    """(mean, standard error) of `figure` of these minus those, round by round: one fresh
+    process varies by tens of milliseconds, so a change smaller than that shows in the pairs
+    of one run before it shows in two medians."""
+    differences = [figure(this) - figure(that) for this, that in zip(these, those, strict=True)]
+    if len(differences) < 2:
+        return statistics.fmean(differences), float("nan")
+    return statistics.fmean(differences), statistics.stdev(differences) / len(differences) ** 0.5
 
 
 @contextlib.contextmanager

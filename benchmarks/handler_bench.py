@@ -15,7 +15,9 @@ waits for is modelled as INIT + first x 1769/1024: an invocation gets memory/176
 This checkout's children read botocore's cut-down models as its image does (AWS_DATA_PATH, written
 by lambda_kit.aws_models from the Dockerfile's list), and again with botocore's full models.
 With `--baseline-src DIR` (repeatable), other checkouts' backend/src are measured in the same
-rounds, cold /health and cold analyze alike, as they ran (full models).
+rounds, cold /health and cold analyze alike, as they ran (full models). Beside the medians, each
+comparison prints the round-by-round difference (mean +/- standard error): one fresh process varies
+by tens of milliseconds, and pairs taken in the same round see a smaller change than two medians.
 
 SpendSense cold start (benchmarks.spendsense_bench), in the deployed shape: the sample database
 one object version in S3 (moto in server mode on loopback, reached through AWS_ENDPOINT_URL_S3),
@@ -45,6 +47,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 from benchmarks.children import (
     BACKEND_SRC,
@@ -59,6 +62,7 @@ from benchmarks.children import (
     image_models,
     import_child,
     modelled_ms,
+    paired_difference,
     quiet_servers,
 )
 from benchmarks.spendsense_bench import report_spendsense, spendsense_children, spendsense_shape
@@ -268,6 +272,10 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def _health_ms(report: dict[str, Any]) -> float:
+    return report["ms"]
+
+
 def report_iris(args: argparse.Namespace) -> None:
     health_event = json.dumps(http_api_v2_event("GET", "/health"))
     with deployed_shape() as deployed, image_models(REPO / "backend" / "Dockerfile") as models:
@@ -324,6 +332,11 @@ def report_iris(args: argparse.Namespace) -> None:
             f"  {'':40} {ratio:8.2f}x {wall_ratio:11.2f}x"
             f"   (target <= {COLD_TARGET_RATIO}: {verdict})"
         )
+    for number, src in enumerate(args.baseline_src):
+        mean, error = paired_difference(
+            cold["handler"]["reports"], cold[f"baseline{number}_health"]["reports"], _health_ms
+        )
+        print(f"  this checkout - baseline {src}, round by round: {mean:+.1f} +/- {error:.1f} ms")
     print(f"  SDKs imported on the /health path ({', '.join(HEAVY_MODULES)}): {heavy or 'none'}")
     print()
     print(
@@ -354,6 +367,14 @@ def report_iris(args: argparse.Namespace) -> None:
             f"    {'ratio to import flask + Flask(__name__)':50} {modelled_ratio:8.2f}x"
             f"   (target <= {ANALYZE_TARGET_RATIO:g}: {verdict})"
         )
+        if figures is not cold["analyze"]:
+            mean, error = paired_difference(
+                cold["analyze"]["reports"], figures["reports"], modelled_ms
+            )
+            print(
+                f"    {'this checkout as its image runs - this, round by round':50} "
+                f"{mean:+8.1f} ms +/- {error:.1f} (modelled)"
+            )
     print()
     print(f"IRIS warm: median of {WARM_CALLS} calls in one process, after {WARM_WARMUPS} warm-ups")
     print(f"  {'handler(v2 GET /health)':40} {warm['handler']:8.1f} us")
