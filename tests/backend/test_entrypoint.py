@@ -75,15 +75,11 @@ def served(image: Image, tmp_path_factory: pytest.TempPathFactory) -> Run:
     return run_runtime_client(image, invocations, len(invocations), log_path, HANDLER)
 
 
-def test_runtime_sees_only_the_task_root_and_the_runtime(image: Image) -> None:
-    """The client's interpreter cannot fall back on the test virtualenv's packages."""
-    probe = (
-        "import json, sys, flask, awslambdaric\n"
-        "print(json.dumps({'path': sys.path, 'flask': flask.__file__,"
-        " 'awslambdaric': awslambdaric.__file__, 'site': 'site' in sys.modules}))"
-    )
+def run_probe(image: Image, code: str) -> Any:
+    """What `code` prints (JSON), run by the runtime's interpreter in the task root with the
+    function's environment."""
     result = subprocess.run(
-        python_command("-c", probe),
+        python_command("-c", code),
         cwd=image.task_root,
         env=runtime_environment(image, "127.0.0.1:9", HANDLER),
         capture_output=True,
@@ -91,7 +87,17 @@ def test_runtime_sees_only_the_task_root_and_the_runtime(image: Image) -> None:
         timeout=30,
         check=True,
     )
-    seen = json.loads(result.stdout)
+    return json.loads(result.stdout)
+
+
+def test_runtime_sees_only_the_task_root_and_the_runtime(image: Image) -> None:
+    """The client's interpreter cannot fall back on the test virtualenv's packages."""
+    probe = (
+        "import json, sys, flask, awslambdaric\n"
+        "print(json.dumps({'path': sys.path, 'flask': flask.__file__,"
+        " 'awslambdaric': awslambdaric.__file__, 'site': 'site' in sys.modules}))"
+    )
+    seen = run_probe(image, probe)
 
     assert not [entry for entry in seen["path"] if "site-packages" in entry], seen["path"]
     assert seen["site"] is False
@@ -261,16 +267,7 @@ def test_the_runtimes_botocore_reads_the_images_cut_down_models(image: Image) ->
         " for s in ('ssm', 'dynamodb')}\n"
         "print(json.dumps({'botocore': botocore.__file__, 'operations': names}))"
     )
-    result = subprocess.run(
-        python_command("-c", probe),
-        cwd=image.task_root,
-        env=runtime_environment(image, "127.0.0.1:9", HANDLER),
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=True,
-    )
-    seen = json.loads(result.stdout)
+    seen = run_probe(image, probe)
 
     assert Path(seen["botocore"]).is_relative_to(image.runtime_dir)
     assert seen["operations"] == {
