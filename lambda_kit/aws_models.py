@@ -2,21 +2,21 @@
 
 A botocore client reads and parses its service's whole model when it is created: SSM's is
 0.95 MB of JSON and DynamoDB's 0.56 MB, for the one or three operations a function calls, and
-every cold start paid for them (creating the SSM and DynamoDB clients took 131-142 ms here;
-from cut-down models, 55-74 ms). botocore looks for models first in the directories that
-`AWS_DATA_PATH` names (its own, documented search path), so each image runs
+every cold start paid for them (inside IRIS's INIT, the SSM client took 27 ms on its full model
+and 7 ms on a cut-down one; docs/performance.md has the figures). botocore looks for models
+first in the directories that `AWS_DATA_PATH` names (its own, documented search path), so each
+image runs
 
     python -m lambda_kit.aws_models <directory> ssm:GetParameter dynamodb:GetItem,PutItem,...
 
 with the image's own botocore and sets `AWS_DATA_PATH` to that directory. Each service model
 keeps the operations named (and the discovery operation a model marks, as botocore reads it),
 every shape they reach, every modelled error, and all the rest of the model as it was; only
-descriptions are emptied.
-botocore's endpoint data (endpoints.json) is left whole: with a copy from elsewhere, botocore
-hands its legacy endpoint to the endpoint rules as if it were a custom one, which changes
-S3's presigned URLs. What is not listed is not in the client: a call the list forgets fails in
-the tests that run each image's entry point, and tests/backend/test_aws_models.py holds each
-Dockerfile's list to the calls its code makes.
+descriptions are emptied. botocore's endpoint data (endpoints.json) is left whole: with a copy
+from elsewhere, botocore hands its legacy endpoint to the endpoint rules as if it were a custom
+one, which changes S3's presigned URLs. What is not listed is not in the client: a call the list
+forgets fails in the tests that run each image's entry point, and
+tests/backend/test_aws_models.py holds each Dockerfile's list to the calls its code makes.
 
 The command checks what it wrote: each client is created from it and has each listed method.
 An unknown service or operation stops the build with the name and what was meant, and writes
@@ -50,6 +50,12 @@ def parse_calls(arguments: Iterable[str]) -> dict[str, tuple[str, ...]]:
             raise ModelError(f"{argument!r}: expected service:Operation[,Operation...]")
         calls[service] = tuple(dict.fromkeys((*calls.get(service, ()), *names)))
     return calls
+
+
+def _unknown(what: str, name: str, known: Iterable[str]) -> ModelError:
+    close = difflib.get_close_matches(name, list(known), n=3)
+    hint = f" (did you mean {', '.join(close)}?)" if close else ""
+    return ModelError(f"{what} {name!r}{hint}")
 
 
 def _reached_shapes(shapes: Mapping[str, Any], roots: Iterable[str]) -> set[str]:
@@ -90,9 +96,7 @@ def trimmed_service_model(
     kept: dict[str, Any] = {}
     for name in operations:
         if name not in known:
-            close = difflib.get_close_matches(name, known, n=3)
-            hint = f" (did you mean {', '.join(close)}?)" if close else ""
-            raise ModelError(f"{service} has no operation {name!r}{hint}")
+            raise _unknown(f"{service} has no operation", name, known)
         kept[name] = known[name]
     kept.update({name: op for name, op in known.items() if op.get("endpointoperation")})
     roots = [
@@ -127,9 +131,7 @@ def write(directory: Path, calls: Mapping[str, Iterable[str]]) -> list[Path]:
     documents: dict[Path, dict[str, Any]] = {}
     for service, operations in calls.items():
         if service not in available:
-            close = difflib.get_close_matches(service, available, n=3)
-            hint = f" (did you mean {', '.join(close)}?)" if close else ""
-            raise ModelError(f"botocore has no service {service!r}{hint}")
+            raise _unknown("botocore has no service", service, available)
         version = loader.determine_latest_version(service, "service-2")
         model = loader.load_service_model(service, "service-2", version)
         path = Path(service, version, "service-2.json")
